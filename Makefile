@@ -1,0 +1,44 @@
+# remote-buildkit — developer entry points. See README.md "Developing".
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+BIN        ?= $(CURDIR)/bin/remote-buildkit
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+STACK_ENV   = $(shell bash tests/stack/stack.sh env-file)
+GOFLAGS_LD := -ldflags "-X main.version=$(VERSION)"
+
+.PHONY: build deps stack-up stack-down demo test test-unit test-integration test-hooks lint
+
+build:
+	go build $(GOFLAGS_LD) -o $(BIN) ./cmd/remote-buildkit
+
+# Installs the Debian packages, bats-mock and the buildkitd/buildctl v0.33.1 binaries (cached).
+deps:
+	bash tests/stack/stack.sh install
+
+stack-up: deps
+	bash tests/stack/stack.sh up
+
+stack-down:
+	bash tests/stack/stack.sh down
+
+# The main job: local stack up, then hooks/command builds and pushes examples/ as a Buildkite job would.
+demo: build stack-up
+	REMOTE_BUILDKIT_BIN=$(BIN) bash tests/demo.sh
+
+lint:
+	@test -z "$$(gofmt -l cmd internal tests *.go)" || { gofmt -l cmd internal tests *.go; exit 1; }
+	go vet ./...
+	shellcheck -x hooks/* tests/stack/*.sh tests/*.sh .ci/run
+
+test-unit:
+	go test ./internal/... ./cmd/... .
+
+test-hooks: build
+	bats tests/hooks
+
+test-integration: build stack-up
+	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(BIN) go test -count=1 -timeout 15m ./tests/integration/...
+
+# Everything CI runs: `.ci/run` calls exactly this.
+test: deps lint test-unit test-hooks test-integration

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+)
+
+func buildCommand(env config.Env) *cli.Command {
+	return &cli.Command{
+		Name:  "build",
+		Usage: "build (and push) the image described by the plugin configuration",
+		Description: "Reads the configuration from BUILDKITE_PLUGIN_CONFIGURATION (or this plugin's entry in\n" +
+			"BUILDKITE_PLUGINS), validates it against plugin.yml, and runs the build on the daemon.",
+		Action: func(c *cli.Context) error {
+			wd, err := os.Getwd()
+			if err != nil {
+				return exitcode.With(exitcode.Internal, err)
+			}
+			return runBuild(c.Context, env, wd, c.App.Writer, c.App.ErrWriter)
+		},
+	}
+}
+
+// runBuild is the build command's work: config → plan → connect → solve → report.
+func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut io.Writer) error {
+	js, _, err := config.RawFromEnv(env)
+	if err != nil {
+		return exitcode.With(exitcode.BadConfig, err)
+	}
+	cfg, err := config.Parse(js, env, workDir)
+	if err != nil {
+		return exitcode.With(exitcode.BadConfig, err)
+	}
+
+	dockerDir := registryauth.DockerConfigDir(env.Get)
+	dockerCfg, err := registryauth.LoadDockerConfig(dockerDir)
+	if err != nil {
+		return exitcode.With(exitcode.BadConfig, err)
+	}
+	seedDir, err := os.MkdirTemp("", "remote-buildkit-auth-")
+	if err != nil {
+		return exitcode.With(exitcode.Internal, err)
+	}
+	defer os.RemoveAll(seedDir)
+	plan, err := builder.NewPlan(cfg, registryauth.Provider(dockerCfg, seedDir))
+	if err != nil {
+		return exitcode.With(exitcode.BadConfig, err)
+	}
+
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+
+	what := relTo(workDir, cfg.Dockerfile)
+	if len(cfg.Tags) > 0 {
+		what += " → " + strings.Join(cfg.Tags, ", ")
+	}
+	fmt.Fprintf(out, "--- :buildkite: remote-buildkit: building %s\n", what)
+	cl, info, tls, err := builder.Connect(ctx, builder.ConnFromConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	fmt.Fprintf(out, "Connected to BuildKit %s at %s (%s)\n", info.BuildkitVersion.Version, cfg.Host, tls)
+	if len(cfg.Tags) > 0 && !cfg.Push {
+		fmt.Fprintln(out, "push is false: the image is built and tagged on the daemon but not pushed (set push: true to push the tags)")
+	}
+
+	res, err := builder.Solve(ctx, cl, plan, cfg.Progress, errOut)
+	if err != nil {
+		return err
+	}
+	res.Host = cfg.Host
+	res.DaemonVersion = info.BuildkitVersion.Version
+	res.Platforms = cfg.Platforms
+	res.Tags = cfg.Tags
+	if cfg.Push && res.Digest != "" {
+		for _, t := range cfg.Tags {
+			res.Pushed = append(res.Pushed, t+"@"+res.Digest)
+		}
+	}
+	for _, o := range cfg.Outputs {
+		if o.Type == "image" && o.Attrs["push"] == "true" && res.Digest != "" {
+			for _, n := range strings.Split(o.Attrs["name"], ",") {
+				res.Pushed = append(res.Pushed, n+"@"+res.Digest)
+			}
+		}
+	}
+
+	fmt.Fprintf(out, "--- :white_check_mark: remote-buildkit: built in %.1fs, %d/%d steps cached\n", res.Seconds, res.CachedSteps, res.Steps)
+	if res.Digest != "" {
+		fmt.Fprintf(out, "digest: %s\n", res.Digest)
+	}
+	for _, ref := range res.Pushed {
+		fmt.Fprintf(out, "pushed: %s\n", ref)
+	}
+	if cfg.MetadataFile != "" {
+		if err := builder.WriteMetadata(cfg.MetadataFile, res); err != nil {
+			return exitcode.With(exitcode.Internal, err)
+		}
+		fmt.Fprintf(out, "metadata: %s\n", relTo(workDir, cfg.MetadataFile))
+	}
+	return nil
+}
+
+func relTo(base, p string) string {
+	if strings.HasPrefix(p, base+string(os.PathSeparator)) {
+		return strings.TrimPrefix(p, base+string(os.PathSeparator))
+	}
+	return p
+}

@@ -1,0 +1,88 @@
+// Command remote-buildkit is the helper binary of the remote-buildkit
+// Buildkite plugin: it builds images on a remote BuildKit daemon.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+)
+
+// version is set at link time (-X main.version=...); see Makefile and hooks.
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// run is main without the process: tests call it with their own writers and env.
+func run(args []string, stdout, stderr io.Writer, env config.Env) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := newApp(stdout, stderr, env)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitcode.OK
+	}
+	code := exitcode.Of(err)
+	var usage *usageError
+	if errors.As(err, &usage) {
+		code = exitcode.BadConfig
+	}
+	reportError(stderr, err, env)
+	return code
+}
+
+type usageError struct{ error }
+
+func newApp(stdout, stderr io.Writer, env config.Env) *cli.App {
+	return &cli.App{
+		Name:      "remote-buildkit",
+		Usage:     "build and push container images on a remote BuildKit daemon (Buildkite plugin helper)",
+		Version:   versionString(),
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands: []*cli.Command{
+			buildCommand(env),
+			versionCommand(),
+		},
+		HideVersion:     true,
+		HideHelpCommand: true,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &usageError{err}
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "remote-buildkit: unknown command %q: run remote-buildkit --help\n", name)
+			cli.OsExiter(exitcode.BadConfig)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors and picks the code
+	}
+}
+
+// reportError prints one line per problem, prefixed so it stands out in a
+// Buildkite log, and expands the log section holding the failure.
+func reportError(w io.Writer, err error, env config.Env) {
+	if env.Get("BUILDKITE") != "" {
+		fmt.Fprintln(w, "^^^ +++")
+	}
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		for _, p := range cerr.Problems {
+			fmt.Fprintf(w, "remote-buildkit: configuration error: %s\n", p)
+		}
+		return
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(w, "remote-buildkit: error: %s\n", line)
+	}
+}

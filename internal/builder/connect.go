@@ -1,0 +1,185 @@
+// Package builder connects to a BuildKit daemon and runs a dockerfile.v0
+// build on it: Config → SolveOpt → Solve beside the progress display → Result.
+package builder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	_ "github.com/moby/buildkit/client/connhelper/dockercontainer" // docker-container://
+	_ "github.com/moby/buildkit/client/connhelper/kubepod"         // kube-pod://
+	_ "github.com/moby/buildkit/client/connhelper/nerdctlcontainer"
+	_ "github.com/moby/buildkit/client/connhelper/podmancontainer"
+	_ "github.com/moby/buildkit/client/connhelper/ssh" // ssh://
+
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+)
+
+// Conn says how to reach the daemon.
+type Conn struct {
+	Host          string
+	TLSDir        string
+	TLSDirSet     bool
+	TLSServerName string
+	Timeout       time.Duration
+}
+
+// ConnFromConfig picks the connection settings out of a Config.
+func ConnFromConfig(c *config.Config) Conn {
+	return Conn{Host: c.Host, TLSDir: c.TLSDir, TLSDirSet: c.TLSDirSet, TLSServerName: c.TLSServerName, Timeout: c.ConnectTimeout}
+}
+
+// TLS is the outcome of looking at tls-dir.
+type TLS struct {
+	Enabled        bool
+	CA, Cert, Key  string
+	ClientCertUsed bool
+}
+
+// String describes the mode for the log.
+func (t TLS) String() string {
+	switch {
+	case !t.Enabled:
+		return "no TLS"
+	case t.ClientCertUsed:
+		return "mTLS, certs from " + filepath.Dir(t.CA)
+	default:
+		return "TLS (server only), CA from " + filepath.Dir(t.CA)
+	}
+}
+
+// ResolveTLS decides whether to use TLS: an explicit tls-dir must hold
+// ca.pem (and cert.pem with key.pem, or neither); the default
+// $HOME/.buildkit is used when it holds any of them, else the connection is
+// plaintext (the private-VPC set-up of Buildkite's guide).
+func ResolveTLS(c Conn) (TLS, error) {
+	u, _ := url.Parse(c.Host)
+	if u == nil || (u.Scheme != "tcp" && !c.TLSDirSet) || c.TLSDir == "" {
+		return TLS{}, nil
+	}
+	t := TLS{
+		CA:   filepath.Join(c.TLSDir, config.CAFile),
+		Cert: filepath.Join(c.TLSDir, config.CertFile),
+		Key:  filepath.Join(c.TLSDir, config.KeyFile),
+	}
+	has := func(p string) bool { fi, err := os.Stat(p); return err == nil && !fi.IsDir() }
+	hasCA, hasCert, hasKey := has(t.CA), has(t.Cert), has(t.Key)
+	if !c.TLSDirSet && !hasCA && !hasCert && !hasKey {
+		return TLS{}, nil
+	}
+	var missing []string
+	if !hasCA {
+		missing = append(missing, config.CAFile)
+	}
+	if hasCert != hasKey {
+		if !hasCert {
+			missing = append(missing, config.CertFile)
+		} else {
+			missing = append(missing, config.KeyFile)
+		}
+	}
+	if !c.TLSDirSet && !hasCert && !hasKey && hasCA {
+		// CA only: server-authenticated TLS without a client certificate.
+	} else if c.TLSDirSet && !hasCert && !hasKey {
+		missing = append(missing, config.CertFile, config.KeyFile)
+	}
+	if len(missing) > 0 {
+		return TLS{}, exitcode.With(exitcode.Connect, fmt.Errorf(
+			"TLS files missing in %s (tls-dir): %s; put the daemon's CA as ca.pem and the client certificate and key as cert.pem and key.pem there (or fetch them from the secrets bucket)",
+			c.TLSDir, strings.Join(missing, ", ")))
+	}
+	t.Enabled = true
+	t.ClientCertUsed = hasCert && hasKey
+	return t, nil
+}
+
+// Connect opens a client and proves the daemon answers (Info) within the
+// connect timeout. Errors are explained in terms of the user's settings.
+func Connect(ctx context.Context, c Conn) (*client.Client, *client.Info, TLS, error) {
+	t, err := ResolveTLS(c)
+	if err != nil {
+		return nil, nil, t, err
+	}
+	var opts []client.ClientOpt
+	if t.Enabled {
+		opts = append(opts, client.WithServerConfig(c.TLSServerName, t.CA))
+		if t.ClientCertUsed {
+			opts = append(opts, client.WithCredentials(t.Cert, t.Key))
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	cl, err := client.New(cctx, c.Host, opts...)
+	if err != nil {
+		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, t))
+	}
+	info, err := cl.Info(cctx)
+	if err != nil {
+		cl.Close()
+		if ctx.Err() != nil {
+			return nil, nil, t, ctx.Err()
+		}
+		if cctx.Err() != nil && !strings.Contains(err.Error(), "connection refused") {
+			err = context.DeadlineExceeded
+		}
+		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, t))
+	}
+	return cl, info, t, nil
+}
+
+// explainConnect turns transport errors into one line naming the setting to fix.
+func explainConnect(err error, c Conn, t TLS) error {
+	msg := err.Error()
+	host := c.Host
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("no answer from the BuildKit daemon at %s within %s (connect-timeout): check that buildkitd is running there and that a security group or firewall lets this agent reach the port", host, c.Timeout)
+	case strings.Contains(msg, "connection refused"):
+		return fmt.Errorf("nothing is listening at %s (connection refused): start buildkitd there or fix buildkit-host", host)
+	case strings.Contains(msg, "no such host"):
+		return fmt.Errorf("cannot resolve the host in %s (no such host): fix buildkit-host or the agent's DNS", host)
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return fmt.Errorf("the daemon at %s does not speak TLS but this client uses TLS (files in %s): start buildkitd with --tlscacert/--tlscert/--tlskey, or remove the files from tls-dir", host, filepath.Dir(t.CA))
+	case !t.Enabled && (strings.Contains(msg, "server preface") || strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF")):
+		where := c.TLSDir
+		if where == "" {
+			where = "$HOME/.buildkit"
+		}
+		return fmt.Errorf("the daemon at %s expects TLS but this client connects without it (error reading server preface): put ca.pem, cert.pem and key.pem in %s (tls-dir)", host, where)
+	case strings.Contains(msg, "certificate is valid for"), strings.Contains(msg, "doesn't contain any IP SANs"), strings.Contains(msg, "not valid for any names"):
+		return fmt.Errorf("the daemon's certificate does not match the name this client checks (%s): set tls-server-name to a name the certificate was issued for [%s]", cutAfter(msg, "x509: "), host)
+	case strings.Contains(msg, "certificate signed by unknown authority"):
+		return fmt.Errorf("the daemon's certificate is not signed by %s: put the CA that signed buildkitd's certificate there [%s]", t.CA, host)
+	case strings.Contains(msg, "certificate required"):
+		return fmt.Errorf("the daemon at %s requires a client certificate: put cert.pem and key.pem signed by its CA in %s (tls-dir)", host, c.TLSDir)
+	case strings.Contains(msg, "bad certificate"), strings.Contains(msg, "unknown certificate authority"):
+		return fmt.Errorf("the daemon at %s rejected the client certificate %s: it must be signed by the CA buildkitd trusts (--tlscacert)", host, t.Cert)
+	case strings.Contains(msg, "expired certificate"), strings.Contains(msg, "certificate has expired"):
+		return fmt.Errorf("a certificate has expired (%s) talking to %s: renew the client certificate in %s or the daemon's", cutAfter(msg, "tls: "), host, c.TLSDir)
+	case strings.Contains(msg, "no such file or directory") && strings.HasPrefix(host, "unix://"):
+		return fmt.Errorf("socket %s does not exist: start buildkitd with --addr %s or fix buildkit-host", strings.TrimPrefix(host, "unix://"), host)
+	case strings.Contains(msg, "permission denied") && strings.HasPrefix(host, "unix://"):
+		return fmt.Errorf("no permission to use socket %s: run buildkitd with --group of this user, or fix buildkit-host", strings.TrimPrefix(host, "unix://"))
+	}
+	return fmt.Errorf("cannot connect to the BuildKit daemon at %s: %s", host, oneLine(msg))
+}
+
+func cutAfter(s, sep string) string {
+	if i := strings.Index(s, sep); i >= 0 {
+		s = s[i+len(sep):]
+	}
+	return strings.TrimRight(strings.TrimSuffix(oneLine(s), `"`), `"`)
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return s
+}

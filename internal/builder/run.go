@@ -1,0 +1,154 @@
+package builder
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+)
+
+// Result is what a build produced, printed for the log and written to the
+// metadata file.
+type Result struct {
+	Digest        string         `json:"digest,omitempty"`
+	Tags          []string       `json:"tags,omitempty"`
+	Pushed        []string       `json:"pushed,omitempty"` // name@digest for every pushed reference
+	Platforms     []string       `json:"platforms,omitempty"`
+	Host          string         `json:"buildkit_host"`
+	DaemonVersion string         `json:"buildkit_version,omitempty"`
+	Seconds       float64        `json:"duration_seconds"`
+	Steps         int            `json:"steps"`
+	CachedSteps   int            `json:"cached_steps"`
+	Exporter      map[string]any `json:"-"`
+}
+
+// Solve runs the plan on the daemon with BuildKit's progress display writing
+// to progressOut, and returns the result. Output files are committed only
+// when the build succeeds.
+func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progressOut io.Writer) (*Result, error) {
+	start := time.Now()
+	display, err := progressui.NewDisplay(progressOut, progressui.DisplayMode(mode))
+	if err != nil {
+		// A tty was asked for but the output is not a terminal: fall back.
+		display, err = progressui.NewDisplay(progressOut, progressui.PlainMode)
+		if err != nil {
+			return nil, err
+		}
+	}
+	statusCh := make(chan *client.SolveStatus)
+	displayCh := make(chan *client.SolveStatus)
+	steps := map[digest.Digest]bool{} // vertex → cached
+	var resp *client.SolveResponse
+
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = cl.Solve(egctx, nil, p.Opt, statusCh)
+		return err
+	})
+	eg.Go(func() error {
+		// Count steps and cache hits on the way to the display.
+		defer close(displayCh)
+		for st := range statusCh {
+			for _, v := range st.Vertexes {
+				if v.Completed != nil && !strings.HasPrefix(v.Name, "[internal]") {
+					steps[v.Digest] = v.Cached
+				}
+			}
+			displayCh <- st
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		_, err := display.UpdateFrom(context.WithoutCancel(egctx), displayCh)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		p.Discard()
+		return nil, classifySolveError(ctx, err)
+	}
+	if err := p.Commit(); err != nil {
+		return nil, exitcode.With(exitcode.BuildFailed, err)
+	}
+	res := &Result{Seconds: time.Since(start).Seconds(), Exporter: decodeExporterResponse(resp.ExporterResponse)}
+	for _, cached := range steps {
+		res.Steps++
+		if cached {
+			res.CachedSteps++
+		}
+	}
+	res.Digest = resp.ExporterResponse["containerimage.digest"]
+	return res, nil
+}
+
+// classifySolveError gives the exit code and, for known causes, the fix.
+func classifySolveError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return exitcode.With(exitcode.Timeout, fmt.Errorf("build exceeded its time limit (timeout option): %w", err))
+		}
+		return exitcode.With(exitcode.Cancelled, errors.New("build cancelled"))
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "401 Unauthorized"), strings.Contains(msg, "403 Forbidden"),
+		strings.Contains(msg, "failed to authorize"), strings.Contains(msg, "insufficient_scope"),
+		strings.Contains(msg, "authentication required"), strings.Contains(msg, "no basic auth credentials"):
+		return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry authentication failed: %s; check the registry's credentials in $DOCKER_CONFIG/config.json (or ~/.docker/config.json): `docker login <registry>` writes them", oneLine(msg)))
+	case strings.Contains(msg, "exporter \"registry\" could not be found"):
+		return exitcode.With(exitcode.BuildFailed, fmt.Errorf("%s: the daemon is too old for type=registry; use type=image,push=true", oneLine(msg)))
+	}
+	return exitcode.With(exitcode.BuildFailed, errors.New(oneLine(msg)))
+}
+
+// decodeExporterResponse decodes base64 JSON values the way buildctl's
+// --metadata-file does, so the file reads the same.
+func decodeExporterResponse(in map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range in {
+		if dt, err := base64.StdEncoding.DecodeString(v); err == nil && len(v) > 0 {
+			var raw map[string]any
+			if json.Unmarshal(dt, &raw) == nil {
+				out[k] = raw
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// WriteMetadata writes the exporter response plus our result under
+// "remote-buildkit", atomically.
+func WriteMetadata(path string, r *Result) error {
+	doc := map[string]any{}
+	for k, v := range r.Exporter {
+		doc[k] = v
+	}
+	doc["remote-buildkit"] = r
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("metadata-file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("metadata-file %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Env looks up a variable of the job's environment (os.LookupEnv in the binary).
+type Env func(key string) (string, bool)
+
+// Get returns the variable's value, "" when unset.
+func (e Env) Get(key string) string {
+	v, _ := e(key)
+	return v
+}
+
+// PluginName is the name Buildkite derives from this plugin's repository.
+const PluginName = "remote-buildkit"
+
+// RawFromEnv returns the plugin's configuration as JSON and where it came from:
+// BUILDKITE_PLUGIN_CONFIGURATION (set by the agent for the running plugin),
+// else this plugin's entry in BUILDKITE_PLUGINS.
+func RawFromEnv(env Env) ([]byte, string, error) {
+	if v, ok := env("BUILDKITE_PLUGIN_CONFIGURATION"); ok && strings.TrimSpace(v) != "" {
+		return []byte(v), "BUILDKITE_PLUGIN_CONFIGURATION", nil
+	}
+	plugins, ok := env("BUILDKITE_PLUGINS")
+	if !ok || strings.TrimSpace(plugins) == "" {
+		return nil, "", fmt.Errorf("no plugin configuration: neither BUILDKITE_PLUGIN_CONFIGURATION nor BUILDKITE_PLUGINS is set (run this from the plugin's hooks, or set BUILDKITE_PLUGIN_CONFIGURATION to the plugin's JSON config)")
+	}
+	var entries []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(plugins), &entries); err != nil {
+		return nil, "", fmt.Errorf("BUILDKITE_PLUGINS is not a JSON list of plugin entries: %w", err)
+	}
+	for _, entry := range entries {
+		for source, cfg := range entry {
+			if pluginNameFromSource(source) != PluginName {
+				continue
+			}
+			if string(cfg) == "null" {
+				cfg = []byte("{}")
+			}
+			return cfg, "BUILDKITE_PLUGINS (" + source + ")", nil
+		}
+	}
+	return nil, "", fmt.Errorf("BUILDKITE_PLUGINS has no %s entry: add the plugin to the step, or set BUILDKITE_PLUGIN_CONFIGURATION", PluginName)
+}
+
+// pluginNameFromSource mirrors the agent's naming: the last path element of the
+// plugin's location, without "#ref", ".git" and "-buildkite-plugin".
+func pluginNameFromSource(source string) string {
+	source, _, _ = strings.Cut(source, "#")
+	source = strings.TrimRight(source, "/")
+	name := path.Base(source)
+	name = strings.TrimSuffix(name, ".git")
+	name = strings.TrimSuffix(name, "-buildkite-plugin")
+	return strings.ToLower(name)
+}

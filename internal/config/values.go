@@ -1,0 +1,292 @@
+package config
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The schema has already checked shapes when these decoders run; they only
+// normalise the accepted spellings (string or list, map or "K=V" list, ...).
+
+// stringList decodes "a,b" or ["a", "b"].
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = splitList(s)
+		return nil
+	}
+	var items []string
+	if err := json.Unmarshal(b, &items); err != nil {
+		return err
+	}
+	*l = nil
+	for _, item := range items {
+		*l = append(*l, splitList(item)...)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// keyValue is one entry of a map or "K=V" list; HasValue is false for a bare "K".
+type keyValue struct {
+	Key      string
+	Value    string
+	HasValue bool
+}
+
+// keyValues decodes {"K": "v"} or ["K=v", "K"], sorted by key for stable output.
+type keyValues []keyValue
+
+func (kv *keyValues) UnmarshalJSON(b []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err == nil {
+		*kv = nil
+		for k, v := range m {
+			*kv = append(*kv, keyValue{Key: k, Value: scalarString(v), HasValue: true})
+		}
+		sort.Slice(*kv, func(i, j int) bool { return (*kv)[i].Key < (*kv)[j].Key })
+		return nil
+	}
+	var items []string
+	if err := json.Unmarshal(b, &items); err != nil {
+		return err
+	}
+	*kv = nil
+	for _, item := range items {
+		k, v, ok := strings.Cut(item, "=")
+		*kv = append(*kv, keyValue{Key: k, Value: v, HasValue: ok})
+	}
+	return nil
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// attrEntry is a buildctl-style "type=x,k=v" entry, given as a string or an object.
+type attrEntry struct {
+	Type  string
+	Attrs map[string]string
+	Err   error // a string that does not parse; reported by validate with its key
+}
+
+type attrEntries []attrEntry
+
+func (a *attrEntries) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		raw = []json.RawMessage{b}
+	}
+	*a = nil
+	for _, r := range raw {
+		var e attrEntry
+		var s string
+		if err := json.Unmarshal(r, &s); err == nil {
+			e.Type, e.Attrs, e.Err = parseAttrString(s)
+		} else {
+			var m map[string]any
+			if err := json.Unmarshal(r, &m); err != nil {
+				return err
+			}
+			e.Attrs = map[string]string{}
+			for k, v := range m {
+				if k == "type" {
+					e.Type = scalarString(v)
+					continue
+				}
+				e.Attrs[strings.ToLower(k)] = scalarString(v)
+			}
+		}
+		*a = append(*a, e)
+	}
+	return nil
+}
+
+// parseAttrString parses "type=registry,ref=x,mode=max" (CSV, so values may be quoted).
+func parseAttrString(s string) (string, map[string]string, error) {
+	r := csv.NewReader(strings.NewReader(s))
+	r.TrimLeadingSpace = true
+	fields, err := r.Read()
+	if err != nil {
+		return "", nil, fmt.Errorf("%q is not a comma-separated list of key=value: %w", s, err)
+	}
+	typ := ""
+	attrs := map[string]string{}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return "", nil, fmt.Errorf("%q: %q is not key=value", s, f)
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		if k == "type" {
+			typ = v
+			continue
+		}
+		attrs[k] = v
+	}
+	if typ == "" {
+		return "", nil, fmt.Errorf("%q has no type= (e.g. type=registry,ref=...)", s)
+	}
+	return typ, attrs, nil
+}
+
+// secretEntry is "id=x,env=Y", "id=x,src=path" or the same as an object.
+type secretEntry struct {
+	ID, Env, Src string
+	Err          error
+}
+
+type secretEntries []secretEntry
+
+func (s *secretEntries) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		raw = []json.RawMessage{b}
+	}
+	*s = nil
+	for _, r := range raw {
+		var e secretEntry
+		var str string
+		if err := json.Unmarshal(r, &str); err == nil {
+			e = parseSecretString(str)
+		} else {
+			var obj struct{ ID, Env, Src string }
+			if err := json.Unmarshal(r, &obj); err != nil {
+				return err
+			}
+			e = secretEntry{ID: obj.ID, Env: obj.Env, Src: obj.Src}
+		}
+		*s = append(*s, e)
+	}
+	return nil
+}
+
+func parseSecretString(str string) secretEntry {
+	var e secretEntry
+	r := csv.NewReader(strings.NewReader(str))
+	fields, err := r.Read()
+	if err != nil {
+		e.Err = fmt.Errorf("%q is not a comma-separated list of key=value: %w", str, err)
+		return e
+	}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			e.Err = fmt.Errorf("%q: %q is not key=value (want id=NAME,env=VAR or id=NAME,src=PATH)", str, f)
+			return e
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "id":
+			e.ID = v
+		case "env":
+			e.Env = v
+		case "src", "source":
+			e.Src = v
+		case "type":
+			if v != "env" && v != "file" {
+				e.Err = fmt.Errorf("%q: type must be env or file", str)
+				return e
+			}
+		default:
+			e.Err = fmt.Errorf("%q: unknown key %q (want id=NAME,env=VAR or id=NAME,src=PATH)", str, k)
+			return e
+		}
+	}
+	return e
+}
+
+// sshList decodes true ("default"), "default", "id=path" or a list of those.
+type sshList []string
+
+func (l *sshList) UnmarshalJSON(b []byte) error {
+	var on bool
+	if err := json.Unmarshal(b, &on); err == nil {
+		*l = nil
+		if on {
+			*l = []string{"default"}
+		}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = []string{s}
+		return nil
+	}
+	var items []string
+	err := json.Unmarshal(b, &items)
+	*l = items
+	return err
+}
+
+// attestation decodes true/false or a parameter string; Set is false when off.
+type attestation struct {
+	Set   bool
+	Value string
+}
+
+func (a *attestation) UnmarshalJSON(b []byte) error {
+	var on bool
+	if err := json.Unmarshal(b, &on); err == nil {
+		*a = attestation{Set: on}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "false", "0", "off", "none", "":
+		*a = attestation{}
+	case "true", "1", "on":
+		*a = attestation{Set: true}
+	default:
+		*a = attestation{Set: true, Value: s}
+	}
+	return nil
+}
+
+// duration decodes "10m" or a number of seconds.
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var secs int64
+	if err := json.Unmarshal(b, &secs); err == nil {
+		*d = duration(time.Duration(secs) * time.Second)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
