@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -93,6 +94,10 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 	return res, nil
 }
 
+// registryInError finds the registry host in a resolver error such as
+// "unexpected status from HEAD request to http://host:5000/v2/...: 401".
+var registryInError = regexp.MustCompile(`https?://([^/\s]+)/v2/`)
+
 // classifySolveError gives the exit code and, for known causes, the fix.
 func classifySolveError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -106,7 +111,11 @@ func classifySolveError(ctx context.Context, err error) error {
 	case strings.Contains(msg, "401 Unauthorized"), strings.Contains(msg, "403 Forbidden"),
 		strings.Contains(msg, "failed to authorize"), strings.Contains(msg, "insufficient_scope"),
 		strings.Contains(msg, "authentication required"), strings.Contains(msg, "no basic auth credentials"):
-		return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry authentication failed: %s; check the registry's credentials in $DOCKER_CONFIG/config.json (or ~/.docker/config.json): `docker login <registry>` writes them", oneLine(msg)))
+		registry := "a registry"
+		if m := registryInError.FindStringSubmatch(msg); m != nil {
+			registry = "registry " + m[1]
+		}
+		return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("%s refused the credentials (registry authentication failed): check its entry in $DOCKER_CONFIG/config.json or ~/.docker/config.json (`docker login` writes it) [%s]", registry, oneLine(msg)))
 	case strings.Contains(msg, "exporter \"registry\" could not be found"):
 		return exitcode.With(exitcode.BuildFailed, fmt.Errorf("%s: the daemon is too old for type=registry; use type=image,push=true", oneLine(msg)))
 	}

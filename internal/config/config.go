@@ -221,17 +221,18 @@ func (v *validator) build(r *raw) *Config {
 
 	// Sources.
 	c.ContextDir = v.abs(orDefault(r.Context, "."))
+	contextOK := true
 	if fi, err := os.Stat(c.ContextDir); err != nil || !fi.IsDir() {
 		v.addf("context", "directory %s does not exist: set context to the build context directory, relative to the job's working directory", c.ContextDir)
+		contextOK = false
 	}
 	if r.Dockerfile != "" {
 		c.Dockerfile = v.abs(r.Dockerfile)
 	} else {
 		c.Dockerfile = filepath.Join(c.ContextDir, "Dockerfile")
 	}
-	if fi, err := os.Stat(c.Dockerfile); err != nil || fi.IsDir() {
-		key := "dockerfile"
-		v.addf(key, "file %s does not exist: set dockerfile to the Dockerfile's path, relative to the job's working directory", c.Dockerfile)
+	if fi, err := os.Stat(c.Dockerfile); (err != nil || fi.IsDir()) && (contextOK || r.Dockerfile != "") {
+		v.addf("dockerfile", "file %s does not exist: set dockerfile to the Dockerfile's path, relative to the job's working directory", c.Dockerfile)
 	}
 	c.BuildArgs = v.keyValues("build-args", r.BuildArgs, true)
 	c.Labels = v.keyValues("labels", r.Labels, false)
