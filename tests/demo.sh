@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 env_file=$(bash tests/stack/stack.sh env-file)
+set -a
 # shellcheck disable=SC1090
-set -a; source "$env_file"; set +a
+source "$env_file"
+set +a
 
 tag="${STACK_REGISTRY}/examples/hello"
 meta="$(mktemp -d)/metadata.json"

@@ -259,3 +259,17 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// SchemaProblems validates a JSON configuration against the schema only
+// (no environment or file checks): for docs and linting.
+func SchemaProblems(js []byte) []Problem {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		return []Problem{{Msg: err.Error()}}
+	}
+	problems, err := validateSchema(doc)
+	if err != nil {
+		return []Problem{{Msg: err.Error()}}
+	}
+	return problems
+}

@@ -150,7 +150,7 @@ func parseAttrString(s string) (string, map[string]string, error) {
 		attrs[k] = v
 	}
 	if typ == "" {
-		return "", nil, fmt.Errorf("%q has no type= (e.g. type=registry,ref=...)", s)
+		return "", nil, fmt.Errorf("%q has no type= (e.g. type=registry,ref=...; in a YAML flow list [a,b] commas split entries: use a block list)", s)
 	}
 	return typ, attrs, nil
 }

@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Local stack for tests and the demo, as plain processes on 127.0.0.1 (no Docker engine needed):
+# buildkitd (mTLS), docker-registry (htpasswd), moto_server (S3/ECR) and a busybox base image.
+# Usage: stack.sh install|up|down|status|env-file
+set -euo pipefail
+
+BK_VERSION=v0.33.1
+CACHE=${REMOTE_BUILDKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remote-buildkit}
+STATE=${REMOTE_BUILDKIT_STACK_DIR:-$CACHE/stack}
+BK_PORT=${STACK_BUILDKIT_PORT:-1234}
+REG_PORT=${STACK_REGISTRY_PORT:-5000}
+MOTO_PORT=${STACK_MOTO_PORT:-5002}
+BK_DIR=$CACHE/tools/buildkit-$BK_VERSION
+BUILDCTL=$BK_DIR/buildctl
+BUILDKITD=$BK_DIR/buildkitd
+BATS_MOCK_STUB=$CACHE/npm/node_modules/bats-mock/stub.bash
+BK_ADDR=tcp://127.0.0.1:$BK_PORT
+REGISTRY=127.0.0.1:$REG_PORT
+BASE_IMAGE=$REGISTRY/busybox:latest
+CERTS=$STATE/certs
+TLS=$CERTS/client
+REG_USER=ci
+declare -A BIN=([buildkitd]=buildkitd [registry]=docker-registry [moto]=moto_server)
+declare -A PORT=([buildkitd]=$BK_PORT [registry]=$REG_PORT [moto]=$MOTO_PORT)
+ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
+APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
+  busybox-static jq openssl curl)
+APPLETS=(sh echo cat ls mkdir cp mv rm test '[' sleep true false env grep sed wc tar find touch chmod id
+  uname head tail printf sha256sum date)
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- install
+install_apt() {
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  log "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+install_bats_mock() {
+  if [[ ! -f $BATS_MOCK_STUB ]] ||
+    [[ $(jq -r .version "$CACHE/npm/node_modules/bats-mock/package.json" 2>/dev/null) != 1.2.5 ]]; then
+    log "npm: installing bats-mock@1.2.5 into $CACHE/npm"
+    mkdir -p "$CACHE/npm"
+    npm install --silent --no-audit --no-fund --prefix "$CACHE/npm" bats-mock@1.2.5 >&2
+  fi
+  [[ -f $BATS_MOCK_STUB ]] || die "bats-mock installed but $BATS_MOCK_STUB is missing"
+  log "bats-mock: load $BATS_MOCK_STUB"
+}
+
+buildkit_ok() {
+  [[ -x $BUILDKITD && -x $BUILDCTL ]] && "$BUILDCTL" --version 2>/dev/null | grep -qw "$BK_VERSION"
+}
+
+install_buildkit() {
+  if buildkit_ok; then log "buildkit: $BK_VERSION present in $BK_DIR" && return 0; fi
+  mkdir -p "$CACHE/tools"
+  # One build at a time: a second caller waits here and then finds the binaries.
+  exec 9>"$CACHE/tools/.buildkit.lock"
+  flock -n 9 || { log "buildkit: another build is running, waiting for it" && flock 9; }
+  if ! buildkit_ok; then
+    local mod=$CACHE/tools/buildkit-mod tmp blog=$CACHE/tools/buildkit-build.log
+    log "buildkit: building buildkitd+buildctl $BK_VERSION from the Go module proxy (~3 min cold, log $blog)"
+    mkdir -p "$mod"
+    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+    # (an && chain: set -e does not apply inside an `if` condition)
+    if ! (cd "$mod" && export GOWORK=off GOFLAGS=-mod=mod && { [[ -f go.mod ]] || go mod init tools; } &&
+      go get -tool "github.com/moby/buildkit/cmd/buildkitd@$BK_VERSION" &&
+      go get -tool "github.com/moby/buildkit/cmd/buildctl@$BK_VERSION" &&
+      go build -ldflags "-X github.com/moby/buildkit/version.Version=$BK_VERSION" -o "$tmp/" \
+        github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl &&
+      mkdir -p "$BK_DIR" && mv "$tmp/buildkitd" "$tmp/buildctl" "$BK_DIR/" && rmdir "$tmp") >"$blog" 2>&1; then
+      tail -n 30 "$blog" >&2 && rm -rf "$tmp"
+      die "buildkit: build failed (log $blog)"
+    fi
+  fi
+  exec 9>&-
+  buildkit_ok || die "buildkit: $BUILDCTL does not report $BK_VERSION"
+  log "buildkit: $("$BUILDCTL" --version)"
+}
+
+# ---------------------------------------------------------------- processes
+# Each daemon runs with its working directory $STATE/<name>: that (plus its binary name) identifies
+# our own process, so a stale pid file or a reused PID is never mistaken for it.
+is_ours() { # name pid
+  [[ -n ${2:-} && -d /proc/$2 ]] && [[ $(readlink "/proc/$2/cwd" 2>/dev/null) == "$STATE/$1" ]] &&
+    tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q "${BIN[$1]}"
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+recorded_pid() { cat "$STATE/pids/$1.pid" 2>/dev/null || true; }
+
+running() { # name: true when the recorded (or an adoptable) process is ours, alive, and its port answers
+  local name=$1 pid p
+  pid=$(recorded_pid "$name")
+  if ! is_ours "$name" "$pid"; then
+    pid=
+    for p in /proc/[0-9]*; do
+      if is_ours "$name" "${p#/proc/}"; then pid=${p#/proc/} && break; fi
+    done
+    [[ -n $pid ]] || return 1
+    log "$name: adopting our running process $pid"
+    echo "$pid" >"$STATE/pids/$name.pid"
+  fi
+  port_open "${PORT[$name]}"
+}
+
+stop() { # name: TERM, up to 10 s, then KILL; only a recorded PID that is ours
+  local name=$1 pid i
+  pid=$(recorded_pid "$name")
+  if is_ours "$name" "$pid"; then
+    log "$name: stopping $pid"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do is_ours "$name" "$pid" || break; sleep 0.2; done
+    if is_ours "$name" "$pid"; then
+      log "$name: KILL $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$STATE/pids/$name.pid"
+}
+
+start() { # name cmd...: start detached in $STATE/<name>, record the PID
+  local name=$1 pid
+  shift
+  port_open "${PORT[$name]}" && die "$name: port ${PORT[$name]} is used by a process that is not ours"
+  mkdir -p "$STATE/$name" "$STATE/logs" "$STATE/pids"
+  (cd "$STATE/$name" && exec setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null) &
+  pid=$!
+  echo "$pid" >"$STATE/pids/$name.pid"
+  log "$name: started pid $pid (log $STATE/logs/$name.log)"
+}
+
+wait_for() { # name check-cmd...: up to 30 s, fail fast if the process died
+  local name=$1 i
+  shift
+  for ((i = 0; i < 150; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$(recorded_pid "$name")" 2>/dev/null || break
+    sleep 0.2
+  done
+  log "$name: did not come up; last lines of $STATE/logs/$name.log:"
+  tail -n 30 "$STATE/logs/$name.log" >&2 || true
+  exit 1
+}
+
+write_if_changed() { # path content: returns 0 when the file changed
+  [[ -f $1 && $(cat "$1") == "$2" ]] && return 1
+  printf '%s\n' "$2" >"$1"
+}
+
+bctl() { "$BUILDCTL" --addr "$BK_ADDR" --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" "$@"; }
+
+# ---------------------------------------------------------------- components
+certs_valid() { # all files there and valid for at least one more day
+  [[ -f $TLS/key.pem && -f $TLS/ca.pem && -f $CERTS/server/key.pem && -f $CERTS/ca.key ]] &&
+    openssl x509 -checkend 86400 -noout -in "$CERTS/server/cert.pem" >/dev/null 2>&1 &&
+    openssl x509 -checkend 86400 -noout -in "$TLS/cert.pem" >/dev/null 2>&1
+}
+
+make_certs() {
+  local d=$CERTS
+  log "certs: generating CA, server and client certificates in $d"
+  mkdir -p "$d/server" "$TLS" && chmod 0700 "$d" "$d/server" "$TLS"
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  (
+    umask 077 && cd "$d"
+    openssl req -x509 "${key[@]}" -keyout ca.key -out ca.pem -days 365 -subj "/CN=remote-buildkit test CA" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    for n in server:localhost client:remote-buildkit-client; do # <dir>:<CN>
+      openssl req -new "${key[@]}" -keyout "${n%%:*}/key.pem" -out csr -subj "/CN=${n#*:}" 2>/dev/null
+      openssl x509 -req -in csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 365 \
+        -extfile "${n%%:*}.ext" -out "${n%%:*}/cert.pem" 2>/dev/null
+      cp ca.pem "${n%%:*}/ca.pem" && rm csr
+    done
+    chmod 0600 client/* server/* ca.key
+  )
+}
+
+up_buildkitd() {
+  running buildkitd && return 0
+  stop buildkitd
+  start buildkitd "$BUILDKITD" --addr "$BK_ADDR" --root "$STATE/buildkitd" \
+    --tlscacert "$CERTS/server/ca.pem" --tlscert "$CERTS/server/cert.pem" --tlskey "$CERTS/server/key.pem"
+  wait_for buildkitd bctl debug workers
+}
+
+up_registry() {
+  local dir=$STATE/registry changed=false pw
+  mkdir -p "$dir/data"
+  [[ -s $STATE/registry-password ]] || (umask 077 && openssl rand -hex 16 >"$STATE/registry-password")
+  pw=$(cat "$STATE/registry-password")
+  if ! htpasswd -vb "$dir/htpasswd" "$REG_USER" "$pw" >/dev/null 2>&1 ||
+    ! htpasswd -vb "$dir/htpasswd" "$ECR_USER" "$ECR_PASSWORD" >/dev/null 2>&1; then
+    { htpasswd -Bbn "$REG_USER" "$pw" && htpasswd -Bbn "$ECR_USER" "$ECR_PASSWORD"; } | grep . >"$dir/htpasswd"
+    changed=true
+  fi
+  write_if_changed "$dir/config.yml" "version: 0.1
+log: {level: info}
+storage:
+  filesystem: {rootdirectory: $dir/data}
+  delete: {enabled: true}
+http:
+  addr: $REGISTRY
+  secret: remote-buildkit-local-stack
+auth:
+  htpasswd: {realm: remote-buildkit, path: $dir/htpasswd}" && changed=true
+  if $changed; then stop registry; elif running registry; then return 0; fi
+  stop registry
+  start registry docker-registry serve "$dir/config.yml"
+  wait_for registry registry_401
+}
+registry_401() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$REGISTRY/v2/") == 401 ]]; }
+
+up_moto() {
+  running moto && return 0
+  stop moto
+  local bin
+  if command -v pyenv >/dev/null; then bin=$(pyenv which moto_server); else bin=$(command -v moto_server); fi
+  start moto "$bin" -H 127.0.0.1 -p "$MOTO_PORT"
+  wait_for moto curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/"
+}
+
+docker_config() {
+  mkdir -p "$STATE/docker-config" && chmod 0700 "$STATE/docker-config"
+  write_if_changed "$STATE/docker-config/config.json" \
+    "$(jq -n --arg r "$REGISTRY" --arg a "$(printf '%s:%s' "$REG_USER" "$1" | base64 -w0)" \
+      '{auths: {($r): {auth: $a}}}')" || true
+}
+
+up_base_image() {
+  local pw=$1 dir=$STATE/base-image a
+  curl -fsS -I -o /dev/null -u "$REG_USER:$pw" \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY/v2/busybox/manifests/latest" 2>/dev/null && return 0
+  log "base image: building $BASE_IMAGE from Debian busybox-static"
+  rm -rf "$dir" && mkdir -p "$dir"/rootfs/{bin,etc,tmp,root} "$dir/ctx" "$dir/check"
+  cp -L /bin/busybox "$dir/rootfs/bin/busybox"
+  for a in "${APPLETS[@]}"; do ln -s busybox "$dir/rootfs/bin/$a"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$dir/rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/rootfs/etc/group"
+  chmod 1777 "$dir/rootfs/tmp"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$dir/rootfs" -czf "$dir/ctx/rootfs.tar.gz" .
+  printf 'FROM scratch\nADD rootfs.tar.gz /\nCMD ["sh"]\n' >"$dir/ctx/Dockerfile"
+  printf 'FROM %s\nRUN echo ok && ls /bin | wc -l\n' "$BASE_IMAGE" >"$dir/check/Dockerfile"
+  : >"$STATE/logs/base-image.log"
+  dbuild "$dir/ctx" --output "type=image,name=$BASE_IMAGE,push=true" || die "base image: build/push failed"
+  dbuild "$dir/check" || die "base image: FROM $BASE_IMAGE + RUN failed"
+  log "base image: pushed $BASE_IMAGE and checked FROM + RUN"
+}
+
+dbuild() { # dir [buildctl args]: Dockerfile build with the stack's registry auth
+  local dir=$1 log=$STATE/logs/base-image.log
+  shift
+  DOCKER_CONFIG=$STATE/docker-config bctl build --progress=plain --frontend dockerfile.v0 \
+    --local context="$dir" --local dockerfile="$dir" "$@" >>"$log" 2>&1 || { tail -n 30 "$log" >&2 && return 1; }
+}
+
+write_env() { # values are paths, hosts and hex: none holds a single quote
+  if write_if_changed "$STATE/env" "$(printf "%s='%s'\n" \
+    REMOTE_BUILDKIT_STACK_DIR "$STATE" STACK_BUILDKIT_HOST "$BK_ADDR" STACK_BUILDKIT_VERSION "$BK_VERSION" \
+    STACK_TLS_DIR "$TLS" STACK_CA_DIR "$CERTS" STACK_BUILDCTL "$BUILDCTL" STACK_BUILDKITD "$BUILDKITD" \
+    STACK_REGISTRY "$REGISTRY" STACK_REGISTRY_USER "$REG_USER" STACK_REGISTRY_PASSWORD "$1" \
+    STACK_DOCKER_CONFIG "$STATE/docker-config" STACK_BASE_IMAGE "$BASE_IMAGE" \
+    STACK_ECR_USER "$ECR_USER" STACK_ECR_PASSWORD "$ECR_PASSWORD" \
+    STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
+    BATS_MOCK_STUB "$BATS_MOCK_STUB")"; then log "env: wrote $STATE/env"; fi
+}
+
+cmd_up() {
+  buildkit_ok || die "buildkit $BK_VERSION missing: run '$0 install' first"
+  [[ -f $BATS_MOCK_STUB ]] || die "bats-mock missing: run '$0 install' first"
+  mkdir -p "$STATE/pids" "$STATE/logs" && chmod 0700 "$STATE"
+  if ! certs_valid; then
+    stop buildkitd # it must pick up the new server certificate
+    make_certs
+  fi
+  up_buildkitd
+  up_registry
+  up_moto
+  local pw
+  pw=$(cat "$STATE/registry-password")
+  docker_config "$pw"
+  up_base_image "$pw"
+  write_env "$pw"
+  cmd_status
+  log "up: source $STATE/env (buildkit $BK_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT)"
+}
+
+cmd_status() {
+  local n
+  for n in buildkitd registry moto; do
+    if [[ -d $STATE/pids ]] && running "$n"; then
+      printf '%-10s running (pid %s, port %s)\n' "$n" "$(recorded_pid "$n")" "${PORT[$n]}"
+    else
+      printf '%-10s stopped\n' "$n"
+    fi
+  done
+}
+
+case ${1:-} in
+install) install_apt && install_bats_mock && install_buildkit ;;
+up) cmd_up ;;
+down) for n in moto registry buildkitd; do stop "$n"; done ;;
+status) cmd_status ;;
+env-file) echo "$STATE/env" ;;
+*) die "usage: $0 install|up|down|status|env-file" ;;
+esac
