@@ -46,24 +46,29 @@ func run(args []string, stdout, stderr io.Writer, env config.Env) int {
 type usageError struct{ error }
 
 func newApp(stdout, stderr io.Writer, env config.Env) *cli.App {
+	onUsageError := func(_ *cli.Context, err error, _ bool) error { return &usageError{err} }
+	commands := []*cli.Command{
+		buildCommand(env),
+		versionCommand(),
+	}
+	for _, c := range commands {
+		c.OnUsageError = onUsageError
+	}
 	return &cli.App{
-		Name:      "remote-buildkit",
-		Usage:     "build and push container images on a remote BuildKit daemon (Buildkite plugin helper)",
-		Version:   versionString(),
-		Writer:    stdout,
-		ErrWriter: stderr,
-		Commands: []*cli.Command{
-			buildCommand(env),
-			versionCommand(),
-		},
+		Name:            "remote-buildkit",
+		Usage:           "build and push container images on a remote BuildKit daemon (Buildkite plugin helper)",
+		Version:         versionString(),
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Commands:        commands,
 		HideVersion:     true,
 		HideHelpCommand: true,
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &usageError{err}
-		},
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "remote-buildkit: unknown command %q: run remote-buildkit --help\n", name)
-			cli.OsExiter(exitcode.BadConfig)
+		OnUsageError:    onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return &usageError{fmt.Errorf("unknown command %q: run remote-buildkit --help", c.Args().First())}
+			}
+			return cli.ShowAppHelp(c)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors and picks the code
 	}

@@ -1,0 +1,246 @@
+package builder
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+)
+
+// auth is a real (empty) auth provider: NewPlan only puts it in the session.
+func auth() session.Attachable {
+	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{})
+}
+
+func TestNewPlanFrontendAttrsAndExports(t *testing.T) {
+	dir := t.TempDir()
+	extra := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "docker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prov := "mode=max"
+	c := &config.Config{
+		ContextDir:    dir,
+		Dockerfile:    filepath.Join(dir, "docker", "Dockerfile.prod"),
+		Target:        "runtime",
+		Platforms:     []string{"linux/amd64", "linux/arm64"},
+		BuildArgs:     map[string]string{"B": "2", "A": "1"},
+		Labels:        map[string]string{"team": "platform"},
+		BuildContexts: map[string]string{"assets": extra, "base": "docker-image://alpine:3"},
+		Tags:          []string{"r.example/app:1", "r.example/app:latest"},
+		Push:          true,
+		NoCache:       true,
+		Provenance:    &prov,
+		Outputs: []config.Attrs{
+			{Type: "oci", Attrs: map[string]string{"dest": filepath.Join(dir, "out.tar")}},
+			{Type: "local", Attrs: map[string]string{"dest": filepath.Join(dir, "out")}},
+		},
+		CacheFrom: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "r.example/app:cache"}}},
+		CacheTo:   []config.Attrs{{Type: "inline", Attrs: map[string]string{"mode": "min"}}},
+		Secrets:   []config.Secret{{ID: "tok", Env: "TOKEN"}},
+	}
+	p, err := NewPlan(c, auth())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"filename":          "Dockerfile.prod",
+		"target":            "runtime",
+		"platform":          "linux/amd64,linux/arm64",
+		"build-arg:A":       "1",
+		"build-arg:B":       "2",
+		"label:team":        "platform",
+		"no-cache":          "",
+		"attest:provenance": "mode=max",
+		"context:assets":    "local:ctx-assets",
+		"context:base":      "docker-image://alpine:3",
+	}
+	if !reflect.DeepEqual(p.Opt.FrontendAttrs, want) {
+		t.Errorf("frontend attrs\n got %v\nwant %v", p.Opt.FrontendAttrs, want)
+	}
+	if p.Opt.Frontend != "dockerfile.v0" {
+		t.Errorf("frontend %q", p.Opt.Frontend)
+	}
+	for _, m := range []string{"context", "dockerfile", "ctx-assets"} {
+		if p.Opt.LocalMounts[m] == nil {
+			t.Errorf("no local mount %q", m)
+		}
+	}
+	if len(p.Opt.Exports) != 3 {
+		t.Fatalf("exports = %+v", p.Opt.Exports)
+	}
+	img := p.Opt.Exports[0]
+	if img.Type != "image" || img.Attrs["name"] != "r.example/app:1,r.example/app:latest" || img.Attrs["push"] != "true" {
+		t.Errorf("image export = %+v", img)
+	}
+	if oci := p.Opt.Exports[1]; oci.Output == nil || oci.Attrs["dest"] != "" {
+		t.Errorf("oci export should write through Output, without dest attr: %+v", oci)
+	}
+	if local := p.Opt.Exports[2]; local.OutputDir != filepath.Join(dir, "out") {
+		t.Errorf("local export dir = %q", local.OutputDir)
+	}
+	if len(p.Opt.CacheImports) != 1 || p.Opt.CacheImports[0].Attrs["ref"] != "r.example/app:cache" {
+		t.Errorf("cache imports = %+v", p.Opt.CacheImports)
+	}
+	if len(p.Opt.Session) != 2 { // auth + secrets
+		t.Errorf("session attachables = %d, want 2", len(p.Opt.Session))
+	}
+}
+
+// Output files appear only on Commit; Discard leaves nothing behind.
+func TestPlanOutputFilesAreAtomic(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "image.tar")
+	for _, commit := range []bool{true, false} {
+		c := &config.Config{ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"),
+			Outputs: []config.Attrs{{Type: "oci", Attrs: map[string]string{"dest": dest}}}}
+		p, err := NewPlan(c, auth())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := p.Opt.Exports[0].Output(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("tarball"))
+		w.Close()
+		if _, err := os.Stat(dest); err == nil {
+			t.Fatalf("dest exists before the build finished")
+		}
+		if commit {
+			if err := p.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(dest); string(b) != "tarball" {
+				t.Errorf("dest = %q after commit", b)
+			}
+			os.Remove(dest)
+		} else {
+			p.Discard()
+			if _, err := os.Stat(dest); err == nil {
+				t.Errorf("dest exists after discard")
+			}
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, ".image.tar.tmp-*")); len(left) > 0 {
+			t.Errorf("temp files left: %v", left)
+		}
+	}
+}
+
+func TestResolveTLS(t *testing.T) {
+	write := func(dir string, names ...string) {
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name        string
+		host        string
+		files       []string
+		set         bool
+		wantEnabled bool
+		wantClient  bool
+		wantErr     string
+	}{
+		{"default dir empty: plaintext", "tcp://h:1234", nil, false, false, false, ""},
+		{"default dir full: mTLS", "tcp://h:1234", []string{"ca.pem", "cert.pem", "key.pem"}, false, true, true, ""},
+		{"default dir CA only: server TLS", "tcp://h:1234", []string{"ca.pem"}, false, true, false, ""},
+		{"default dir cert without key", "tcp://h:1234", []string{"ca.pem", "cert.pem"}, false, false, false, "key.pem"},
+		{"explicit dir empty", "tcp://h:1234", nil, true, false, false, "ca.pem, cert.pem, key.pem"},
+		{"explicit dir CA only", "tcp://h:1234", []string{"ca.pem"}, true, false, false, "cert.pem, key.pem"},
+		{"explicit dir full", "tcp://h:1234", []string{"ca.pem", "cert.pem", "key.pem"}, true, true, true, ""},
+		{"unix socket ignores default dir", "unix:///run/buildkit.sock", []string{"ca.pem", "cert.pem", "key.pem"}, false, false, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(dir, tt.files...)
+			got, err := ResolveTLS(Conn{Host: tt.host, TLSDir: dir, TLSDirSet: tt.set})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitcode.Of(err) != exitcode.Connect {
+					t.Fatalf("err = %v (code %d), want %q with exit 3", err, exitcode.Of(err), tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Enabled != tt.wantEnabled || got.ClientCertUsed != tt.wantClient {
+				t.Errorf("got %+v", got)
+			}
+		})
+	}
+}
+
+func TestExplainConnect(t *testing.T) {
+	c := Conn{Host: "tcp://10.0.0.5:1234", TLSDir: "/home/agent/.buildkit", Timeout: 20 * time.Second}
+	tlsOn := TLS{Enabled: true, CA: "/home/agent/.buildkit/ca.pem", Cert: "/home/agent/.buildkit/cert.pem"}
+	tests := []struct {
+		err  string
+		tls  TLS
+		want string
+	}{
+		{`rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.0.0.5:1234: connect: connection refused"`, tlsOn, "nothing is listening at tcp://10.0.0.5:1234"},
+		{`rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: EOF"`, TLS{}, "expects TLS but this client connects without it"},
+		{`rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: read tcp 1->2: read: connection reset by peer"`, TLS{}, "put ca.pem, cert.pem and key.pem in /home/agent/.buildkit"},
+		{`connection error: desc = "transport: authentication handshake failed: tls: first record does not look like a TLS handshake"`, tlsOn, "does not speak TLS"},
+		{`transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate is valid for localhost, not wrong.example`, tlsOn, "set tls-server-name"},
+		{`x509: certificate signed by unknown authority`, tlsOn, "not signed by /home/agent/.buildkit/ca.pem"},
+		{`remote error: tls: certificate required`, tlsOn, "requires a client certificate"},
+		{`remote error: tls: bad certificate`, tlsOn, "rejected the client certificate"},
+		{`dial tcp: lookup buildkitd.internal: no such host`, tlsOn, "cannot resolve the host"},
+		{`something new`, tlsOn, "cannot connect to the BuildKit daemon at tcp://10.0.0.5:1234: something new"},
+	}
+	for _, tt := range tests {
+		got := explainConnect(errors.New(tt.err), c, tt.tls).Error()
+		if !strings.Contains(got, tt.want) || strings.Contains(got, "\n") {
+			t.Errorf("explainConnect(%q)\n got %q\nwant it to contain %q, on one line", tt.err, got, tt.want)
+		}
+	}
+	got := explainConnect(context.DeadlineExceeded, c, tlsOn).Error()
+	if !strings.Contains(got, "within 20s (connect-timeout)") {
+		t.Errorf("deadline: %q", got)
+	}
+}
+
+func TestClassifySolveError(t *testing.T) {
+	tests := []struct {
+		err      string
+		wantCode int
+		want     string
+	}{
+		{"failed to solve: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3", exitcode.BuildFailed, "exit code: 3"},
+		{"failed to push r.example:5000/app:1: unexpected status from HEAD request to https://r.example:5000/v2/app/blobs/sha256:1: 401 Unauthorized", exitcode.RegistryAuth, "registry r.example:5000 refused the credentials"},
+		{"failed to solve: failed to authorize: failed to fetch anonymous token: 403 Forbidden", exitcode.RegistryAuth, "a registry refused the credentials"},
+		{"failed to solve: exporter \"registry\" could not be found", exitcode.BuildFailed, "use type=image,push=true"},
+	}
+	for _, tt := range tests {
+		err := classifySolveError(context.Background(), errors.New(tt.err))
+		if exitcode.Of(err) != tt.wantCode || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("classify(%q) = %d %q, want %d containing %q", tt.err, exitcode.Of(err), err, tt.wantCode, tt.want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	if err := classifySolveError(ctx, errors.New("context deadline exceeded")); exitcode.Of(err) != exitcode.Timeout {
+		t.Errorf("timeout: code %d (%v)", exitcode.Of(err), err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if err := classifySolveError(ctx, errors.New("context canceled")); exitcode.Of(err) != exitcode.Cancelled || err.Error() != "build cancelled" {
+		t.Errorf("cancel: code %d (%v)", exitcode.Of(err), err)
+	}
+}
