@@ -146,7 +146,7 @@ func Parse(js []byte, env Env, workDir string) (*Config, error) {
 	if err := json.Unmarshal(js, &r); err != nil {
 		return nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
 	}
-	v := &validator{env: env, workDir: workDir}
+	v := &validator{env: env, workDir: workDir, rejected: rejected}
 	cfg := v.build(&r)
 	for _, p := range v.problems {
 		if !rejected[topKey(p.Key)] {
@@ -169,6 +169,7 @@ func topKey(key string) string {
 }
 
 type validator struct {
+	rejected map[string]bool // options the schema rejected: not checked again
 	env      Env
 	workDir  string
 	problems []Problem
@@ -214,9 +215,15 @@ func (v *validator) build(r *raw) *Config {
 	}
 	if r.ConnectTimeout != nil {
 		c.ConnectTimeout = time.Duration(*r.ConnectTimeout)
+		if c.ConnectTimeout <= 0 {
+			v.addf("connect-timeout", "must be more than 0 (e.g. \"20s\"); leave it out for the default %s", DefaultConnectTimeout)
+		}
 	}
 	if r.Timeout != nil {
 		c.Timeout = time.Duration(*r.Timeout)
+		if c.Timeout <= 0 {
+			v.addf("timeout", "must be more than 0 (e.g. \"30m\"); leave it out for no limit")
+		}
 	}
 
 	// Sources.
@@ -247,7 +254,7 @@ func (v *validator) build(r *raw) *Config {
 		}
 		c.Tags = append(c.Tags, reference.TagNameOnly(named).String())
 	}
-	if c.Push && len(c.Tags) == 0 && len(r.Tags) == 0 {
+	if c.Push && len(c.Tags) == 0 && len(r.Tags) == 0 && !v.rejected["tags"] {
 		v.addf("push", "push is true but no tags are set: add tags (e.g. tags: [registry.example.com/app:latest])")
 	}
 	for i, p := range r.Platforms {
@@ -455,6 +462,7 @@ func (v *validator) outputs(entries attrEntries) []Attrs {
 			continue
 		}
 		attrs := e.Attrs
+		given := e.Type
 		switch e.Type {
 		case "registry":
 			// buildx's alias, missing from older daemons ("exporter "registry"
@@ -464,7 +472,7 @@ func (v *validator) outputs(entries attrEntries) []Attrs {
 			fallthrough
 		case "image":
 			if attrs["name"] == "" {
-				v.addf(k, "type=%s needs name= (e.g. name=registry.example.com/app:tag); or use the tags option", e.Type)
+				v.addf(k, "type=%s needs name= (e.g. name=registry.example.com/app:tag); or use the tags option", given)
 				continue
 			}
 			bad := false

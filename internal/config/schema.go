@@ -26,11 +26,13 @@ type Problem struct {
 	Msg string
 }
 
+// String renders the problem on one line, whatever the values in it hold.
 func (p Problem) String() string {
+	msg := strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(p.Msg)
 	if p.Key == "" {
-		return p.Msg
+		return msg
 	}
-	return p.Key + ": " + p.Msg
+	return p.Key + ": " + msg
 }
 
 // Error lists every problem found in a configuration.

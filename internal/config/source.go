@@ -53,7 +53,7 @@ func RawFromEnv(env Env) ([]byte, string, error) {
 func pluginNameFromSource(source string) string {
 	source, _, _ = strings.Cut(source, "#")
 	source = strings.TrimRight(source, "/")
-	name := path.Base(source)
+	name := strings.ToLower(path.Base(source)) // the agent lowercases before stripping suffixes
 	name = strings.TrimSuffix(name, ".git")
 	name = strings.TrimSuffix(name, "-buildkite-plugin")
 	return strings.ToLower(name)

@@ -274,9 +274,9 @@ func (a *attestation) UnmarshalJSON(b []byte) error {
 type duration time.Duration
 
 func (d *duration) UnmarshalJSON(b []byte) error {
-	var secs int64
+	var secs float64 // the schema allows integers only, which JSON may spell 90.0 or 1e2
 	if err := json.Unmarshal(b, &secs); err == nil {
-		*d = duration(time.Duration(secs) * time.Second)
+		*d = duration(time.Duration(secs * float64(time.Second)))
 		return nil
 	}
 	var s string
