@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/buildkit/client/connhelper"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/auth/authprovider"
 
@@ -242,5 +243,22 @@ func TestClassifySolveError(t *testing.T) {
 	cancel()
 	if err := classifySolveError(ctx, errors.New("context canceled")); exitcode.Of(err) != exitcode.Cancelled || err.Error() != "build cancelled" {
 		t.Errorf("cancel: code %d (%v)", exitcode.Of(err), err)
+	}
+}
+
+// The client's connection helpers are linked in, so these schemes dial
+// through them rather than failing as unknown.
+func TestConnectionHelpersRegistered(t *testing.T) {
+	for _, addr := range []string{
+		"docker-container://buildkitd",
+		"podman-container://buildkitd",
+		"nerdctl-container://buildkitd",
+		"kube-pod://buildkitd-0?namespace=ci",
+		"ssh://agent@builder.internal",
+	} {
+		h, err := connhelper.GetConnectionHelper(addr)
+		if err != nil || h == nil {
+			t.Errorf("no connection helper for %s (%v)", addr, err)
+		}
 	}
 }

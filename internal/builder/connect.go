@@ -124,8 +124,8 @@ func Connect(ctx context.Context, c Conn) (*client.Client, *client.Info, TLS, er
 	info, err := cl.Info(cctx)
 	if err != nil {
 		cl.Close()
-		if ctx.Err() != nil {
-			return nil, nil, t, ctx.Err()
+		if ctx.Err() != nil { // the build's timeout or a cancellation, not the connect timeout
+			return nil, nil, t, contextError(ctx, err)
 		}
 		if cctx.Err() != nil && !strings.Contains(err.Error(), "connection refused") {
 			err = context.DeadlineExceeded

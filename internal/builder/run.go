@@ -94,6 +94,15 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 	return res, nil
 }
 
+// contextError reports why ctx ended: the timeout option (exit 5) or a
+// cancellation such as SIGTERM from the agent (exit 130).
+func contextError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return exitcode.With(exitcode.Timeout, fmt.Errorf("build exceeded its time limit (timeout option): %s", oneLine(err.Error())))
+	}
+	return exitcode.With(exitcode.Cancelled, errors.New("build cancelled"))
+}
+
 // registryInError finds the registry host in a resolver error such as
 // "unexpected status from HEAD request to http://host:5000/v2/...: 401".
 var registryInError = regexp.MustCompile(`https?://([^/\s]+)/v2/`)
@@ -101,10 +110,7 @@ var registryInError = regexp.MustCompile(`https?://([^/\s]+)/v2/`)
 // classifySolveError gives the exit code and, for known causes, the fix.
 func classifySolveError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
-		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return exitcode.With(exitcode.Timeout, fmt.Errorf("build exceeded its time limit (timeout option): %w", err))
-		}
-		return exitcode.With(exitcode.Cancelled, errors.New("build cancelled"))
+		return contextError(ctx, err)
 	}
 	msg := err.Error()
 	switch {

@@ -15,6 +15,7 @@ BUILDCTL=$BK_DIR/buildctl
 BUILDKITD=$BK_DIR/buildkitd
 BATS_MOCK_STUB=$CACHE/npm/node_modules/bats-mock/stub.bash
 BK_ADDR=tcp://127.0.0.1:$BK_PORT
+BK_SOCK=$STATE/buildkitd.sock # the same daemon on a unix socket (no TLS there)
 REGISTRY=127.0.0.1:$REG_PORT
 BASE_IMAGE=$REGISTRY/busybox:latest
 CERTS=$STATE/certs
@@ -185,9 +186,9 @@ make_certs() {
 }
 
 up_buildkitd() {
-  running buildkitd && return 0
+  running buildkitd && [[ -S $BK_SOCK ]] && return 0
   stop buildkitd
-  start buildkitd "$BUILDKITD" --addr "$BK_ADDR" --root "$STATE/buildkitd" \
+  start buildkitd "$BUILDKITD" --addr "$BK_ADDR" --addr "unix://$BK_SOCK" --root "$STATE/buildkitd" \
     --tlscacert "$CERTS/server/ca.pem" --tlscert "$CERTS/server/cert.pem" --tlskey "$CERTS/server/key.pem"
   wait_for buildkitd bctl debug workers
 }
@@ -266,7 +267,7 @@ dbuild() { # dir [buildctl args]: Dockerfile build with the stack's registry aut
 
 write_env() { # values are paths, hosts and hex: none holds a single quote
   if write_if_changed "$STATE/env" "$(printf "%s='%s'\n" \
-    REMOTE_BUILDKIT_STACK_DIR "$STATE" STACK_BUILDKIT_HOST "$BK_ADDR" STACK_BUILDKIT_VERSION "$BK_VERSION" \
+    REMOTE_BUILDKIT_STACK_DIR "$STATE" STACK_BUILDKIT_HOST "$BK_ADDR" STACK_BUILDKIT_UNIX_HOST "unix://$BK_SOCK" STACK_BUILDKIT_VERSION "$BK_VERSION" \
     STACK_TLS_DIR "$TLS" STACK_CA_DIR "$CERTS" STACK_BUILDCTL "$BUILDCTL" STACK_BUILDKITD "$BUILDKITD" \
     STACK_REGISTRY "$REGISTRY" STACK_REGISTRY_USER "$REG_USER" STACK_REGISTRY_PASSWORD "$1" \
     STACK_DOCKER_CONFIG "$STATE/docker-config" STACK_BASE_IMAGE "$BASE_IMAGE" \
