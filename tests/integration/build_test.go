@@ -24,13 +24,33 @@ func TestPushTwoTags(t *testing.T) {
 		"Dockerfile": "FROM " + s.BaseImage + "\nRUN echo built > /built.txt\n",
 	})
 	meta := filepath.Join(t.TempDir(), "meta.json")
+	home := t.TempDir()
+	dockerConfig := filepath.Join(s.DockerConfig, "config.json")
+	before, err := os.ReadFile(dockerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := s.run(t, dir, s.baseConfig(map[string]any{
 		"tags":          []string{repo + ":one", repo + ":two"},
 		"push":          true,
 		"metadata-file": meta,
-	}))
+	}), "HOME="+home)
 	if r.Code != 0 {
 		t.Fatalf("build failed: %s", r)
+	}
+	// Credentials are read, never written: the docker config is untouched
+	// and nothing appears under HOME (no ~/.docker, no token seed).
+	if after, _ := os.ReadFile(dockerConfig); string(after) != string(before) {
+		t.Errorf("the build changed %s", dockerConfig)
+	}
+	if entries, _ := os.ReadDir(s.DockerConfig); len(entries) != 1 {
+		t.Errorf("the build wrote into DOCKER_CONFIG %s: %v", s.DockerConfig, entries)
+	}
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("the build wrote into HOME: %v", entries)
+	}
+	if strings.Contains(r.Stdout+r.Stderr, s.Pass) {
+		t.Errorf("the registry password appears in the output")
 	}
 	printed := lineValue(r.Stdout, "digest")
 	if !strings.HasPrefix(printed, "sha256:") {
