@@ -12,7 +12,6 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
-	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 )
 
 func buildCommand(env config.Env) *cli.Command {
@@ -42,17 +41,16 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 		return exitcode.With(exitcode.BadConfig, err)
 	}
 
-	dockerDir := registryauth.DockerConfigDir(env.Get)
-	dockerCfg, err := registryauth.LoadDockerConfig(dockerDir)
+	auth, err := authSources(cfg, env)
 	if err != nil {
-		return exitcode.With(exitcode.BadConfig, err)
+		return err
 	}
 	seedDir, err := os.MkdirTemp("", "remote-buildkit-auth-")
 	if err != nil {
 		return exitcode.With(exitcode.Internal, err)
 	}
 	defer os.RemoveAll(seedDir)
-	plan, err := builder.NewPlan(cfg, registryauth.Provider(dockerCfg, seedDir))
+	plan, err := builder.NewPlan(cfg, auth.Attachable(seedDir))
 	if err != nil {
 		return exitcode.With(exitcode.BadConfig, err)
 	}
@@ -68,6 +66,9 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 		what += " → " + strings.Join(cfg.Tags, ", ")
 	}
 	fmt.Fprintf(out, "--- :buildkite: remote-buildkit: building %s\n", what)
+	if err := auth.Preflight(ctx, cfg.RegistryHosts()); err != nil {
+		return exitcode.With(exitcode.RegistryAuth, err)
+	}
 	cl, info, tls, err := builder.Connect(ctx, builder.ConnFromConfig(cfg))
 	if err != nil {
 		return err
@@ -80,6 +81,10 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 
 	res, err := builder.Solve(ctx, cl, plan, cfg.Progress, errOut)
 	if err != nil {
+		// A login that failed during the build explains the 401 that followed.
+		for host, aerr := range auth.Errors() {
+			return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
+		}
 		return err
 	}
 	res.Host = cfg.Host

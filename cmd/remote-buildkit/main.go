@@ -48,7 +48,9 @@ type usageError struct{ error }
 func newApp(stdout, stderr io.Writer, env config.Env) *cli.App {
 	onUsageError := func(_ *cli.Context, err error, _ bool) error { return &usageError{err} }
 	commands := []*cli.Command{
+		environmentCommand(env),
 		buildCommand(env),
+		cleanupCommand(env),
 		versionCommand(),
 	}
 	for _, c := range commands {

@@ -19,6 +19,7 @@ import (
 	_ "github.com/moby/buildkit/client/connhelper/podmancontainer"
 	_ "github.com/moby/buildkit/client/connhelper/ssh" // ssh://
 
+	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
@@ -117,7 +118,16 @@ func Connect(ctx context.Context, c Conn) (*client.Client, *client.Info, TLS, er
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	// The environment hook may be installing a new set: read under its lock
+	// (skipped when tls-dir is read-only, e.g. baked into an AMI).
+	unlock := func() {}
+	if t.Enabled {
+		if u, err := certs.RLock(cctx, filepath.Dir(t.CA)); err == nil {
+			unlock = u
+		}
+	}
 	cl, err := client.New(cctx, c.Host, opts...)
+	unlock()
 	if err != nil {
 		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, t))
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -58,6 +59,17 @@ type Config struct {
 	Secrets   []Secret
 	SSH       []SSH
 
+	// Elastic CI Stack integration.
+	RequireTLS          bool
+	SecretsBucket       string // "" when certificates are not fetched from S3
+	SecretsRegion       string // "" to look it up
+	SecretsPrefix       string
+	SecretsObjects      Objects
+	PipelineSlug        string
+	ECR                 ECR
+	RegistryCredentials []RegistryCredential
+	DockerConfig        bool
+
 	Progress     string
 	Provenance   *string // nil: off; otherwise the attest:provenance value
 	SBOM         *string
@@ -75,6 +87,35 @@ type Attrs struct {
 type Secret struct {
 	ID, Env, Src string
 }
+
+// Objects are the certificate objects' names under the secrets prefix.
+type Objects struct {
+	CA, Cert, Key string
+}
+
+// ECR configures in-memory Amazon ECR logins.
+type ECR struct {
+	Enabled    bool
+	Region     string   // "" = the region in the registry host
+	AccountIDs []string // empty = every account
+	AssumeRole string
+}
+
+// RegistryCredential names the job's environment variables holding a
+// registry's username and password.
+type RegistryCredential struct {
+	Registry, UsernameEnv, PasswordEnv string
+}
+
+// Phase says which hook the configuration is read for: the environment hook
+// runs before the checkout, so only the build phase checks source files.
+type Phase int
+
+// Phases.
+const (
+	Build Phase = iota
+	Environment
+)
 
 // SSH is an SSH agent socket or key set forwarded under an ID.
 type SSH struct {
@@ -103,7 +144,23 @@ type raw struct {
 	SSH            sshList       `json:"ssh"`
 	NoCache        bool          `json:"no-cache"`
 	Outputs        attrEntries   `json:"outputs"`
-	Progress       string        `json:"progress"`
+	RequireTLS     bool          `json:"require-tls"`
+	SecretsBucket  *string       `json:"secrets-bucket"`
+	SecretsRegion  string        `json:"secrets-region"`
+	SecretsPrefix  *string       `json:"secrets-prefix"`
+	SecretsObjects struct {
+		CA   string `json:"ca"`
+		Cert string `json:"cert"`
+		Key  string `json:"key"`
+	} `json:"secrets-objects"`
+	ECR                 json.RawMessage `json:"ecr"`
+	RegistryCredentials []struct {
+		Registry    string `json:"registry"`
+		UsernameEnv string `json:"username-env"`
+		PasswordEnv string `json:"password-env"`
+	} `json:"registry-credentials"`
+	DockerConfig bool   `json:"docker-config"`
+	Progress     string `json:"progress"`
 	Provenance     attestation   `json:"provenance"`
 	SBOM           attestation   `json:"sbom"`
 	MetadataFile   string        `json:"metadata-file"`
@@ -115,6 +172,17 @@ type raw struct {
 // Relative paths are resolved against workDir. Every problem is reported in
 // one *Error.
 func Parse(js []byte, env Env, workDir string) (*Config, error) {
+	return parse(js, env, workDir, Build)
+}
+
+// ParseForEnvironment parses for the environment hook, which runs before the
+// checkout: the schema is enforced in full, but only the options that hook
+// acts on are checked further.
+func ParseForEnvironment(js []byte, env Env, workDir string) (*Config, error) {
+	return parse(js, env, workDir, Environment)
+}
+
+func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
 		return nil, &Error{Problems: []Problem{{Msg: fmt.Sprintf("configuration is not valid JSON: %v", err)}}}
@@ -146,10 +214,11 @@ func Parse(js []byte, env Env, workDir string) (*Config, error) {
 	if err := json.Unmarshal(js, &r); err != nil {
 		return nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
 	}
-	v := &validator{env: env, workDir: workDir, rejected: rejected}
+	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build}
 	cfg := v.build(&r)
 	for _, p := range v.problems {
-		if !rejected[topKey(p.Key)] {
+		top := topKey(p.Key)
+		if !rejected[top] && (phase == Build || environmentKeys[top]) {
 			problems = append(problems, p)
 		}
 	}
@@ -158,6 +227,14 @@ func Parse(js []byte, env Env, workDir string) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return cfg, nil
+}
+
+// environmentKeys are the options the environment hook acts on; the others
+// are checked by the command hook, after the checkout.
+var environmentKeys = map[string]bool{
+	"buildkit-host": true, "tls-dir": true, "tls-server-name": true, "connect-timeout": true,
+	"require-tls": true, "secrets-bucket": true, "secrets-region": true, "secrets-prefix": true,
+	"secrets-objects": true, "ecr": true, "registry-credentials": true, "docker-config": true,
 }
 
 // topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").
@@ -170,6 +247,7 @@ func topKey(key string) string {
 
 type validator struct {
 	rejected map[string]bool // options the schema rejected: not checked again
+	files    bool            // check the checkout's files (build phase)
 	env      Env
 	workDir  string
 	problems []Problem
@@ -203,7 +281,7 @@ func (v *validator) build(r *raw) *Config {
 	default:
 		c.Host = v.env.Get("BUILDKIT_HOST")
 	}
-	if c.Host == "" {
+	if c.Host == "" && v.files {
 		v.addf("buildkit-host", "not set: set the buildkit-host option or BUILDKIT_HOST (e.g. tcp://buildkitd.internal:1234)")
 	} else if err := checkHost(c.Host); err != nil {
 		v.addf("buildkit-host", "%v", err)
@@ -277,6 +355,8 @@ func (v *validator) build(r *raw) *Config {
 	c.Secrets = v.secrets(r.Secrets)
 	c.SSH = v.ssh(r.SSH)
 
+	v.elasticStack(r, c)
+
 	// Reporting.
 	if c.Progress == "" {
 		c.Progress = "auto"
@@ -309,6 +389,111 @@ var (
 	knownOS   = map[string]bool{"linux": true, "windows": true, "darwin": true, "freebsd": true}
 	knownArch = map[string]bool{"amd64": true, "arm64": true, "arm": true, "386": true, "ppc64le": true, "s390x": true, "riscv64": true, "mips64le": true, "mips64": true, "loong64": true}
 )
+
+// elasticStack reads the secrets-bucket, ECR and registry credential options.
+func (v *validator) elasticStack(r *raw, c *Config) {
+	c.RequireTLS = r.RequireTLS
+	c.DockerConfig = r.DockerConfig
+	c.PipelineSlug = v.env.Get("BUILDKITE_PIPELINE_SLUG")
+	if r.SecretsBucket != nil {
+		c.SecretsBucket = *r.SecretsBucket
+	} else {
+		c.SecretsBucket = v.env.Get("BUILDKITE_PLUGIN_S3_SECRETS_BUCKET")
+	}
+	c.SecretsRegion = orDefault(r.SecretsRegion, v.env.Get("BUILDKITE_PLUGIN_S3_SECRETS_REGION"))
+	c.SecretsPrefix = "buildkit"
+	if r.SecretsPrefix != nil {
+		c.SecretsPrefix = *r.SecretsPrefix
+	}
+	c.SecretsObjects = Objects{
+		CA:   orDefault(r.SecretsObjects.CA, CAFile),
+		Cert: orDefault(r.SecretsObjects.Cert, CertFile),
+		Key:  orDefault(r.SecretsObjects.Key, KeyFile),
+	}
+	if c.SecretsBucket != "" && c.TLSDir == "" {
+		v.addf("tls-dir", "HOME is not set, so there is no default tls-dir for the certificates from s3://%s: set tls-dir", c.SecretsBucket)
+	}
+
+	c.ECR = ECR{Enabled: true}
+	if len(r.ECR) > 0 && string(r.ECR) != "null" {
+		var on bool
+		if err := json.Unmarshal(r.ECR, &on); err == nil {
+			c.ECR.Enabled = on
+		} else {
+			var e struct {
+				Region     string          `json:"region"`
+				AccountIDs json.RawMessage `json:"account-ids"`
+				AssumeRole string          `json:"assume-role"`
+			}
+			if err := json.Unmarshal(r.ECR, &e); err != nil {
+				v.addf("ecr", "%v", err)
+			}
+			c.ECR.Region, c.ECR.AssumeRole = e.Region, e.AssumeRole
+			for i, id := range accountIDs(e.AccountIDs) {
+				if !accountID.MatchString(id) {
+					v.addf(fmt.Sprintf("ecr.account-ids[%d]", i), "%q is not a 12-digit AWS account ID (quote it in YAML so leading zeros survive)", id)
+					continue
+				}
+				c.ECR.AccountIDs = append(c.ECR.AccountIDs, id)
+			}
+		}
+	}
+
+	seen := map[string]bool{}
+	for i, rc := range r.RegistryCredentials {
+		k := fmt.Sprintf("registry-credentials[%d]", i)
+		host := NormalizeRegistry(rc.Registry)
+		if seen[host] {
+			v.addf(k, "registry %s is listed twice", host)
+			continue
+		}
+		seen[host] = true
+		if v.files { // the build needs them; the environment hook may run before other plugins set them
+			for _, name := range []string{rc.UsernameEnv, rc.PasswordEnv} {
+				if _, ok := v.env(name); !ok {
+					v.addf(k, "environment variable %s (for registry %s) is not set: export it in the job, e.g. from the agent's secrets", name, host)
+				}
+			}
+		}
+		c.RegistryCredentials = append(c.RegistryCredentials, RegistryCredential{Registry: host, UsernameEnv: rc.UsernameEnv, PasswordEnv: rc.PasswordEnv})
+	}
+}
+
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+
+// accountIDs reads "1,2", 1 or ["1", 2] (the schema allows each).
+func accountIDs(raw json.RawMessage) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		list = []json.RawMessage{raw}
+	}
+	var out []string
+	for _, item := range list {
+		var s string
+		if json.Unmarshal(item, &s) == nil {
+			out = append(out, splitList(s)...)
+			continue
+		}
+		out = append(out, strings.TrimSpace(string(item)))
+	}
+	return out
+}
+
+// NormalizeRegistry reduces "https://host:5000/v2/" or "docker.io" to the
+// host the daemon asks credentials for.
+func NormalizeRegistry(r string) string {
+	r = strings.TrimSpace(r)
+	r = strings.TrimPrefix(strings.TrimPrefix(r, "https://"), "http://")
+	r, _, _ = strings.Cut(r, "/")
+	switch r {
+	case "docker.io", "index.docker.io":
+		return "registry-1.docker.io"
+	}
+	return strings.ToLower(r)
+}
 
 func checkHost(host string) error {
 	u, err := url.Parse(host)
@@ -608,4 +793,37 @@ func SortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// RegistryHosts lists the registries the build talks to that the
+// configuration names: tags, image outputs and registry caches (base images
+// in FROM lines are only known to the daemon).
+func (c *Config) RegistryHosts() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ref string) {
+		named, err := reference.ParseNormalizedNamed(ref)
+		if err != nil {
+			return
+		}
+		h := NormalizeRegistry(reference.Domain(named))
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	for _, t := range c.Tags {
+		add(t)
+	}
+	for _, o := range c.Outputs {
+		for _, n := range strings.Split(o.Attrs["name"], ",") {
+			add(n)
+		}
+	}
+	for _, e := range append(append([]Attrs{}, c.CacheFrom...), c.CacheTo...) {
+		if e.Attrs["ref"] != "" {
+			add(e.Attrs["ref"])
+		}
+	}
+	return out
 }

@@ -183,6 +183,12 @@ func patternHint(pattern string) string {
 		return `a duration such as "90s" or "10m", or a number of seconds`
 	case strings.HasPrefix(pattern, "^[^=]+"):
 		return `"KEY=value"`
+	case strings.HasPrefix(pattern, "^[A-Za-z_]"):
+		return "an environment variable name such as REGISTRY_PASSWORD"
+	case strings.HasPrefix(pattern, "^[^/]"):
+		return "a key prefix without leading or trailing /"
+	case strings.HasPrefix(pattern, "^arn:"):
+		return "an IAM role ARN, arn:aws:iam::123456789012:role/name"
 	}
 	return "pattern " + pattern
 }

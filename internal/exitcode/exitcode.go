@@ -12,6 +12,7 @@ const (
 	Connect      = 3   // the BuildKit daemon cannot be reached or TLS set-up failed
 	RegistryAuth = 4   // a registry refused the credentials (push, pull or cache)
 	Timeout      = 5   // the build exceeded the `timeout` option
+	Certs        = 6   // the client certificates could not be fetched from the secrets bucket or are invalid
 	Internal     = 70  // a bug or unexpected local failure (EX_SOFTWARE)
 	Cancelled    = 130 // the job was cancelled (SIGINT/SIGTERM)
 )

@@ -9,8 +9,6 @@ import (
 
 	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 )
 
 // DockerConfigDir is where buildctl and docker read credentials from:
@@ -41,12 +39,8 @@ func LoadDockerConfig(dir string) (*configfile.ConfigFile, error) {
 	return cf, nil
 }
 
-// Provider returns the session attachable answering the daemon's credential
-// requests from cf. The provider keeps token seeds in a directory of its
-// own (seedDir), so nothing lands in the user's ~/.docker.
-func Provider(cf *configfile.ConfigFile, seedDir string) session.Attachable {
-	dockerconfig.SetDir(seedDir)
-	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(cf),
-	})
+// DirExists reports whether dir is an existing directory.
+func DirExists(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local stack for tests and the demo, as plain processes on 127.0.0.1 (no Docker engine needed):
-# buildkitd (mTLS), docker-registry (htpasswd), moto_server (S3/ECR) and a busybox base image.
+# buildkitd (mTLS), docker-registry (htpasswd), moto_server (S3/ECR), versitygw (S3 that checks SigV4
+# signatures) and a busybox base image.
 # Usage: stack.sh install|up|down|status|env-file
 set -euo pipefail
 
@@ -10,6 +11,13 @@ STATE=${REMOTE_BUILDKIT_STACK_DIR:-$CACHE/stack}
 BK_PORT=${STACK_BUILDKIT_PORT:-1234}
 REG_PORT=${STACK_REGISTRY_PORT:-5000}
 MOTO_PORT=${STACK_MOTO_PORT:-5002}
+VGW_VERSION=v1.8.0
+VGW_PORT=${STACK_VERSITY_PORT:-5006}
+VGW_DIR=$CACHE/tools/versitygw-$VGW_VERSION
+VERSITYGW=$VGW_DIR/versitygw
+VGW_ENDPOINT=http://127.0.0.1:$VGW_PORT
+VGW_ACCESS_KEY=stackadmin
+VGW_SECRET_FILE=$STATE/versitygw-secret-key
 BK_DIR=$CACHE/tools/buildkit-$BK_VERSION
 BUILDCTL=$BK_DIR/buildctl
 BUILDKITD=$BK_DIR/buildkitd
@@ -21,8 +29,9 @@ BASE_IMAGE=$REGISTRY/busybox:latest
 CERTS=$STATE/certs
 TLS=$CERTS/client
 REG_USER=ci
-declare -A BIN=([buildkitd]=buildkitd [registry]=docker-registry [moto]=moto_server)
-declare -A PORT=([buildkitd]=$BK_PORT [registry]=$REG_PORT [moto]=$MOTO_PORT)
+declare -A BIN=([buildkitd]=buildkitd [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw)
+declare -A PORT=([buildkitd]=$BK_PORT [registry]=$REG_PORT [moto]=$MOTO_PORT [versitygw]=$VGW_PORT)
+DAEMONS=(buildkitd registry moto versitygw)
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
 APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
   busybox-static jq openssl curl)
@@ -87,11 +96,41 @@ install_buildkit() {
   log "buildkit: $("$BUILDCTL" --version)"
 }
 
+versitygw_ok() {
+  # (no grep -q: versitygw prints several lines and would die of SIGPIPE, failing the pipeline)
+  [[ -x $VERSITYGW ]] && "$VERSITYGW" --version 2>/dev/null | grep -w "$VGW_VERSION" >/dev/null
+}
+
+install_versitygw() {
+  if versitygw_ok; then log "versitygw: $VGW_VERSION present in $VGW_DIR" && return 0; fi
+  mkdir -p "$CACHE/tools"
+  exec 8>"$CACHE/tools/.versitygw.lock"
+  flock -n 8 || { log "versitygw: another build is running, waiting for it" && flock 8; }
+  if ! versitygw_ok; then
+    local tmp vlog=$CACHE/tools/versitygw-build.log
+    log "versitygw: building $VGW_VERSION from the Go module proxy (~100 s cold, log $vlog)"
+    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+    # Version is set at link time (as upstream's Makefile does), or it reports "git".
+    if ! (cd "$tmp" && GOWORK=off GOBIN=$tmp go install -ldflags "-X=main.Version=$VGW_VERSION" \
+      "github.com/versity/versitygw/cmd/versitygw@$VGW_VERSION" &&
+      mkdir -p "$VGW_DIR" && mv "$tmp/versitygw" "$VERSITYGW" && rmdir "$tmp") >"$vlog" 2>&1; then
+      tail -n 30 "$vlog" >&2 && rm -rf "$tmp"
+      die "versitygw: build failed (log $vlog)"
+    fi
+  fi
+  exec 8>&-
+  versitygw_ok || die "versitygw: $VERSITYGW does not report $VGW_VERSION"
+  log "versitygw: $("$VERSITYGW" --version | head -n 1 | tr -s ' ')"
+}
+
 # ---------------------------------------------------------------- processes
-# Each daemon runs with its working directory $STATE/<name>: that (plus its binary name) identifies
-# our own process, so a stale pid file or a reused PID is never mistaken for it.
+# Each daemon runs with its working directory $STATE/<name> (or below it: versitygw changes into its
+# data directory): that (plus its binary name) identifies our own process, so a stale pid file or a
+# reused PID is never mistaken for it.
 is_ours() { # name pid
-  [[ -n ${2:-} && -d /proc/$2 ]] && [[ $(readlink "/proc/$2/cwd" 2>/dev/null) == "$STATE/$1" ]] &&
+  local cwd
+  [[ -n ${2:-} && -d /proc/$2 ]] && cwd=$(readlink "/proc/$2/cwd" 2>/dev/null) &&
+    [[ $cwd == "$STATE/$1" || $cwd == "$STATE/$1/"* ]] &&
     tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q "${BIN[$1]}"
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -229,6 +268,24 @@ up_moto() {
   wait_for moto curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/"
 }
 
+up_versitygw() {
+  [[ -s $VGW_SECRET_FILE ]] || (umask 077 && openssl rand -hex 20 >"$VGW_SECRET_FILE")
+  chmod 0600 "$VGW_SECRET_FILE"
+  # A running gateway that does not accept the current secret (file regenerated) is restarted.
+  running versitygw && versitygw_signed_ok && return 0
+  stop versitygw
+  mkdir -p "$STATE/versitygw/data"
+  # The keys go through the environment, not the command line (visible in ps).
+  ROOT_ACCESS_KEY=$VGW_ACCESS_KEY ROOT_SECRET_KEY=$(cat "$VGW_SECRET_FILE") \
+    start versitygw "$VERSITYGW" --port "127.0.0.1:$VGW_PORT" posix "$STATE/versitygw/data"
+  wait_for versitygw versitygw_signed_ok
+}
+versitygw_signed_ok() { # a SigV4-signed ListBuckets with the stack's keys answers 200 (keys via stdin)
+  printf 'user = "%s:%s"\n' "$VGW_ACCESS_KEY" "$(cat "$VGW_SECRET_FILE")" |
+    curl -fsS -o /dev/null -K - --aws-sigv4 aws:amz:us-east-1:s3 -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+      "$VGW_ENDPOINT/" 2>/dev/null
+}
+
 docker_config() {
   mkdir -p "$STATE/docker-config" && chmod 0700 "$STATE/docker-config"
   write_if_changed "$STATE/docker-config/config.json" \
@@ -273,12 +330,15 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_DOCKER_CONFIG "$STATE/docker-config" STACK_BASE_IMAGE "$BASE_IMAGE" \
     STACK_ECR_USER "$ECR_USER" STACK_ECR_PASSWORD "$ECR_PASSWORD" \
     STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
+    STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
+    STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
     BATS_MOCK_STUB "$BATS_MOCK_STUB")"; then log "env: wrote $STATE/env"; fi
 }
 
 cmd_up() {
   buildkit_ok || die "buildkit $BK_VERSION missing: run '$0 install' first"
   [[ -f $BATS_MOCK_STUB ]] || die "bats-mock missing: run '$0 install' first"
+  versitygw_ok || die "versitygw $VGW_VERSION missing: run '$0 install' first"
   mkdir -p "$STATE/pids" "$STATE/logs" && chmod 0700 "$STATE"
   if ! certs_valid; then
     stop buildkitd # it must pick up the new server certificate
@@ -287,18 +347,20 @@ cmd_up() {
   up_buildkitd
   up_registry
   up_moto
+  up_versitygw
   local pw
   pw=$(cat "$STATE/registry-password")
   docker_config "$pw"
   up_base_image "$pw"
   write_env "$pw"
   cmd_status
-  log "up: source $STATE/env (buildkit $BK_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT)"
+  log "up: source $STATE/env (buildkit $BK_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT," \
+    "signed S3 $VGW_ENDPOINT)"
 }
 
 cmd_status() {
   local n
-  for n in buildkitd registry moto; do
+  for n in "${DAEMONS[@]}"; do
     if [[ -d $STATE/pids ]] && running "$n"; then
       printf '%-10s running (pid %s, port %s)\n' "$n" "$(recorded_pid "$n")" "${PORT[$n]}"
     else
@@ -308,9 +370,9 @@ cmd_status() {
 }
 
 case ${1:-} in
-install) install_apt && install_bats_mock && install_buildkit ;;
+install) install_apt && install_bats_mock && install_buildkit && install_versitygw ;;
 up) cmd_up ;;
-down) for n in moto registry buildkitd; do stop "$n"; done ;;
+down) for n in versitygw moto registry buildkitd; do stop "$n"; done ;;
 status) cmd_status ;;
 env-file) echo "$STATE/env" ;;
 *) die "usage: $0 install|up|down|status|env-file" ;;

@@ -1,0 +1,46 @@
+// Package awsx loads AWS SDK v2 configuration the way the agent's
+// environment expects: the default chain (instance role on Elastic CI Stack),
+// an optional role to assume, and endpoint overrides (AWS_ENDPOINT_URL,
+// AWS_ENDPOINT_URL_S3, ...) that local tests point at an emulator.
+package awsx
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Load returns the SDK configuration for region ("" = the environment's),
+// assuming roleARN when it is set.
+func Load(ctx context.Context, region, roleARN string) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if roleARN != "" {
+		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), roleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "remote-buildkit"
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	return cfg, nil
+}
+
+// S3 returns an S3 client; with an endpoint override it uses path-style
+// addressing, which S3 emulators need.
+func S3(cfg aws.Config) *s3.Client {
+	custom := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = o.UsePathStyle || custom
+	})
+}

@@ -1,0 +1,65 @@
+package certs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// HeadBucketAPI is the S3 call the region lookup uses.
+type HeadBucketAPI interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+}
+
+const regionFile = ".s3-bucket-regions.json"
+
+// CachedRegion returns the region recorded for bucket in dir, if any.
+func CachedRegion(dir, bucket string) string {
+	m := map[string]string{}
+	if b, err := os.ReadFile(filepath.Join(dir, regionFile)); err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m[bucket]
+}
+
+// LookupRegion asks S3 where bucket lives and records it in dir, so warm
+// runs skip the call.
+func LookupRegion(ctx context.Context, api HeadBucketAPI, dir, bucket string) (string, error) {
+	out, err := api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
+	if err != nil {
+		switch errorCode(err) {
+		case "NotFound", "NoSuchBucket":
+			return "", fmt.Errorf("bucket s3://%s does not exist: fix secrets-bucket (or BUILDKITE_PLUGIN_S3_SECRETS_BUCKET)", bucket)
+		case "AccessDenied", "Forbidden":
+			return "", fmt.Errorf("cannot look up the region of s3://%s (access denied): set secrets-region or BUILDKITE_PLUGIN_S3_SECRETS_REGION", bucket)
+		}
+		if msg := err.Error(); strings.Contains(msg, "get credentials:") || strings.Contains(msg, "no EC2 IMDS role found") {
+			return "", fmt.Errorf("no AWS credentials to look up s3://%s: run on an instance with an IAM role (Elastic CI Stack agents have one) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", bucket)
+		}
+		return "", fmt.Errorf("look up the region of s3://%s: %w (set secrets-region to skip the lookup)", bucket, err)
+	}
+	region := "us-east-1"
+	if out.BucketRegion != nil && *out.BucketRegion != "" {
+		region = *out.BucketRegion
+	}
+	if err := EnsureDir(dir); err == nil {
+		m := map[string]string{}
+		if b, err := os.ReadFile(filepath.Join(dir, regionFile)); err == nil {
+			_ = json.Unmarshal(b, &m)
+		}
+		m[bucket] = region
+		if b, err := json.Marshal(m); err == nil {
+			if t, err := writeTemp(dir, regionFile, b); err == nil {
+				if os.Rename(t, filepath.Join(dir, regionFile)) != nil {
+					os.Remove(t)
+				}
+			}
+		}
+	}
+	return region, nil
+}

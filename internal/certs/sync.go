@@ -1,0 +1,332 @@
+package certs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/gofrs/flock"
+	"golang.org/x/sync/errgroup"
+)
+
+// S3 is the part of the S3 client Sync uses.
+type S3 interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// Request says what to install where.
+type Request struct {
+	Bucket   string
+	Prefixes []string  // key prefixes in precedence order, each ending in "/"
+	Objects  [3]string // object names of the CA, certificate and key
+	Files    [3]string // file names in Dir (ca.pem cert.pem key.pem)
+	Dir      string
+	Now      time.Time
+}
+
+// Result reports what Sync did.
+type Result struct {
+	Prefix     string // the prefix the set came from
+	Downloaded int    // objects whose bodies were transferred
+	Unchanged  int    // objects answered 304 Not Modified
+	Checked    *Checked
+}
+
+// stateFile remembers, per installed file, the object and ETag it came from.
+const stateFile = ".s3-objects.json"
+
+type objectState struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	ETag   string `json:"etag"`
+	SHA256 string `json:"sha256"` // of the installed file, to notice local edits
+}
+
+// Sync fetches the set from the first prefix that has it, downloading only
+// objects whose ETag changed, verifies it, and installs it atomically under
+// a lock. On any error the files in Dir are left as they were.
+func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
+	if err := EnsureDir(req.Dir); err != nil {
+		return nil, err
+	}
+	unlock, err := Lock(ctx, req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	state := loadState(req.Dir)
+	res := &Result{}
+	var bodies [3][]byte
+	var fetched [3]*fetchResult
+
+	// The CA decides which prefix holds the set: never mix files of two prefixes.
+	for i, prefix := range req.Prefixes {
+		last := i == len(req.Prefixes)-1
+		f, err := fetch(ctx, api, req, state, prefix, 0, last)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			res.Prefix, fetched[0] = prefix, f
+			break
+		}
+	}
+	if fetched[0] == nil {
+		var tried []string
+		for _, p := range req.Prefixes {
+			tried = append(tried, fmt.Sprintf("s3://%s/%s%s", req.Bucket, p, req.Objects[0]))
+		}
+		return nil, fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i := 1; i < 3; i++ {
+		g.Go(func() error {
+			f, err := fetch(gctx, api, req, state, res.Prefix, i, true)
+			if err == nil && f == nil {
+				err = fmt.Errorf("s3://%s/%s%s not found, but %s is there: upload the whole set (%s) under the same prefix",
+					req.Bucket, res.Prefix, req.Objects[i], req.Objects[0], strings.Join(req.Objects[:], ", "))
+			}
+			fetched[i] = f
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, f := range fetched {
+		if f.body == nil { // 304: the installed file is current
+			b, err := os.ReadFile(filepath.Join(req.Dir, req.Files[i]))
+			if err != nil {
+				return nil, err
+			}
+			bodies[i] = b
+			res.Unchanged++
+			continue
+		}
+		bodies[i] = f.body
+		res.Downloaded++
+	}
+	names := [3]string{}
+	for i := range names {
+		names[i] = fmt.Sprintf("s3://%s/%s%s", req.Bucket, res.Prefix, req.Objects[i])
+	}
+	checked, err := Verify(Set{CA: bodies[0], Cert: bodies[1], Key: bodies[2]}, names, req.Now)
+	if err != nil {
+		return nil, err
+	}
+	res.Checked = checked
+	if res.Downloaded == 0 {
+		return res, nil
+	}
+	// Write every file before renaming any, so a failure leaves the old set.
+	var temps [3]string
+	defer func() {
+		for _, t := range temps {
+			if t != "" {
+				os.Remove(t)
+			}
+		}
+	}()
+	for i, f := range fetched {
+		if f.body == nil {
+			continue
+		}
+		t, err := writeTemp(req.Dir, req.Files[i], f.body)
+		if err != nil {
+			return nil, err
+		}
+		temps[i] = t
+	}
+	for i, f := range fetched {
+		if temps[i] == "" {
+			continue
+		}
+		if err := os.Rename(temps[i], filepath.Join(req.Dir, req.Files[i])); err != nil {
+			return nil, fmt.Errorf("install %s: %w", req.Files[i], err)
+		}
+		temps[i] = ""
+		sum := sha256.Sum256(f.body)
+		state[req.Files[i]] = objectState{Bucket: req.Bucket, Key: f.key, ETag: f.etag, SHA256: hex.EncodeToString(sum[:])}
+	}
+	return res, saveState(req.Dir, state)
+}
+
+type fetchResult struct {
+	key  string
+	etag string
+	body []byte // nil when the installed file is current (304)
+}
+
+// fetch gets one object, conditionally when the installed file is the one
+// last fetched from that key. It returns nil, nil when the object is absent
+// (or, for a prefix that is not the last, not readable: S3 answers 403 for
+// absent keys when the role lacks s3:ListBucket).
+func fetch(ctx context.Context, api S3, req Request, state map[string]objectState, prefix string, i int, last bool) (*fetchResult, error) {
+	key := prefix + req.Objects[i]
+	in := &s3.GetObjectInput{Bucket: &req.Bucket, Key: &key}
+	if st, ok := state[req.Files[i]]; ok && st.Bucket == req.Bucket && st.Key == key && st.ETag != "" && fileSHA(filepath.Join(req.Dir, req.Files[i])) == st.SHA256 {
+		in.IfNoneMatch = &st.ETag
+	}
+	out, err := api.GetObject(ctx, in)
+	if err != nil {
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() == 304 {
+			return &fetchResult{key: key, etag: *in.IfNoneMatch}, nil
+		}
+		code := errorCode(err)
+		switch code {
+		case "NoSuchKey", "NotFound":
+			return nil, nil
+		case "AccessDenied":
+			if !last {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("access denied reading s3://%s/%s: give the agent's IAM role s3:GetObject on it (S3 also answers AccessDenied for a missing object when the role lacks s3:ListBucket)", req.Bucket, key)
+		case "NoSuchBucket":
+			return nil, fmt.Errorf("bucket s3://%s does not exist: fix secrets-bucket (or BUILDKITE_PLUGIN_S3_SECRETS_BUCKET) or secrets-region", req.Bucket)
+		case "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken", "InvalidToken", "TokenRefreshRequired":
+			return nil, fmt.Errorf("S3 rejected the agent's AWS credentials (%s) reading s3://%s/%s: check the instance role or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", code, req.Bucket, key)
+		case "PermanentRedirect", "AuthorizationHeaderMalformed":
+			return nil, fmt.Errorf("bucket s3://%s is in another region (%s): set secrets-region or BUILDKITE_PLUGIN_S3_SECRETS_REGION", req.Bucket, code)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if msg := err.Error(); strings.Contains(msg, "get credentials:") || strings.Contains(msg, "no EC2 IMDS role found") {
+			return nil, fmt.Errorf("no AWS credentials to read s3://%s/%s: run on an instance with an IAM role (Elastic CI Stack agents have one) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", req.Bucket, key)
+		}
+		return nil, fmt.Errorf("fetch s3://%s/%s: %w", req.Bucket, key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(out.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("fetch s3://%s/%s: %w", req.Bucket, key, err)
+	}
+	etag := ""
+	if out.ETag != nil {
+		etag = *out.ETag
+	}
+	return &fetchResult{key: key, etag: etag, body: body}, nil
+}
+
+func errorCode(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		switch re.HTTPStatusCode() {
+		case 404:
+			return "NotFound"
+		case 403:
+			return "AccessDenied"
+		}
+	}
+	return ""
+}
+
+// EnsureDir creates dir 0700, tightening an existing directory's mode.
+func EnsureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create tls-dir %s: %w (set tls-dir to a directory the agent user can write, e.g. under $HOME)", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("tls-dir %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// Lock takes the exclusive lock of a tls-dir, waiting for other agents on
+// the host that are installing certificates. Call the returned func to release.
+func Lock(ctx context.Context, dir string) (func(), error) {
+	l := flock.New(filepath.Join(dir, ".lock"))
+	ok, err := l.TryLockContext(ctx, 20*time.Millisecond)
+	if err != nil || !ok {
+		return nil, fmt.Errorf("lock %s: %w", l.Path(), errors.Join(err, ctx.Err()))
+	}
+	return func() { l.Unlock() }, nil
+}
+
+// RLock takes the shared lock readers hold while loading the set.
+func RLock(ctx context.Context, dir string) (func(), error) {
+	l := flock.New(filepath.Join(dir, ".lock"))
+	ok, err := l.TryRLockContext(ctx, 20*time.Millisecond)
+	if err != nil || !ok {
+		return nil, fmt.Errorf("lock %s: %w", l.Path(), errors.Join(err, ctx.Err()))
+	}
+	return func() { l.Unlock() }, nil
+}
+
+func writeTemp(dir, name string, body []byte) (string, error) {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	if err := f.Chmod(0o600); err == nil {
+		if _, err = f.Write(body); err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			return f.Name(), nil
+		}
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+}
+
+func fileSHA(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func loadState(dir string) map[string]objectState {
+	st := map[string]objectState{}
+	if b, err := os.ReadFile(filepath.Join(dir, stateFile)); err == nil {
+		_ = json.Unmarshal(b, &st) // a corrupt state only costs full downloads
+	}
+	return st
+}
+
+func saveState(dir string, st map[string]objectState) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	t, err := writeTemp(dir, stateFile, append(b, '\n'))
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(t, filepath.Join(dir, stateFile)); err != nil {
+		os.Remove(t)
+		return err
+	}
+	return nil
+}
+
