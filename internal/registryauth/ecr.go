@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/smithy-go"
@@ -221,8 +222,12 @@ func explainECR(r ECRRegistry, err error) error {
 	if errors.As(err, &api) {
 		code = api.ErrorCode()
 	}
+	var re *awshttp.ResponseError
+	if code == "" && errors.As(err, &re) && re.HTTPStatusCode() == 403 {
+		code = "403 Forbidden"
+	}
 	switch code {
-	case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation":
+	case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "403 Forbidden":
 		return fmt.Errorf("%s: GetAuthorizationToken was denied (%s): give the agent's IAM role ecr:GetAuthorizationToken (and the repository's push/pull actions), or set ecr.assume-role", r, code)
 	case "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken":
 		return fmt.Errorf("%s: AWS rejected the agent's credentials (%s) for GetAuthorizationToken: check the instance role or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", r, code)
