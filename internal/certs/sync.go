@@ -329,4 +329,3 @@ func saveState(dir string, st map[string]objectState) error {
 	}
 	return nil
 }
-

@@ -159,12 +159,12 @@ type raw struct {
 		UsernameEnv string `json:"username-env"`
 		PasswordEnv string `json:"password-env"`
 	} `json:"registry-credentials"`
-	DockerConfig bool   `json:"docker-config"`
-	Progress     string `json:"progress"`
-	Provenance     attestation   `json:"provenance"`
-	SBOM           attestation   `json:"sbom"`
-	MetadataFile   string        `json:"metadata-file"`
-	Timeout        *duration     `json:"timeout"`
+	DockerConfig bool        `json:"docker-config"`
+	Progress     string      `json:"progress"`
+	Provenance   attestation `json:"provenance"`
+	SBOM         attestation `json:"sbom"`
+	MetadataFile string      `json:"metadata-file"`
+	Timeout      *duration   `json:"timeout"`
 }
 
 // Parse validates the JSON configuration against plugin.yml's schema, then

@@ -120,8 +120,8 @@ func TestSourcesOrder(t *testing.T) {
 	}
 	ctx := context.Background()
 	for host, want := range map[string]string{
-		"static.example.com":   "from-env",
-		"registry.example.com": "from-docker",
+		"static.example.com":                           "from-env",
+		"registry.example.com":                         "from-docker",
 		"123456789012.dkr.ecr.us-east-1.amazonaws.com": "AWS", // ECR wins over a stale docker login
 		"999999999999.dkr.ecr.us-east-1.amazonaws.com": "",    // not in account-ids, no docker login
 		"unknown.example.com":                          "",

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Quote returns s as one single-quoted shell word ('it'\''s').
+// Quote returns s as one single-quoted shell word ('it'\”s').
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
