@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
 func buildCommand(env config.Env) *cli.Command {
@@ -38,7 +40,14 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 	}
 	cfg, err := config.Parse(js, env, workDir)
 	if err != nil {
+		if cfg, derr := config.ParseForEnvironment(js, env, workDir); derr == nil && cfg.Diagnose {
+			// diagnose: true needs no Dockerfile: report instead of building.
+			return runDiagnose(ctx, env, workDir, out, errOut, "text", env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != "")
+		}
 		return exitcode.With(exitcode.BadConfig, err)
+	}
+	if cfg.Diagnose {
+		return runDiagnose(ctx, env, workDir, out, errOut, "text", env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != "")
 	}
 
 	auth, err := authSources(cfg, env)
@@ -75,6 +84,17 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 	}
 	defer cl.Close()
 	fmt.Fprintf(out, "Connected to BuildKit %s at %s (%s)\n", info.BuildkitVersion.Version, cfg.Host, tls)
+	var parity versions.Report
+	if cfg.VersionCheck != "off" {
+		bv, bp := versions.BuildctlVersion(ctx, exec.LookPath)
+		parity = versions.Compare(info.BuildkitVersion.Version, versions.ClientVersion(), bv, bp)
+		if p := parity.Problem(); p != "" {
+			if cfg.VersionCheck == "strict" && parity.Mismatch {
+				return exitcode.With(exitcode.VersionSkew, fmt.Errorf("%s (version-check: strict; set it to warn to build anyway)", p))
+			}
+			fmt.Fprintf(errOut, "remote-buildkit: WARNING: %s\n", p)
+		}
+	}
 	if len(cfg.Tags) > 0 && !cfg.Push {
 		fmt.Fprintln(out, "push is false: the image is built and tagged on the daemon but not pushed (set push: true to push the tags)")
 	}
@@ -84,6 +104,12 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 		// A login that failed during the build explains the 401 that followed.
 		for host, aerr := range auth.Errors() {
 			return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
+		}
+		if exitcode.Of(err) == exitcode.BuildFailed && versions.LooksLikeSkew(err.Error()) {
+			if parity.Daemon.Raw == "" {
+				parity = versions.Compare(info.BuildkitVersion.Version, versions.ClientVersion(), "", "")
+			}
+			return exitcode.With(exitcode.BuildFailed, fmt.Errorf("%w (this looks like BuildKit version skew: %s; %s)", err, parity.Summary(), versions.Fix))
 		}
 		return err
 	}

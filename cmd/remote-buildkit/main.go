@@ -51,6 +51,7 @@ func newApp(stdout, stderr io.Writer, env config.Env) *cli.App {
 		environmentCommand(env),
 		buildCommand(env),
 		cleanupCommand(env),
+		diagnoseCommand(env),
 		versionCommand(),
 	}
 	for _, c := range commands {

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
 func versionCommand() *cli.Command {
@@ -14,7 +16,7 @@ func versionCommand() *cli.Command {
 		Usage: "print this binary's version and the embedded BuildKit client version",
 		Action: func(c *cli.Context) error {
 			fmt.Fprintf(c.App.Writer, "remote-buildkit %s\n", versionString())
-			fmt.Fprintf(c.App.Writer, "buildkit client %s\n", buildkitClientVersion())
+			fmt.Fprintf(c.App.Writer, "buildkit client %s\n", versions.ClientVersion())
 			fmt.Fprintf(c.App.Writer, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
@@ -36,19 +38,4 @@ func versionString() string {
 		}
 	}
 	return "dev"
-}
-
-// buildkitClientVersion is the version of github.com/moby/buildkit linked in.
-func buildkitClientVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/moby/buildkit" {
-				if d.Replace != nil {
-					return d.Replace.Version
-				}
-				return d.Version
-			}
-		}
-	}
-	return "unknown"
 }

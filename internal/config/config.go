@@ -70,6 +70,9 @@ type Config struct {
 	RegistryCredentials []RegistryCredential
 	DockerConfig        bool
 
+	VersionCheck string // off, warn or strict
+	Diagnose     bool
+
 	Progress     string
 	Provenance   *string // nil: off; otherwise the attest:provenance value
 	SBOM         *string
@@ -160,6 +163,8 @@ type raw struct {
 		PasswordEnv string `json:"password-env"`
 	} `json:"registry-credentials"`
 	DockerConfig bool        `json:"docker-config"`
+	VersionCheck string      `json:"version-check"`
+	Diagnose     bool        `json:"diagnose"`
 	Progress     string      `json:"progress"`
 	Provenance   attestation `json:"provenance"`
 	SBOM         attestation `json:"sbom"`
@@ -235,6 +240,7 @@ var environmentKeys = map[string]bool{
 	"buildkit-host": true, "tls-dir": true, "tls-server-name": true, "connect-timeout": true,
 	"require-tls": true, "secrets-bucket": true, "secrets-region": true, "secrets-prefix": true,
 	"secrets-objects": true, "ecr": true, "registry-credentials": true, "docker-config": true,
+	"version-check": true, "diagnose": true,
 }
 
 // topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").
@@ -356,6 +362,8 @@ func (v *validator) build(r *raw) *Config {
 	c.SSH = v.ssh(r.SSH)
 
 	v.elasticStack(r, c)
+	c.VersionCheck = orDefault(r.VersionCheck, "warn")
+	c.Diagnose = r.Diagnose
 
 	// Reporting.
 	if c.Progress == "" {

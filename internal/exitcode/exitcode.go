@@ -13,6 +13,7 @@ const (
 	RegistryAuth = 4   // a registry refused the credentials (push, pull or cache)
 	Timeout      = 5   // the build exceeded the `timeout` option
 	Certs        = 6   // the client certificates could not be fetched from the secrets bucket or are invalid
+	VersionSkew  = 7   // version-check: strict and the daemon's BuildKit major.minor differs from the client's
 	Internal     = 70  // a bug or unexpected local failure (EX_SOFTWARE)
 	Cancelled    = 130 // the job was cancelled (SIGINT/SIGTERM)
 )

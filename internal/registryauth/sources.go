@@ -146,3 +146,27 @@ func (s *Sources) WriteDockerConfig(ctx context.Context, hosts []string) (string
 
 // MarkerFile marks a docker config dir this tool created (and may delete).
 const MarkerFile = ".remote-buildkit-job-config"
+
+// Source says where the login for host would come from: "registry-credentials",
+// "ECR", "docker config" or "" (anonymous). For ECR it obtains the token.
+func (s *Sources) Source(ctx context.Context, host string) (string, error) {
+	if _, ok := s.Static[host]; ok {
+		return "registry-credentials", nil
+	}
+	if s.ECR != nil {
+		if r, ok := ECRRegistryOf(host, s.ECRHosts); ok && s.ECR.Covers(r) {
+			if _, err := s.ECR.Get(ctx, r); err != nil {
+				return "", err
+			}
+			return r.String(), nil
+		}
+	}
+	ac, err := s.Lookup(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	if ac.Username != "" || ac.Password != "" || ac.IdentityToken != "" || ac.RegistryToken != "" {
+		return "docker config", nil
+	}
+	return "", nil
+}
