@@ -194,6 +194,23 @@ func (d daemonAPI) Platforms(ctx context.Context, cfg *config.Config, timeout ti
 	return out, nil
 }
 
+func (d daemonAPI) Cache(ctx context.Context, cfg *config.Config, timeout time.Duration) (int64, int, error) {
+	cl, _, err := d.connect(ctx, cfg, timeout)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	du, err := cl.DiskUsage(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	var size int64
+	for _, r := range du {
+		size += r.Size
+	}
+	return size, len(du), nil
+}
+
 // awsAPI asks S3 and ECR.
 type awsAPI struct{}
 

@@ -26,6 +26,8 @@ import (
 type DaemonAPI interface {
 	Info(ctx context.Context, cfg *config.Config, timeout time.Duration) (version string, err error)
 	Platforms(ctx context.Context, cfg *config.Config, timeout time.Duration) ([]string, error)
+	// Cache returns the daemon's build cache size and record count.
+	Cache(ctx context.Context, cfg *config.Config, timeout time.Duration) (bytes int64, records int, err error)
 }
 
 // AWSAPI is what diagnose asks AWS.
@@ -203,6 +205,21 @@ func (r *Runner) checkPlatforms(ctx context.Context, s *state) Check {
 			"emulated RUN steps are 5-20x slower: add a native builder for those platforms")
 	}
 	return pass("%s", found)
+}
+
+func (r *Runner) checkCache(ctx context.Context, s *state) Check {
+	if !s.connected {
+		return skip("daemon not reached")
+	}
+	size, n, err := r.Daemon.Cache(ctx, s.cfg, r.Probe)
+	if err != nil {
+		return warn("cannot read the daemon's cache usage: "+oneLine(err), "")
+	}
+	if n == 0 {
+		return warn("the daemon's build cache is empty",
+			"if builds never reuse layers, put buildkitd's --root (/var/lib/buildkit) on a persistent EBS volume and keep enough cache (--oci-worker-gc-keepstorage); or use cache-to/cache-from type=registry")
+	}
+	return pass("%d cache records, %.1f MB", n, float64(size)/(1<<20))
 }
 
 func listOrNone(l []string) string {

@@ -110,6 +110,7 @@ func (r *Runner) Run(ctx context.Context) *Report {
 		{"grpc", r.checkGRPC},
 		{"versions", r.checkVersions},
 		{"platforms", r.checkPlatforms},
+		{"cache", r.checkCache},
 		{"secrets-bucket", r.checkBucket},
 		{"ecr", r.checkECR},
 		{"registries", r.checkRegistries},
