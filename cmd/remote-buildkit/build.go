@@ -105,6 +105,12 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 		for host, aerr := range auth.Errors() {
 			return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
 		}
+		if host := builder.RegistryInError(err.Error()); exitcode.Of(err) == exitcode.RegistryAuth && host != "" {
+			if src, serr := auth.Source(ctx, host); serr == nil && src == "" {
+				return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s requires a login and none is configured for it (ECR logins: %s): add registry-credentials for it, a docker config entry (DOCKER_CONFIG), or enable ecr for ECR hosts",
+					host, map[bool]string{true: "on", false: "off"}[cfg.ECR.Enabled]))
+			}
+		}
 		if exitcode.Of(err) == exitcode.BuildFailed && versions.LooksLikeSkew(err.Error()) {
 			if parity.Daemon.Raw == "" {
 				parity = versions.Compare(info.BuildkitVersion.Version, versions.ClientVersion(), "", "")

@@ -53,7 +53,7 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 		if err := installCerts(ctx, cfg, log, now()); err != nil {
 			return err
 		}
-	} else if set, ok := readLocalSet(cfg.TLSDir); ok {
+	} else if set, ok := readLocalSet(ctx, cfg.TLSDir); ok {
 		names := [3]string{filepath.Join(cfg.TLSDir, config.CAFile), filepath.Join(cfg.TLSDir, config.CertFile), filepath.Join(cfg.TLSDir, config.KeyFile)}
 		checked, err := certs.Verify(set, names, now())
 		if err != nil {
@@ -168,9 +168,12 @@ func warn(log io.Writer, warnings []string) {
 }
 
 // readLocalSet reads the three files of an existing tls-dir.
-func readLocalSet(dir string) (certs.Set, bool) {
+func readLocalSet(ctx context.Context, dir string) (certs.Set, bool) {
 	if dir == "" {
 		return certs.Set{}, false
+	}
+	if unlock, err := certs.RLock(ctx, dir); err == nil { // skipped for a read-only dir
+		defer unlock()
 	}
 	var s certs.Set
 	for _, f := range []struct {

@@ -42,5 +42,7 @@ func S3(cfg aws.Config) *s3.Client {
 	custom := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.UsePathStyle = o.UsePathStyle || custom
+		// Objects uploaded without checksums would log an SDK debug line each.
+		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 }

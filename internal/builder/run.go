@@ -107,6 +107,14 @@ func contextError(ctx context.Context, err error) error {
 // "unexpected status from HEAD request to http://host:5000/v2/...: 401".
 var registryInError = regexp.MustCompile(`https?://([^/\s]+)/v2/`)
 
+// RegistryInError returns the registry host named in a resolver error, or "".
+func RegistryInError(msg string) string {
+	if m := registryInError.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 // classifySolveError gives the exit code and, for known causes, the fix.
 func classifySolveError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -118,8 +126,8 @@ func classifySolveError(ctx context.Context, err error) error {
 		strings.Contains(msg, "failed to authorize"), strings.Contains(msg, "insufficient_scope"),
 		strings.Contains(msg, "authentication required"), strings.Contains(msg, "no basic auth credentials"):
 		registry := "a registry"
-		if m := registryInError.FindStringSubmatch(msg); m != nil {
-			registry = "registry " + m[1]
+		if h := RegistryInError(msg); h != "" {
+			registry = "registry " + h
 		}
 		return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("%s refused the credentials (registry authentication failed): check its entry in $DOCKER_CONFIG/config.json or ~/.docker/config.json (`docker login` writes it) [%s]", registry, oneLine(msg)))
 	case strings.Contains(msg, "exporter \"registry\" could not be found"):

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -72,7 +73,7 @@ func Verify(s Set, names [3]string, now time.Time) (*Checked, error) {
 		}
 		if c.NotAfter.Sub(now) < ExpiryWarning {
 			out.Warnings = append(out.Warnings, fmt.Sprintf("%s expires on %s (in %d days): issue a new one and upload it to the secrets bucket",
-				name, c.NotAfter.UTC().Format(time.DateOnly), int(c.NotAfter.Sub(now).Hours()/24)))
+				name, c.NotAfter.UTC().Format(time.DateOnly), int(math.Round(c.NotAfter.Sub(now).Hours()/24))))
 		}
 	}
 	_, err = leaf.Verify(x509.VerifyOptions{

@@ -287,8 +287,10 @@ func (v *validator) build(r *raw) *Config {
 	default:
 		c.Host = v.env.Get("BUILDKIT_HOST")
 	}
-	if c.Host == "" && v.files {
-		v.addf("buildkit-host", "not set: set the buildkit-host option or BUILDKIT_HOST (e.g. tcp://buildkitd.internal:1234)")
+	if c.Host == "" {
+		if v.files {
+			v.addf("buildkit-host", "not set: set the buildkit-host option or BUILDKIT_HOST (e.g. tcp://buildkitd.internal:1234)")
+		}
 	} else if err := checkHost(c.Host); err != nil {
 		v.addf("buildkit-host", "%v", err)
 	}
@@ -451,6 +453,10 @@ func (v *validator) elasticStack(r *raw, c *Config) {
 	for i, rc := range r.RegistryCredentials {
 		k := fmt.Sprintf("registry-credentials[%d]", i)
 		host := NormalizeRegistry(rc.Registry)
+		if host == "" {
+			v.addf(k, "registry %q has no host: give the registry's host, e.g. registry.example.com:5000", rc.Registry)
+			continue
+		}
 		if seen[host] {
 			v.addf(k, "registry %s is listed twice", host)
 			continue
@@ -493,14 +499,14 @@ func accountIDs(raw json.RawMessage) []string {
 // NormalizeRegistry reduces "https://host:5000/v2/" or "docker.io" to the
 // host the daemon asks credentials for.
 func NormalizeRegistry(r string) string {
-	r = strings.TrimSpace(r)
+	r = strings.ToLower(strings.TrimSpace(r))
 	r = strings.TrimPrefix(strings.TrimPrefix(r, "https://"), "http://")
 	r, _, _ = strings.Cut(r, "/")
 	switch r {
 	case "docker.io", "index.docker.io":
 		return "registry-1.docker.io"
 	}
-	return strings.ToLower(r)
+	return r
 }
 
 func checkHost(host string) error {

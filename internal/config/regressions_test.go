@@ -68,3 +68,11 @@ func TestParseRegressions(t *testing.T) {
 		}
 	})
 }
+
+func TestRegistryCredentialWithoutHost(t *testing.T) {
+	env := envOf(map[string]string{"BUILDKIT_HOST": "tcp://buildkitd:1234", "U": "u", "P": "p"})
+	_, err := config.Parse([]byte(`{"registry-credentials": [{"registry": "https://", "username-env": "U", "password-env": "P"}]}`), env, newWorkDir(t, "Dockerfile"))
+	if ps := problemsOf(t, err); len(ps) != 1 || ps[0].Key != "registry-credentials[0]" || !strings.Contains(ps[0].Msg, "has no host") {
+		t.Errorf("problems = %v, want one registry-credentials[0] problem about the missing host", ps)
+	}
+}

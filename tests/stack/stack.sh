@@ -2,7 +2,9 @@
 # Local stack for tests and the demo, as plain processes on 127.0.0.1 (no Docker engine needed):
 # buildkitd (mTLS), docker-registry (htpasswd), moto_server (S3/ECR), versitygw (S3 that checks SigV4
 # signatures) and a busybox base image.
-# Usage: stack.sh install|up|down|status|env-file
+# Extra daemons for version-skew and TLS-mismatch tests: buildkitd-plain ($BK_VERSION, no TLS) and
+# buildkitd-old ($BK_OLD_VERSION, same mTLS certificates).
+# Usage: stack.sh install|up|down [name...]|status|env-file
 set -euo pipefail
 
 BK_VERSION=v0.33.1
@@ -19,19 +21,29 @@ VGW_ENDPOINT=http://127.0.0.1:$VGW_PORT
 VGW_ACCESS_KEY=stackadmin
 VGW_SECRET_FILE=$STATE/versitygw-secret-key
 BK_DIR=$CACHE/tools/buildkit-$BK_VERSION
+BK_OLD_VERSION=v0.32.2 # an older daemon + client for version-skew tests
+BK_OLD_DIR=$CACHE/tools/buildkit-$BK_OLD_VERSION
+OLD_BUILDCTL=$BK_OLD_DIR/buildctl
+OLD_BUILDKITD=$BK_OLD_DIR/buildkitd
 BUILDCTL=$BK_DIR/buildctl
 BUILDKITD=$BK_DIR/buildkitd
 BATS_MOCK_STUB=$CACHE/npm/node_modules/bats-mock/stub.bash
 BK_ADDR=tcp://127.0.0.1:$BK_PORT
 BK_SOCK=$STATE/buildkitd.sock # the same daemon on a unix socket (no TLS there)
+PLAIN_PORT=${STACK_PLAIN_PORT:-1235} # buildkitd-plain: $BK_VERSION without TLS
+PLAIN_ADDR=tcp://127.0.0.1:$PLAIN_PORT
+OLD_PORT=${STACK_OLD_PORT:-1236} # buildkitd-old: $BK_OLD_VERSION with the same mTLS certificates
+OLD_ADDR=tcp://127.0.0.1:$OLD_PORT
 REGISTRY=127.0.0.1:$REG_PORT
 BASE_IMAGE=$REGISTRY/busybox:latest
 CERTS=$STATE/certs
 TLS=$CERTS/client
 REG_USER=ci
-declare -A BIN=([buildkitd]=buildkitd [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw)
-declare -A PORT=([buildkitd]=$BK_PORT [registry]=$REG_PORT [moto]=$MOTO_PORT [versitygw]=$VGW_PORT)
-DAEMONS=(buildkitd registry moto versitygw)
+declare -A BIN=([buildkitd]=buildkitd [buildkitd-plain]=buildkitd [buildkitd-old]=buildkitd
+  [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw)
+declare -A PORT=([buildkitd]=$BK_PORT [buildkitd-plain]=$PLAIN_PORT [buildkitd-old]=$OLD_PORT [registry]=$REG_PORT
+  [moto]=$MOTO_PORT [versitygw]=$VGW_PORT)
+DAEMONS=(buildkitd buildkitd-plain buildkitd-old registry moto versitygw)
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
 APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
   busybox-static jq openssl curl)
@@ -65,35 +77,43 @@ install_bats_mock() {
   log "bats-mock: load $BATS_MOCK_STUB"
 }
 
-buildkit_ok() {
-  [[ -x $BUILDKITD && -x $BUILDCTL ]] && "$BUILDCTL" --version 2>/dev/null | grep -qw "$BK_VERSION"
+bk_dir() { echo "$CACHE/tools/buildkit-$1"; } # version: where its buildkitd + buildctl live
+
+buildkit_ok() { # version
+  local d
+  d=$(bk_dir "$1")
+  [[ -x $d/buildkitd && -x $d/buildctl ]] && "$d/buildctl" --version 2>/dev/null | grep -qw "$1"
 }
 
-install_buildkit() {
-  if buildkit_ok; then log "buildkit: $BK_VERSION present in $BK_DIR" && return 0; fi
+install_buildkit() { # version: build buildkitd + buildctl of that version into $(bk_dir version)
+  local v=$1 dir
+  dir=$(bk_dir "$v")
+  if buildkit_ok "$v"; then log "buildkit: $v present in $dir" && return 0; fi
   mkdir -p "$CACHE/tools"
-  # One build at a time: a second caller waits here and then finds the binaries.
+  # One build at a time (of any version): a second caller waits here and then finds the binaries.
   exec 9>"$CACHE/tools/.buildkit.lock"
   flock -n 9 || { log "buildkit: another build is running, waiting for it" && flock 9; }
-  if ! buildkit_ok; then
-    local mod=$CACHE/tools/buildkit-mod tmp blog=$CACHE/tools/buildkit-build.log
-    log "buildkit: building buildkitd+buildctl $BK_VERSION from the Go module proxy (~3 min cold, log $blog)"
+  if ! buildkit_ok "$v"; then
+    # A tools module per version (v0.33.1 keeps the historical name buildkit-mod).
+    local mod=$CACHE/tools/buildkit-mod-$v tmp blog=$CACHE/tools/buildkit-build-$v.log
+    [[ $v == "$BK_VERSION" ]] && mod=$CACHE/tools/buildkit-mod blog=$CACHE/tools/buildkit-build.log
+    log "buildkit: building buildkitd+buildctl $v from the Go module proxy (~3 min cold, log $blog)"
     mkdir -p "$mod"
     tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
     # (an && chain: set -e does not apply inside an `if` condition)
     if ! (cd "$mod" && export GOWORK=off GOFLAGS=-mod=mod && { [[ -f go.mod ]] || go mod init tools; } &&
-      go get -tool "github.com/moby/buildkit/cmd/buildkitd@$BK_VERSION" &&
-      go get -tool "github.com/moby/buildkit/cmd/buildctl@$BK_VERSION" &&
-      go build -ldflags "-X github.com/moby/buildkit/version.Version=$BK_VERSION" -o "$tmp/" \
+      go get -tool "github.com/moby/buildkit/cmd/buildkitd@$v" &&
+      go get -tool "github.com/moby/buildkit/cmd/buildctl@$v" &&
+      go build -ldflags "-X github.com/moby/buildkit/version.Version=$v" -o "$tmp/" \
         github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl &&
-      mkdir -p "$BK_DIR" && mv "$tmp/buildkitd" "$tmp/buildctl" "$BK_DIR/" && rmdir "$tmp") >"$blog" 2>&1; then
+      mkdir -p "$dir" && mv "$tmp/buildkitd" "$tmp/buildctl" "$dir/" && rmdir "$tmp") >"$blog" 2>&1; then
       tail -n 30 "$blog" >&2 && rm -rf "$tmp"
-      die "buildkit: build failed (log $blog)"
+      die "buildkit: $v build failed (log $blog)"
     fi
   fi
   exec 9>&-
-  buildkit_ok || die "buildkit: $BUILDCTL does not report $BK_VERSION"
-  log "buildkit: $("$BUILDCTL" --version)"
+  buildkit_ok "$v" || die "buildkit: $dir/buildctl does not report $v"
+  log "buildkit: $("$dir/buildctl" --version)"
 }
 
 versitygw_ok() {
@@ -196,6 +216,8 @@ write_if_changed() { # path content: returns 0 when the file changed
 }
 
 bctl() { "$BUILDCTL" --addr "$BK_ADDR" --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" "$@"; }
+bctl_plain() { "$BUILDCTL" --addr "$PLAIN_ADDR" "$@"; }
+bctl_old() { "$OLD_BUILDCTL" --addr "$OLD_ADDR" --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" "$@"; }
 
 # ---------------------------------------------------------------- components
 certs_valid() { # all files there and valid for at least one more day
@@ -230,6 +252,27 @@ up_buildkitd() {
   start buildkitd "$BUILDKITD" --addr "$BK_ADDR" --addr "unix://$BK_SOCK" --root "$STATE/buildkitd" \
     --tlscacert "$CERTS/server/ca.pem" --tlscert "$CERTS/server/cert.pem" --tlskey "$CERTS/server/key.pem"
   wait_for buildkitd bctl debug workers
+}
+
+# The extra daemons (version-skew and TLS-mismatch tests) each get their own --root (state, snapshots,
+# executor and network-namespace dirs, the lock) and their own config: only the OTEL trace socket has a
+# fixed default (/run/buildkit/otel-grpc.sock, bind-mounted into build containers), which the next daemon
+# to start would unlink and take over. runc state (/run/runc) is shared, keyed by random container IDs.
+up_extra_buildkitd() { # name ready-cmd -- buildkitd-binary [args...]
+  local name=$1 ready=$2 conf=$STATE/$1/buildkitd.toml changed=false
+  shift 3
+  mkdir -p "$STATE/$name" && chmod 0711 "$STATE/$name"
+  write_if_changed "$conf" "[otel]
+  socketPath = \"$STATE/$name/otel-grpc.sock\"" && changed=true
+  if ! $changed && running "$name"; then return 0; fi
+  stop "$name"
+  start "$name" "$@" --config "$conf" --root "$STATE/$name"
+  wait_for "$name" "$ready" debug workers
+}
+up_buildkitd_plain() { up_extra_buildkitd buildkitd-plain bctl_plain -- "$BUILDKITD" --addr "$PLAIN_ADDR"; }
+up_buildkitd_old() {
+  up_extra_buildkitd buildkitd-old bctl_old -- "$OLD_BUILDKITD" --addr "$OLD_ADDR" \
+    --tlscacert "$CERTS/server/ca.pem" --tlscert "$CERTS/server/cert.pem" --tlskey "$CERTS/server/key.pem"
 }
 
 up_registry() {
@@ -325,6 +368,8 @@ dbuild() { # dir [buildctl args]: Dockerfile build with the stack's registry aut
 write_env() { # values are paths, hosts and hex: none holds a single quote
   if write_if_changed "$STATE/env" "$(printf "%s='%s'\n" \
     REMOTE_BUILDKIT_STACK_DIR "$STATE" STACK_BUILDKIT_HOST "$BK_ADDR" STACK_BUILDKIT_UNIX_HOST "unix://$BK_SOCK" STACK_BUILDKIT_VERSION "$BK_VERSION" \
+    STACK_PLAIN_BUILDKIT_HOST "$PLAIN_ADDR" STACK_OLD_BUILDKIT_HOST "$OLD_ADDR" \
+    STACK_OLD_BUILDKIT_VERSION "$BK_OLD_VERSION" STACK_OLD_BUILDCTL "$OLD_BUILDCTL" STACK_OLD_BUILDKITD "$OLD_BUILDKITD" \
     STACK_TLS_DIR "$TLS" STACK_CA_DIR "$CERTS" STACK_BUILDCTL "$BUILDCTL" STACK_BUILDKITD "$BUILDKITD" \
     STACK_REGISTRY "$REGISTRY" STACK_REGISTRY_USER "$REG_USER" STACK_REGISTRY_PASSWORD "$1" \
     STACK_DOCKER_CONFIG "$STATE/docker-config" STACK_BASE_IMAGE "$BASE_IMAGE" \
@@ -336,15 +381,19 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
 }
 
 cmd_up() {
-  buildkit_ok || die "buildkit $BK_VERSION missing: run '$0 install' first"
+  buildkit_ok "$BK_VERSION" || die "buildkit $BK_VERSION missing: run '$0 install' first"
+  buildkit_ok "$BK_OLD_VERSION" || die "buildkit $BK_OLD_VERSION missing: run '$0 install' first"
   [[ -f $BATS_MOCK_STUB ]] || die "bats-mock missing: run '$0 install' first"
   versitygw_ok || die "versitygw $VGW_VERSION missing: run '$0 install' first"
   mkdir -p "$STATE/pids" "$STATE/logs" && chmod 0700 "$STATE"
   if ! certs_valid; then
-    stop buildkitd # it must pick up the new server certificate
+    stop buildkitd # they must pick up the new server certificate
+    stop buildkitd-old
     make_certs
   fi
   up_buildkitd
+  up_buildkitd_plain
+  up_buildkitd_old
   up_registry
   up_moto
   up_versitygw
@@ -354,7 +403,7 @@ cmd_up() {
   up_base_image "$pw"
   write_env "$pw"
   cmd_status
-  log "up: source $STATE/env (buildkit $BK_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT," \
+  log "up: source $STATE/env (buildkit $BK_ADDR, plain $PLAIN_ADDR, $BK_OLD_VERSION $OLD_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT," \
     "signed S3 $VGW_ENDPOINT)"
 }
 
@@ -362,18 +411,24 @@ cmd_status() {
   local n
   for n in "${DAEMONS[@]}"; do
     if [[ -d $STATE/pids ]] && running "$n"; then
-      printf '%-10s running (pid %s, port %s)\n' "$n" "$(recorded_pid "$n")" "${PORT[$n]}"
+      printf '%-15s running (pid %s, port %s)\n' "$n" "$(recorded_pid "$n")" "${PORT[$n]}"
     else
-      printf '%-10s stopped\n' "$n"
+      printf '%-15s stopped\n' "$n"
     fi
   done
 }
 
 case ${1:-} in
-install) install_apt && install_bats_mock && install_buildkit && install_versitygw ;;
+install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_OLD_VERSION" &&
+  install_versitygw ;;
 up) cmd_up ;;
-down) for n in versitygw moto registry buildkitd; do stop "$n"; done ;;
+down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
+  shift
+  [[ $# -gt 0 ]] || set -- versitygw moto registry buildkitd-old buildkitd-plain buildkitd
+  for n in "$@"; do [[ -v "PORT[$n]" ]] || die "down: unknown daemon $n (${DAEMONS[*]})"; done
+  for n in "$@"; do stop "$n"; done
+  ;;
 status) cmd_status ;;
 env-file) echo "$STATE/env" ;;
-*) die "usage: $0 install|up|down|status|env-file" ;;
+*) die "usage: $0 install|up|down [name...]|status|env-file" ;;
 esac
