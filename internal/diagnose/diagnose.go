@@ -134,10 +134,14 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	return rep
 }
 
-func pass(format string, a ...any) Check { return Check{Status: Pass, Found: fmt.Sprintf(format, a...)} }
-func skip(format string, a ...any) Check { return Check{Status: Skip, Found: fmt.Sprintf(format, a...)} }
-func warn(found, fix string) Check      { return Check{Status: Warn, Found: found, Fix: fix} }
-func fail(found, fix string) Check      { return Check{Status: Fail, Found: found, Fix: fix} }
+func pass(format string, a ...any) Check {
+	return Check{Status: Pass, Found: fmt.Sprintf(format, a...)}
+}
+func skip(format string, a ...any) Check {
+	return Check{Status: Skip, Found: fmt.Sprintf(format, a...)}
+}
+func warn(found, fix string) Check { return Check{Status: Warn, Found: found, Fix: fix} }
+func fail(found, fix string) Check { return Check{Status: Fail, Found: found, Fix: fix} }
 
 func (r *Runner) checkConfig(_ context.Context, s *state) Check {
 	if r.ConfigErr != nil {
