@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -49,19 +50,26 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 	if cfg.Diagnose {
 		return runDiagnose(ctx, env, workDir, out, errOut, "text", env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != "")
 	}
+	start := time.Now()
+	res, err := buildImage(ctx, cfg, env, workDir, out, errOut)
+	publish(context.WithoutCancel(ctx), cfg, env, workDir, res, err, time.Since(start), errOut)
+	return err
+}
 
+// buildImage connects, builds and reports on the log and in the metadata file.
+func buildImage(ctx context.Context, cfg *config.Config, env config.Env, workDir string, out, errOut io.Writer) (*builder.Result, error) {
 	auth, err := authSources(cfg, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	seedDir, err := os.MkdirTemp("", "remote-buildkit-auth-")
 	if err != nil {
-		return exitcode.With(exitcode.Internal, err)
+		return nil, exitcode.With(exitcode.Internal, err)
 	}
 	defer os.RemoveAll(seedDir)
 	plan, err := builder.NewPlan(cfg, auth.Attachable(seedDir))
 	if err != nil {
-		return exitcode.With(exitcode.BadConfig, err)
+		return nil, exitcode.With(exitcode.BadConfig, err)
 	}
 
 	if cfg.Timeout > 0 {
@@ -76,11 +84,11 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 	}
 	fmt.Fprintf(out, "--- :buildkite: remote-buildkit: building %s\n", what)
 	if err := auth.Preflight(ctx, cfg.RegistryHosts()); err != nil {
-		return exitcode.With(exitcode.RegistryAuth, err)
+		return nil, exitcode.With(exitcode.RegistryAuth, err)
 	}
 	cl, info, tls, err := builder.Connect(ctx, builder.ConnFromConfig(cfg))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer cl.Close()
 	fmt.Fprintf(out, "Connected to BuildKit %s at %s (%s)\n", info.BuildkitVersion.Version, cfg.Host, tls)
@@ -90,7 +98,7 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 		parity = versions.Compare(info.BuildkitVersion.Version, versions.ClientVersion(), bv, bp)
 		if p := parity.Problem(); p != "" {
 			if cfg.VersionCheck == "strict" && parity.Mismatch {
-				return exitcode.With(exitcode.VersionSkew, fmt.Errorf("%s (version-check: strict; set it to warn to build anyway)", p))
+				return nil, exitcode.With(exitcode.VersionSkew, fmt.Errorf("%s (version-check: strict; set it to warn to build anyway)", p))
 			}
 			fmt.Fprintf(errOut, "remote-buildkit: WARNING: %s\n", p)
 		}
@@ -103,11 +111,11 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 	if err != nil {
 		// A login that failed during the build explains the 401 that followed.
 		for host, aerr := range auth.Errors() {
-			return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
+			return nil, exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
 		}
 		if host := builder.RegistryInError(err.Error()); exitcode.Of(err) == exitcode.RegistryAuth && host != "" {
 			if src, serr := auth.Source(ctx, host); serr == nil && src == "" {
-				return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s requires a login and none is configured for it (ECR logins: %s): add registry-credentials for it, a docker config entry (DOCKER_CONFIG), or enable ecr for ECR hosts",
+				return nil, exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s requires a login and none is configured for it (ECR logins: %s): add registry-credentials for it, a docker config entry (DOCKER_CONFIG), or enable ecr for ECR hosts",
 					host, map[bool]string{true: "on", false: "off"}[cfg.ECR.Enabled]))
 			}
 		}
@@ -115,9 +123,9 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 			if parity.Daemon.Raw == "" {
 				parity = versions.Compare(info.BuildkitVersion.Version, versions.ClientVersion(), "", "")
 			}
-			return exitcode.With(exitcode.BuildFailed, fmt.Errorf("%w (this looks like BuildKit version skew: %s; %s)", err, parity.Summary(), versions.Fix))
+			return nil, exitcode.With(exitcode.BuildFailed, fmt.Errorf("%w (this looks like BuildKit version skew: %s; %s)", err, parity.Summary(), versions.Fix))
 		}
-		return err
+		return nil, err
 	}
 	res.Host = cfg.Host
 	res.DaemonVersion = info.BuildkitVersion.Version
@@ -145,11 +153,11 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 	}
 	if cfg.MetadataFile != "" {
 		if err := builder.WriteMetadata(cfg.MetadataFile, res); err != nil {
-			return exitcode.With(exitcode.Internal, err)
+			return nil, exitcode.With(exitcode.Internal, err)
 		}
 		fmt.Fprintf(out, "metadata: %s\n", relTo(workDir, cfg.MetadataFile))
 	}
-	return nil
+	return res, nil
 }
 
 func relTo(base, p string) string {

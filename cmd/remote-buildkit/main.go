@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,7 +28,9 @@ func main() {
 
 // run is main without the process: tests call it with their own writers and env.
 func run(args []string, stdout, stderr io.Writer, env config.Env) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := cancelOnSignal(cancel, stderr, cancelGrace)
 	defer stop()
 	app := newApp(stdout, stderr, env)
 	err := app.RunContext(ctx, args)
@@ -44,6 +47,37 @@ func run(args []string, stdout, stderr io.Writer, env config.Env) int {
 }
 
 type usageError struct{ error }
+
+// cancelGrace is how long a cancelled build may take to stop on the daemon
+// before the process exits anyway (the agent's own grace period is 10 s).
+const cancelGrace = 8 * time.Second
+
+// cancelOnSignal cancels the build on SIGINT/SIGTERM (the agent's cancel);
+// a second signal, or the grace period running out, exits at once.
+func cancelOnSignal(cancel context.CancelFunc, stderr io.Writer, grace time.Duration) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "remote-buildkit: %s: cancelling the build on the daemon (send again to exit at once)\n", s)
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+		case <-time.After(grace):
+			fmt.Fprintf(stderr, "remote-buildkit: the daemon did not stop the build within %s\n", grace)
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "remote-buildkit: error: build cancelled")
+		os.Exit(exitcode.Cancelled)
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}
 
 func newApp(stdout, stderr io.Writer, env config.Env) *cli.App {
 	onUsageError := func(_ *cli.Context, err error, _ bool) error { return &usageError{err} }

@@ -51,6 +51,7 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 	statusCh := make(chan *client.SolveStatus)
 	displayCh := make(chan *client.SolveStatus)
 	steps := map[digest.Digest]bool{} // vertex → cached
+	trail := newStepTrail()
 	var resp *client.SolveResponse
 
 	eg, egctx := errgroup.WithContext(ctx)
@@ -68,6 +69,7 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 					steps[v.Digest] = v.Cached
 				}
 			}
+			trail.update(st)
 			displayCh <- st
 		}
 		return nil
@@ -78,7 +80,11 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 	})
 	if err := eg.Wait(); err != nil {
 		p.Discard()
-		return nil, classifySolveError(ctx, err)
+		err = classifySolveError(ctx, err)
+		if name, log := trail.failed(); name != "" && exitcode.Of(err) == exitcode.BuildFailed {
+			err = &StepError{Step: name, Log: log, Err: err}
+		}
+		return nil, err
 	}
 	if err := p.Commit(); err != nil {
 		return nil, exitcode.With(exitcode.BuildFailed, err)
@@ -113,6 +119,62 @@ func RegistryInError(msg string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// StepError is a build failure with the step that failed and its last log lines.
+type StepError struct {
+	Step string
+	Log  []string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// stepTrail remembers vertex names, errors and the tail of each vertex's log.
+type stepTrail struct {
+	names  map[digest.Digest]string
+	errs   []digest.Digest
+	logs   map[digest.Digest][]string
+	partly map[digest.Digest]string // an unfinished last line
+}
+
+const tailLines = 20
+
+func newStepTrail() *stepTrail {
+	return &stepTrail{names: map[digest.Digest]string{}, logs: map[digest.Digest][]string{}, partly: map[digest.Digest]string{}}
+}
+
+func (t *stepTrail) update(st *client.SolveStatus) {
+	for _, v := range st.Vertexes {
+		t.names[v.Digest] = v.Name
+		if v.Error != "" && !strings.Contains(v.Error, "context canceled") {
+			t.errs = append(t.errs, v.Digest)
+		}
+	}
+	for _, l := range st.Logs {
+		text := t.partly[l.Vertex] + string(l.Data)
+		lines := strings.Split(text, "\n")
+		t.partly[l.Vertex] = lines[len(lines)-1]
+		log := append(t.logs[l.Vertex], lines[:len(lines)-1]...)
+		if len(log) > tailLines {
+			log = log[len(log)-tailLines:]
+		}
+		t.logs[l.Vertex] = log
+	}
+}
+
+// failed returns the first failed step's name and the tail of its log.
+func (t *stepTrail) failed() (string, []string) {
+	if len(t.errs) == 0 {
+		return "", nil
+	}
+	d := t.errs[0]
+	log := t.logs[d]
+	if p := t.partly[d]; p != "" {
+		log = append(log, p)
+	}
+	return t.names[d], log
 }
 
 // classifySolveError gives the exit code and, for known causes, the fix.

@@ -73,6 +73,11 @@ type Config struct {
 	VersionCheck string // off, warn or strict
 	Diagnose     bool
 
+	// Results for later steps.
+	Annotate bool
+	MetaData MetaData
+	Artifact bool
+
 	Progress     string
 	Provenance   *string // nil: off; otherwise the attest:provenance value
 	SBOM         *string
@@ -103,6 +108,16 @@ type ECR struct {
 	AccountIDs []string // empty = every account
 	AssumeRole string
 }
+
+// MetaData says which build meta-data keys get the digest.
+type MetaData struct {
+	Enabled bool
+	Key     string
+	PerTag  bool // also <key>:<tag> for each tag
+}
+
+// DefaultMetaDataKey is the meta-data key later steps read the digest from.
+const DefaultMetaDataKey = "remote-buildkit-digest"
 
 // RegistryCredential names the job's environment variables holding a
 // registry's username and password.
@@ -162,14 +177,17 @@ type raw struct {
 		UsernameEnv string `json:"username-env"`
 		PasswordEnv string `json:"password-env"`
 	} `json:"registry-credentials"`
-	DockerConfig bool        `json:"docker-config"`
-	VersionCheck string      `json:"version-check"`
-	Diagnose     bool        `json:"diagnose"`
-	Progress     string      `json:"progress"`
-	Provenance   attestation `json:"provenance"`
-	SBOM         attestation `json:"sbom"`
-	MetadataFile string      `json:"metadata-file"`
-	Timeout      *duration   `json:"timeout"`
+	DockerConfig bool            `json:"docker-config"`
+	VersionCheck string          `json:"version-check"`
+	Annotate     *bool           `json:"annotate"`
+	MetaDataRaw  json.RawMessage `json:"meta-data"`
+	Artifact     bool            `json:"artifact"`
+	Diagnose     bool            `json:"diagnose"`
+	Progress     string          `json:"progress"`
+	Provenance   attestation     `json:"provenance"`
+	SBOM         attestation     `json:"sbom"`
+	MetadataFile string          `json:"metadata-file"`
+	Timeout      *duration       `json:"timeout"`
 }
 
 // Parse validates the JSON configuration against plugin.yml's schema, then
@@ -366,6 +384,23 @@ func (v *validator) build(r *raw) *Config {
 	v.elasticStack(r, c)
 	c.VersionCheck = orDefault(r.VersionCheck, "warn")
 	c.Diagnose = r.Diagnose
+	c.Annotate = r.Annotate == nil || *r.Annotate
+	c.Artifact = r.Artifact
+	c.MetaData = MetaData{Enabled: true, Key: DefaultMetaDataKey}
+	if len(r.MetaDataRaw) > 0 {
+		var on bool
+		if json.Unmarshal(r.MetaDataRaw, &on) == nil {
+			c.MetaData.Enabled = on
+		} else {
+			var m struct {
+				Key    string `json:"key"`
+				PerTag bool   `json:"per-tag"`
+			}
+			_ = json.Unmarshal(r.MetaDataRaw, &m) // shape checked by the schema
+			c.MetaData.Key = orDefault(m.Key, DefaultMetaDataKey)
+			c.MetaData.PerTag = m.PerTag
+		}
+	}
 
 	// Reporting.
 	if c.Progress == "" {
