@@ -14,6 +14,8 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
@@ -86,49 +88,56 @@ func buildImage(ctx context.Context, cfg *config.Config, env config.Env, workDir
 	if err := auth.Preflight(ctx, cfg.RegistryHosts()); err != nil {
 		return nil, exitcode.With(exitcode.RegistryAuth, err)
 	}
-	cl, info, tls, err := builder.Connect(ctx, builder.ConnFromConfig(cfg))
+	targets, err := connectTargets(ctx, cfg, workDir, errOut)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	fmt.Fprintf(out, "Connected to BuildKit %s at %s (%s)\n", info.BuildkitVersion.Version, cfg.Host, tls)
-	var parity versions.Report
-	if cfg.VersionCheck != "off" {
-		bv, bp := versions.BuildctlVersion(ctx, exec.LookPath)
-		parity = versions.Compare(info.BuildkitVersion.Version, versions.ClientVersion(), bv, bp)
-		if p := parity.Problem(); p != "" {
-			if cfg.VersionCheck == "strict" && parity.Mismatch {
-				return nil, exitcode.With(exitcode.VersionSkew, fmt.Errorf("%s (version-check: strict; set it to warn to build anyway)", p))
+	defer func() {
+		for _, t := range targets {
+			t.Close()
+		}
+	}()
+	for _, t := range targets {
+		where := t.Node.Host
+		if len(cfg.Nodes) > 1 {
+			where = fmt.Sprintf("node %s (rendezvous rank %d of %d)", t.Node.Name, t.Rank, len(cfg.Nodes))
+			if t.Node.Name != t.Node.Host {
+				where = fmt.Sprintf("node %s (%s, rendezvous rank %d of %d)", t.Node.Name, t.Node.Host, t.Rank, len(cfg.Nodes))
 			}
-			fmt.Fprintf(errOut, "remote-buildkit: WARNING: %s\n", p)
+		}
+		fmt.Fprintf(out, "Connected to BuildKit %s at %s (%s)\n", t.Info.BuildkitVersion.Version, where, t.TLS)
+		if err := checkParity(ctx, cfg, t, errOut); err != nil {
+			return nil, err
 		}
 	}
 	if len(cfg.Tags) > 0 && !cfg.Push {
 		fmt.Fprintln(out, "push is false: the image is built and tagged on the daemon but not pushed (set push: true to push the tags)")
 	}
 
-	res, err := builder.Solve(ctx, cl, plan, cfg.Progress, errOut)
+	var res *builder.Result
+	if len(targets) > 1 {
+		res, err = buildSplit(ctx, cfg, targets, auth, seedDir, out, errOut)
+	} else {
+		t := targets[0]
+		if len(cfg.Nodes) > 1 && len(t.Platforms) > 0 {
+			plan, err = planFor(cfg, t.Platforms, auth.Attachable(seedDir))
+			if err != nil {
+				return nil, err
+			}
+		}
+		res, err = builder.Solve(ctx, t.Client, plan, cfg.Progress, errOut)
+		if err != nil {
+			return nil, explainBuildError(ctx, cfg, auth, t, err)
+		}
+		res.Host = t.Node.Host
+		res.DaemonVersion = t.Info.BuildkitVersion.Version
+		if len(cfg.Nodes) > 1 {
+			res.Node = t.Node.Name
+		}
+	}
 	if err != nil {
-		// A login that failed during the build explains the 401 that followed.
-		for host, aerr := range auth.Errors() {
-			return nil, exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
-		}
-		if host := builder.RegistryInError(err.Error()); exitcode.Of(err) == exitcode.RegistryAuth && host != "" {
-			if src, serr := auth.Source(ctx, host); serr == nil && src == "" {
-				return nil, exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s requires a login and none is configured for it (ECR logins: %s): add registry-credentials for it, a docker config entry (DOCKER_CONFIG), or enable ecr for ECR hosts",
-					host, map[bool]string{true: "on", false: "off"}[cfg.ECR.Enabled]))
-			}
-		}
-		if exitcode.Of(err) == exitcode.BuildFailed && versions.LooksLikeSkew(err.Error()) {
-			if parity.Daemon.Raw == "" {
-				parity = versions.Compare(info.BuildkitVersion.Version, versions.ClientVersion(), "", "")
-			}
-			return nil, exitcode.With(exitcode.BuildFailed, fmt.Errorf("%w (this looks like BuildKit version skew: %s; %s)", err, parity.Summary(), versions.Fix))
-		}
 		return nil, err
 	}
-	res.Host = cfg.Host
-	res.DaemonVersion = info.BuildkitVersion.Version
 	res.Platforms = cfg.Platforms
 	res.Tags = cfg.Tags
 	if cfg.Push && res.Digest != "" {
@@ -165,4 +174,44 @@ func relTo(base, p string) string {
 		return strings.TrimPrefix(p, base+string(os.PathSeparator))
 	}
 	return p
+}
+
+// checkParity applies version-check to one connected daemon.
+func checkParity(ctx context.Context, cfg *config.Config, t fleet.Assignment, errOut io.Writer) error {
+	if cfg.VersionCheck == "off" {
+		return nil
+	}
+	bv, bp := versions.BuildctlVersion(ctx, exec.LookPath)
+	parity := versions.Compare(t.Info.BuildkitVersion.Version, versions.ClientVersion(), bv, bp)
+	p := parity.Problem()
+	if p == "" {
+		return nil
+	}
+	if len(cfg.Nodes) > 1 {
+		p = "node " + t.Node.Name + ": " + p
+	}
+	if cfg.VersionCheck == "strict" && parity.Mismatch {
+		return exitcode.With(exitcode.VersionSkew, fmt.Errorf("%s (version-check: strict; set it to warn to build anyway)", p))
+	}
+	fmt.Fprintf(errOut, "remote-buildkit: WARNING: %s\n", p)
+	return nil
+}
+
+// explainBuildError names the cause of a failed build where it can.
+func explainBuildError(ctx context.Context, cfg *config.Config, auth *registryauth.Sources, t fleet.Assignment, err error) error {
+	// A login that failed during the build explains the 401 that followed.
+	for host, aerr := range auth.Errors() {
+		return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
+	}
+	if host := builder.RegistryInError(err.Error()); exitcode.Of(err) == exitcode.RegistryAuth && host != "" {
+		if src, serr := auth.Source(ctx, host); serr == nil && src == "" {
+			return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s requires a login and none is configured for it (ECR logins: %s): add registry-credentials for it, a docker config entry (DOCKER_CONFIG), or enable ecr for ECR hosts",
+				host, map[bool]string{true: "on", false: "off"}[cfg.ECR.Enabled]))
+		}
+	}
+	if exitcode.Of(err) == exitcode.BuildFailed && versions.LooksLikeSkew(err.Error()) {
+		parity := versions.Compare(t.Info.BuildkitVersion.Version, versions.ClientVersion(), "", "")
+		return exitcode.With(exitcode.BuildFailed, fmt.Errorf("%w (this looks like BuildKit version skew: %s; %s)", err, parity.Summary(), versions.Fix))
+	}
+	return err
 }

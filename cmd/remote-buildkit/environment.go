@@ -50,8 +50,21 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 	}
 
 	if cfg.SecretsBucket != "" {
-		if err := installCerts(ctx, cfg, log, now()); err != nil {
-			return err
+		shared := len(cfg.Nodes) == 0 // is the top-level set used by anyone?
+		for _, n := range cfg.Nodes {
+			shared = shared || n.SecretsPrefix == ""
+		}
+		if shared {
+			if err := installCerts(ctx, cfg, cfg.SecretsPrefix, cfg.TLSDir, log, now()); err != nil {
+				return err
+			}
+		}
+		for _, n := range cfg.Nodes {
+			if n.SecretsPrefix != "" {
+				if err := installCerts(ctx, cfg, n.SecretsPrefix, n.TLSDir, log, now()); err != nil {
+					return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
+				}
+			}
 		}
 	} else if set, ok := readLocalSet(ctx, cfg.TLSDir); ok {
 		names := [3]string{filepath.Join(cfg.TLSDir, config.CAFile), filepath.Join(cfg.TLSDir, config.CertFile), filepath.Join(cfg.TLSDir, config.KeyFile)}
@@ -77,7 +90,7 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 	}
 
 	var b strings.Builder
-	if cfg.Host != "" {
+	if cfg.Host != "" && len(cfg.Nodes) <= 1 { // a pool or nodes have no single address
 		b.WriteString(shellquote.Export("BUILDKIT_HOST", cfg.Host))
 	}
 	if tlsMode.Enabled {
@@ -112,11 +125,11 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 	return err
 }
 
-func installCerts(ctx context.Context, cfg *config.Config, log io.Writer, now time.Time) error {
+func installCerts(ctx context.Context, cfg *config.Config, secretsPrefix, tlsDir string, log io.Writer, now time.Time) error {
 	start := time.Now()
 	region := cfg.SecretsRegion
 	if region == "" {
-		region = certs.CachedRegion(cfg.TLSDir, cfg.SecretsBucket)
+		region = certs.CachedRegion(tlsDir, cfg.SecretsBucket)
 	}
 	awsCfg, err := awsx.Load(ctx, region, "")
 	if err != nil {
@@ -126,7 +139,7 @@ func installCerts(ctx context.Context, cfg *config.Config, log io.Writer, now ti
 		if awsCfg.Region == "" {
 			awsCfg.Region = "us-east-1" // any region answers HeadBucket with the bucket's own
 		}
-		region, err = certs.LookupRegion(ctx, awsx.S3(awsCfg), cfg.TLSDir, cfg.SecretsBucket)
+		region, err = certs.LookupRegion(ctx, awsx.S3(awsCfg), tlsDir, cfg.SecretsBucket)
 		if err != nil {
 			return exitcode.With(exitcode.Certs, err)
 		}
@@ -134,22 +147,22 @@ func installCerts(ctx context.Context, cfg *config.Config, log io.Writer, now ti
 	awsCfg.Region = region
 	var prefixes []string
 	if cfg.PipelineSlug != "" {
-		prefixes = append(prefixes, cfg.PipelineSlug+"/"+prefixOf(cfg.SecretsPrefix))
+		prefixes = append(prefixes, cfg.PipelineSlug+"/"+prefixOf(secretsPrefix))
 	}
-	prefixes = append(prefixes, prefixOf(cfg.SecretsPrefix))
+	prefixes = append(prefixes, prefixOf(secretsPrefix))
 	res, err := certs.Sync(ctx, awsx.S3(awsCfg), certs.Request{
 		Bucket:   cfg.SecretsBucket,
 		Prefixes: prefixes,
 		Objects:  [3]string{cfg.SecretsObjects.CA, cfg.SecretsObjects.Cert, cfg.SecretsObjects.Key},
 		Files:    [3]string{config.CAFile, config.CertFile, config.KeyFile},
-		Dir:      cfg.TLSDir,
+		Dir:      tlsDir,
 		Now:      now,
 	})
 	if err != nil {
 		return exitcode.With(exitcode.Certs, err)
 	}
 	fmt.Fprintf(log, "remote-buildkit: client certificates from s3://%s/%s → %s: %d downloaded, %d unchanged (%dms); valid until %s\n",
-		cfg.SecretsBucket, res.Prefix, cfg.TLSDir, res.Downloaded, res.Unchanged, time.Since(start).Milliseconds(), res.Checked.NotAfter.UTC().Format(time.DateOnly))
+		cfg.SecretsBucket, res.Prefix, tlsDir, res.Downloaded, res.Unchanged, time.Since(start).Milliseconds(), res.Checked.NotAfter.UTC().Format(time.DateOnly))
 	warn(log, res.Checked.Warnings)
 	return nil
 }

@@ -30,9 +30,19 @@ type Result struct {
 	Host          string         `json:"buildkit_host"`
 	DaemonVersion string         `json:"buildkit_version,omitempty"`
 	Seconds       float64        `json:"duration_seconds"`
+	Node          string         `json:"node,omitempty"`      // the pool member that built it
+	Manifests     []Manifest     `json:"manifests,omitempty"` // per platform, when nodes split the build
 	Steps         int            `json:"steps"`
 	CachedSteps   int            `json:"cached_steps"`
 	Exporter      map[string]any `json:"-"`
+}
+
+// Manifest is one platform's image of a build split across nodes.
+type Manifest struct {
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
+	Node     string `json:"node"`
+	Host     string `json:"buildkit_host"`
 }
 
 // Solve runs the plan on the daemon with BuildKit's progress display writing

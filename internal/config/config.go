@@ -35,7 +35,8 @@ const (
 
 // Config is the validated plugin configuration.
 type Config struct {
-	Host           string
+	Host           string // the first (or only) daemon
+	Nodes          []Node // every daemon: one per buildkit-host entry, or the nodes option
 	TLSDir         string
 	TLSDirSet      bool // tls-dir was configured explicitly: its files are required
 	TLSServerName  string
@@ -96,6 +97,17 @@ type Secret struct {
 	ID, Env, Src string
 }
 
+// Node is one BuildKit daemon of several.
+type Node struct {
+	Name          string
+	Host          string
+	Platforms     []string // declared; empty = discovered from the workers
+	TLSDir        string
+	TLSDirSet     bool
+	SecretsPrefix string // "" = the certificates in TLSDir are used as they are
+	TLSServerName string
+}
+
 // Objects are the certificate objects' names under the secrets prefix.
 type Objects struct {
 	CA, Cert, Key string
@@ -143,7 +155,15 @@ type SSH struct {
 
 // raw mirrors the schema; the decoders in values.go normalise each shape.
 type raw struct {
-	BuildkitHost   *string       `json:"buildkit-host"`
+	BuildkitHost *stringList `json:"buildkit-host"`
+	Nodes        []struct {
+		Name          string     `json:"name"`
+		Host          string     `json:"host"`
+		Platforms     stringList `json:"platforms"`
+		TLSDir        *string    `json:"tls-dir"`
+		SecretsPrefix *string    `json:"secrets-prefix"`
+		TLSServerName string     `json:"tls-server-name"`
+	} `json:"nodes"`
 	TLSDir         *string       `json:"tls-dir"`
 	TLSServerName  string        `json:"tls-server-name"`
 	ConnectTimeout *duration     `json:"connect-timeout"`
@@ -299,24 +319,12 @@ func (v *validator) build(r *raw) *Config {
 	}
 
 	// Connection.
-	switch {
-	case r.BuildkitHost != nil:
-		c.Host = *r.BuildkitHost
-	default:
-		c.Host = v.env.Get("BUILDKIT_HOST")
-	}
-	if c.Host == "" {
-		if v.files {
-			v.addf("buildkit-host", "not set: set the buildkit-host option or BUILDKIT_HOST (e.g. tcp://buildkitd.internal:1234)")
-		}
-	} else if err := checkHost(c.Host); err != nil {
-		v.addf("buildkit-host", "%v", err)
-	}
 	if r.TLSDir != nil {
 		c.TLSDir, c.TLSDirSet = v.abs(expandHome(*r.TLSDir, v.env)), true
 	} else if home := v.env.Get("HOME"); home != "" {
 		c.TLSDir = filepath.Join(home, DefaultTLSDirName)
 	}
+	v.daemons(r, c)
 	if r.ConnectTimeout != nil {
 		c.ConnectTimeout = time.Duration(*r.ConnectTimeout)
 		if c.ConnectTimeout <= 0 {
@@ -434,6 +442,86 @@ var (
 	knownOS   = map[string]bool{"linux": true, "windows": true, "darwin": true, "freebsd": true}
 	knownArch = map[string]bool{"amd64": true, "arm64": true, "arm": true, "386": true, "ppc64le": true, "s390x": true, "riscv64": true, "mips64le": true, "mips64": true, "loong64": true}
 )
+
+// daemons reads buildkit-host (one address or a pool) and nodes.
+func (v *validator) daemons(r *raw, c *Config) {
+	var hosts []string
+	switch {
+	case r.BuildkitHost != nil:
+		hosts = *r.BuildkitHost
+	case v.env.Get("BUILDKIT_HOST") != "" && len(r.Nodes) == 0:
+		hosts = splitList(v.env.Get("BUILDKIT_HOST"))
+	}
+	if len(r.Nodes) > 0 && r.BuildkitHost != nil {
+		v.addf("nodes", "give either buildkit-host or nodes, not both: list every daemon under nodes")
+		return
+	}
+	seen := map[string]string{}
+	for i, h := range hosts {
+		key := "buildkit-host"
+		if len(hosts) > 1 {
+			key = fmt.Sprintf("buildkit-host[%d]", i)
+		}
+		if err := checkHost(h); err != nil {
+			v.addf(key, "%v", err)
+			continue
+		}
+		if seen[h] != "" {
+			v.addf(key, "%s is listed twice", h)
+			continue
+		}
+		seen[h] = key
+		c.Nodes = append(c.Nodes, Node{Name: h, Host: h, TLSDir: c.TLSDir, TLSDirSet: c.TLSDirSet, TLSServerName: c.TLSServerName})
+	}
+	names := map[string]bool{}
+	for i, n := range r.Nodes {
+		k := fmt.Sprintf("nodes[%d]", i)
+		if err := checkHost(n.Host); err != nil {
+			v.addf(k+".host", "%v", err)
+			continue
+		}
+		node := Node{Name: orDefault(n.Name, n.Host), Host: n.Host, TLSDir: c.TLSDir, TLSDirSet: c.TLSDirSet, TLSServerName: orDefault(n.TLSServerName, c.TLSServerName)}
+		if names[node.Name] {
+			v.addf(k+".name", "node name %q is used twice: give each node its own name", node.Name)
+			continue
+		}
+		names[node.Name] = true
+		for j, p := range n.Platforms {
+			spec, err := platforms.Parse(p)
+			if err != nil || !knownOS[spec.OS] || !knownArch[spec.Architecture] {
+				v.addf(fmt.Sprintf("%s.platforms[%d]", k, j), "%q is not a known platform (want os/arch, e.g. linux/arm64)", p)
+				continue
+			}
+			node.Platforms = append(node.Platforms, platforms.Format(spec))
+		}
+		if n.SecretsPrefix != nil {
+			node.SecretsPrefix = strings.Trim(*n.SecretsPrefix, "/")
+			if n.TLSDir == nil {
+				// Each node's certificates get a directory of their own.
+				node.TLSDir = filepath.Join(c.TLSDir, "nodes", safeName(node.Name))
+			}
+		}
+		if n.TLSDir != nil {
+			node.TLSDir, node.TLSDirSet = v.abs(expandHome(*n.TLSDir, v.env)), true
+		}
+		c.Nodes = append(c.Nodes, node)
+	}
+	if len(c.Nodes) > 0 {
+		c.Host = c.Nodes[0].Host
+	} else if v.files && len(hosts) == 0 && len(r.Nodes) == 0 {
+		v.addf("buildkit-host", "not set: set the buildkit-host option or BUILDKIT_HOST (e.g. tcp://buildkitd.internal:1234)")
+	}
+}
+
+// safeName turns a node name into a directory name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
 
 // elasticStack reads the secrets-bucket, ECR and registry credential options.
 func (v *validator) elasticStack(r *raw, c *Config) {

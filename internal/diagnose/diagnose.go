@@ -99,9 +99,7 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	if r.Now == nil {
 		r.Now = time.Now
 	}
-	s := &state{cfg: r.Config}
-	steps := []step{
-		{"config", r.checkConfig},
+	daemon := []step{
 		{"host", r.checkHost},
 		{"dns", r.checkDNS},
 		{"tcp", r.checkTCP},
@@ -111,6 +109,8 @@ func (r *Runner) Run(ctx context.Context) *Report {
 		{"versions", r.checkVersions},
 		{"platforms", r.checkPlatforms},
 		{"cache", r.checkCache},
+	}
+	global := []step{
 		{"secrets-bucket", r.checkBucket},
 		{"ecr", r.checkECR},
 		{"registries", r.checkRegistries},
@@ -119,17 +119,40 @@ func (r *Runner) Run(ctx context.Context) *Report {
 		{"buildkite-api", r.checkBuildkiteAPI},
 	}
 	rep := &Report{OK: true}
-	for _, st := range steps {
+	run := func(st step, s *state, prefix string) {
 		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 2*r.Probe+2*time.Second)
 		c := st.run(cctx, s)
 		cancel()
-		c.Name = st.name
+		c.Name = prefix + st.name
 		c.Millis = time.Since(start).Milliseconds()
 		if c.Status == Fail {
 			rep.OK = false
 		}
 		rep.Checks = append(rep.Checks, c)
+	}
+	s := &state{cfg: r.Config}
+	run(step{"config", r.checkConfig}, s, "")
+	if r.Config != nil && len(r.Config.Nodes) > 1 {
+		// Every node gets the daemon checks, with its own connection settings.
+		for _, n := range r.Config.Nodes {
+			nc := *r.Config
+			nc.Host, nc.TLSDir, nc.TLSDirSet, nc.TLSServerName = n.Host, n.TLSDir, n.TLSDirSet, n.TLSServerName
+			if len(n.Platforms) > 0 {
+				nc.Platforms = n.Platforms
+			}
+			ns := &state{cfg: &nc}
+			for _, st := range daemon {
+				run(st, ns, n.Name+": ")
+			}
+		}
+	} else {
+		for _, st := range daemon {
+			run(st, s, "")
+		}
+	}
+	for _, st := range global {
+		run(st, s, "")
 	}
 	return rep
 }

@@ -1,0 +1,230 @@
+// Package fleet drives several BuildKit daemons: a pool where each pipeline
+// sticks to one daemon by rendezvous hashing (so it reuses that daemon's
+// cache), and platform nodes where a multi-platform build is split so every
+// platform builds natively, in parallel.
+package fleet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+)
+
+// Key is the routing key of a build: the same pipeline and Dockerfile land
+// on the same daemon.
+func Key(pipelineSlug, dockerfile string) string {
+	return pipelineSlug + "\x00" + dockerfile
+}
+
+// score is the rendezvous (highest random weight) score of node for key.
+func score(key, node string) uint64 {
+	sum := sha256.Sum256([]byte(key + "\x00" + node))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// Ordered returns nodes by rendezvous score for key, best first. Adding or
+// removing a node only moves the keys that node wins or loses.
+func Ordered(key string, nodes []config.Node) []config.Node {
+	out := append([]config.Node(nil), nodes...)
+	sort.SliceStable(out, func(i, j int) bool { return score(key, out[i].Name) > score(key, out[j].Name) })
+	return out
+}
+
+// Connected is a node that answered.
+type Connected struct {
+	Node      config.Node
+	Client    *client.Client
+	Info      *client.Info
+	TLS       builder.TLS
+	Platforms []string // the platforms it builds natively
+	Rank      int      // position in rendezvous order, 1-based
+}
+
+// Close closes the node's client.
+func (c *Connected) Close() { c.Client.Close() }
+
+func connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connected, error) {
+	cl, info, t, err := builder.Connect(ctx, builder.Conn{
+		Host: n.Host, TLSDir: n.TLSDir, TLSDirSet: n.TLSDirSet, TLSServerName: n.TLSServerName, Timeout: timeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Connected{Node: n, Client: cl, Info: info, TLS: t}, nil
+}
+
+// Choose connects to the first node in rendezvous order that answers within
+// timeout; each node skipped is reported through warn.
+func Choose(ctx context.Context, key string, nodes []config.Node, timeout time.Duration, warn func(string)) (*Connected, error) {
+	var errs []string
+	for i, n := range Ordered(key, nodes) {
+		c, err := connect(ctx, n, timeout)
+		if err == nil {
+			c.Rank = i + 1
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		warn(fmt.Sprintf("skipping BuildKit node %s: %v", n.Name, err))
+		errs = append(errs, n.Name)
+	}
+	return nil, fmt.Errorf("no BuildKit node answered (tried %s): see the warnings above", strings.Join(errs, ", "))
+}
+
+// Assignment is the platforms one node builds.
+type Assignment struct {
+	*Connected
+	Platforms []string
+}
+
+// Assign connects to every node at once, learns what each builds natively
+// (declared platforms, else its workers), and gives each wanted platform to
+// the first node in rendezvous order that builds it natively. Nodes that
+// don't answer are skipped with a warning; nodes that get nothing are closed.
+func Assign(ctx context.Context, key string, nodes []config.Node, want []string, timeout time.Duration, warn func(string)) ([]Assignment, error) {
+	type result struct {
+		c   *Connected
+		err error
+	}
+	results := make([]result, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := connect(ctx, n, timeout)
+			if err == nil {
+				if len(n.Platforms) > 0 {
+					c.Platforms = n.Platforms
+				} else if c.Platforms, err = NativePlatforms(ctx, c.Client); err != nil {
+					c.Close()
+					c = nil
+				}
+			}
+			results[i] = result{c, err}
+		}()
+	}
+	wg.Wait()
+	byName := map[string]*Connected{}
+	for i, r := range results {
+		if r.err != nil {
+			if ctx.Err() != nil {
+				return nil, r.err
+			}
+			warn(fmt.Sprintf("skipping BuildKit node %s: %v", nodes[i].Name, r.err))
+			continue
+		}
+		byName[nodes[i].Name] = r.c
+	}
+	var out []Assignment
+	index := map[string]int{}
+	for _, p := range want {
+		var chosen *Connected
+		for rank, n := range Ordered(key+"\x00"+p, nodes) {
+			if c := byName[n.Name]; c != nil && serves(c.Platforms, p) {
+				chosen = c
+				chosen.Rank = rank + 1
+				break
+			}
+		}
+		if chosen == nil {
+			for _, c := range byName {
+				c.Close()
+			}
+			return nil, fmt.Errorf("no reachable BuildKit node builds %s natively (nodes: %s): add one to nodes, declare its platforms, or drop the platform", p, describe(nodes, byName))
+		}
+		if i, ok := index[chosen.Node.Name]; ok {
+			out[i].Platforms = append(out[i].Platforms, p)
+			continue
+		}
+		index[chosen.Node.Name] = len(out)
+		out = append(out, Assignment{Connected: chosen, Platforms: []string{p}})
+	}
+	for name, c := range byName {
+		if _, used := index[name]; !used {
+			c.Close()
+		}
+	}
+	return out, nil
+}
+
+func describe(nodes []config.Node, up map[string]*Connected) string {
+	var parts []string
+	for _, n := range nodes {
+		if c := up[n.Name]; c != nil {
+			parts = append(parts, fmt.Sprintf("%s: %s", n.Name, strings.Join(c.Platforms, ", ")))
+		} else {
+			parts = append(parts, n.Name+": unreachable")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func serves(have []string, want string) bool {
+	w, err := platforms.Parse(want)
+	if err != nil {
+		return false
+	}
+	m := platforms.Only(w)
+	for _, h := range have {
+		if p, err := platforms.Parse(h); err == nil && m.Match(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// compatible lists what a CPU architecture runs without emulation.
+var compatible = map[string][]string{"amd64": {"386"}, "arm64": {"arm"}}
+
+// NativePlatforms reads the workers' platforms and keeps those the daemon's
+// CPU runs without emulation (the first platform's architecture family).
+func NativePlatforms(ctx context.Context, c *client.Client) ([]string, error) {
+	ws, err := c.ListWorkers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	var all []string
+	for _, w := range ws {
+		for _, p := range w.Platforms {
+			all = append(all, platforms.Format(p))
+		}
+	}
+	return Native(all), nil
+}
+
+// Native keeps the platforms of the first one's architecture family.
+func Native(all []string) []string {
+	if len(all) == 0 {
+		return nil
+	}
+	first, err := platforms.Parse(all[0])
+	if err != nil {
+		return nil
+	}
+	ok := map[string]bool{first.Architecture: true}
+	for _, a := range compatible[first.Architecture] {
+		ok[a] = true
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range all {
+		if p, err := platforms.Parse(s); err == nil && ok[p.Architecture] && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

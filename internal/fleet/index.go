@@ -1,0 +1,125 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker/cli/cli/config/types"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+)
+
+// Lookup answers registry logins (registryauth.Sources.Lookup).
+type Lookup func(ctx context.Context, host string) (types.AuthConfig, error)
+
+type keychain struct {
+	ctx    context.Context
+	lookup Lookup
+}
+
+// Keychain hands the build's in-memory registry logins to go-containerregistry.
+func Keychain(ctx context.Context, l Lookup) authn.Keychain { return keychain{ctx, l} }
+
+func (k keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	ac, err := k.lookup(k.ctx, config.NormalizeRegistry(r.RegistryStr()))
+	if err != nil {
+		return nil, err
+	}
+	if ac.Username == "" && ac.Password == "" && ac.IdentityToken == "" && ac.RegistryToken == "" {
+		return authn.Anonymous, nil
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}), nil
+}
+
+// Part is what one node pushed by digest.
+type Part struct {
+	Node, Host string
+	Digest     string
+}
+
+// PushIndex assembles one OCI image index from the images the nodes pushed
+// by digest to repo, and pushes it under every tag. Nothing is tagged until
+// every part is known.
+func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part, tags []string) (string, []builder.Manifest, error) {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+	idx := mutate.IndexMediaType(empty.Index, ggcrtypes.OCIImageIndex)
+	var manifests []builder.Manifest
+	for _, p := range parts {
+		ref, err := name.NewDigest(repo+"@"+p.Digest, name.Insecure)
+		if err != nil {
+			return "", nil, err
+		}
+		desc, err := remote.Get(ref, opts...)
+		if err != nil {
+			return "", nil, fmt.Errorf("node %s pushed %s, but it cannot be read back: %w", p.Node, ref, err)
+		}
+		if desc.MediaType.IsIndex() {
+			child, err := desc.ImageIndex()
+			if err != nil {
+				return "", nil, err
+			}
+			im, err := child.IndexManifest()
+			if err != nil {
+				return "", nil, err
+			}
+			for _, m := range im.Manifests {
+				if m.Platform == nil || m.Platform.OS == "unknown" { // attestations stay with their node's index
+					continue
+				}
+				img, err := child.Image(m.Digest)
+				if err != nil {
+					return "", nil, err
+				}
+				idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: m})
+				manifests = append(manifests, builder.Manifest{Platform: platformString(m.Platform), Digest: m.Digest.String(), Node: p.Node, Host: p.Host})
+			}
+			continue
+		}
+		img, err := desc.Image()
+		if err != nil {
+			return "", nil, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return "", nil, err
+		}
+		plat := cf.Platform()
+		d := desc.Descriptor
+		d.Platform = plat
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: d})
+		manifests = append(manifests, builder.Manifest{Platform: platformString(plat), Digest: desc.Digest.String(), Node: p.Node, Host: p.Host})
+	}
+	digest, err := idx.Digest()
+	if err != nil {
+		return "", nil, err
+	}
+	for _, t := range tags {
+		tag, err := name.NewTag(t, name.Insecure)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := remote.WriteIndex(tag, idx, opts...); err != nil {
+			return "", nil, fmt.Errorf("push index %s: %w", tag, err)
+		}
+	}
+	return digest.String(), manifests, nil
+}
+
+func platformString(p *v1.Platform) string {
+	if p == nil {
+		return ""
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
