@@ -136,6 +136,9 @@ func NewPlan(c *config.Config, auth session.Attachable) (*Plan, error) {
 		CacheImports:  cacheEntries(c.CacheFrom),
 		CacheExports:  cacheEntries(c.CacheTo),
 		Session:       attachables,
+		// Context uploads are diffed against the daemon's copy from the last
+		// build with the same key: only changed files travel.
+		SharedKey: c.SessionKey,
 	}
 	return p, nil
 }

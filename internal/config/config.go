@@ -43,6 +43,7 @@ type Config struct {
 	ConnectTimeout time.Duration
 
 	ContextDir    string // absolute
+	SessionKey    string // stable per pipeline and context: the daemon diffs against the last upload
 	Dockerfile    string // absolute
 	Target        string
 	BuildArgs     map[string]string
@@ -352,6 +353,9 @@ func (v *validator) build(r *raw) *Config {
 	}
 	if fi, err := os.Stat(c.Dockerfile); (err != nil || fi.IsDir()) && (contextOK || r.Dockerfile != "") {
 		v.addf("dockerfile", "file %s does not exist: set dockerfile to the Dockerfile's path, relative to the job's working directory", c.Dockerfile)
+	}
+	if rel, err := filepath.Rel(v.workDir, c.ContextDir); err == nil {
+		c.SessionKey = "remote-buildkit:" + v.env.Get("BUILDKITE_PIPELINE_SLUG") + ":" + filepath.ToSlash(rel)
 	}
 	c.BuildArgs = v.keyValues("build-args", r.BuildArgs, true)
 	c.Labels = v.keyValues("labels", r.Labels, false)

@@ -107,6 +107,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					ContextDir:     wd,
+					SessionKey:     "remote-buildkit::.",
 					Dockerfile:     filepath.Join(wd, "Dockerfile"),
 					Progress:       "auto",
 				}
@@ -128,6 +129,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					ContextDir:     wd,
+					SessionKey:     "remote-buildkit::.",
 					Dockerfile:     filepath.Join(wd, "Dockerfile"),
 					Progress:       "plain",
 				}
@@ -148,6 +150,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					ContextDir:     filepath.Join(wd, "app"),
+					SessionKey:     "remote-buildkit::app",
 					Dockerfile:     filepath.Join(wd, "app", "Dockerfile"),
 					Progress:       "auto",
 				}
@@ -235,6 +238,7 @@ func TestParseAllOptions(t *testing.T) {
 		Annotate:       true,
 		MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 		ContextDir:     filepath.Join(wd, "app"),
+		SessionKey:     "remote-buildkit::app",
 		Dockerfile:     filepath.Join(wd, "docker/Dockerfile.release"),
 		Target:         "release",
 		BuildArgs:      map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"},
