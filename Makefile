@@ -7,7 +7,7 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 STACK_ENV   = $(shell bash tests/stack/stack.sh env-file)
 GOFLAGS_LD := -ldflags "-X main.version=$(VERSION)"
 
-.PHONY: build deps stack-up stack-down demo test test-unit test-integration test-hooks lint
+.PHONY: build deps stack-up stack-down demo test test-unit test-integration test-hooks lint bench
 
 build:
 	go build $(GOFLAGS_LD) -o $(BIN) ./cmd/remote-buildkit
@@ -42,3 +42,7 @@ test-integration: build stack-up
 
 # Everything CI runs: `.ci/run` calls exactly this.
 test: deps lint test-unit test-hooks test-integration
+
+# Benchmarks against buildctl and the AWS CLI recipe; writes bench/results/<date>.md.
+bench: build stack-up
+	set -a; source "$(STACK_ENV)"; set +a; go run ./bench -bin $(BIN) $(BENCH_FLAGS)

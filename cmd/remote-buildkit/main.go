@@ -86,6 +86,7 @@ func newApp(stdout, stderr io.Writer, env config.Env) *cli.App {
 		buildCommand(env),
 		cleanupCommand(env),
 		diagnoseCommand(env),
+		validateCommand(env),
 		versionCommand(),
 	}
 	for _, c := range commands {
