@@ -17,6 +17,9 @@ VGW_VERSION=v1.8.0
 VGW_PORT=${STACK_VERSITY_PORT:-5006}
 VGW_DIR=$CACHE/tools/versitygw-$VGW_VERSION
 VERSITYGW=$VGW_DIR/versitygw
+AGENT_VERSION=v3.137.2
+AGENT_DIR=$CACHE/tools/buildkite-agent-$AGENT_VERSION
+AGENT=$AGENT_DIR/buildkite-agent
 VGW_ENDPOINT=http://127.0.0.1:$VGW_PORT
 VGW_ACCESS_KEY=stackadmin
 VGW_SECRET_FILE=$STATE/versitygw-secret-key
@@ -141,6 +144,34 @@ install_versitygw() {
   exec 8>&-
   versitygw_ok || die "versitygw: $VERSITYGW does not report $VGW_VERSION"
   log "versitygw: $("$VERSITYGW" --version | head -n 1 | tr -s ' ')"
+}
+
+agent_ok() { [[ -x $AGENT ]] && "$AGENT" --version 2>/dev/null | grep -q "${AGENT_VERSION#v}"; }
+
+# The real buildkite-agent, for end-to-end jobs (`buildkite-agent bootstrap`). go install refuses
+# it (a replace directive is needed), so it is built from the module's source.
+install_agent() {
+  if agent_ok; then log "buildkite-agent: $AGENT_VERSION present in $AGENT_DIR" && return 0; fi
+  mkdir -p "$CACHE/tools"
+  exec 8>"$CACHE/tools/.agent.lock"
+  flock -n 8 || { log "buildkite-agent: another build is running, waiting for it" && flock 8; }
+  if ! agent_ok; then
+    local tmp src alog=$CACHE/tools/buildkite-agent-build.log
+    log "buildkite-agent: building $AGENT_VERSION from the Go module proxy (~4 min cold, log $alog)"
+    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+    if ! (src=$(go mod download -json "github.com/buildkite/agent/v3@$AGENT_VERSION" | jq -r .Dir) &&
+      cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" && cd "$tmp/src" &&
+      go mod edit -replace drjosh.dev/zzglob=github.com/DrJosh9000/zzglob@v0.4.3 &&
+      GOFLAGS=-mod=mod go build -o "$tmp/buildkite-agent" . &&
+      mkdir -p "$AGENT_DIR" && mv "$tmp/buildkite-agent" "$AGENT") >"$alog" 2>&1; then
+      tail -n 30 "$alog" >&2 && rm -rf "$tmp"
+      die "buildkite-agent: build failed (log $alog)"
+    fi
+    rm -rf "$tmp"
+  fi
+  exec 8>&-
+  agent_ok || die "buildkite-agent: $AGENT does not report $AGENT_VERSION"
+  log "buildkite-agent: $("$AGENT" --version)"
 }
 
 # ---------------------------------------------------------------- processes
@@ -377,6 +408,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
     STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
     STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
+    STACK_BUILDKITE_AGENT "$AGENT" \
     BATS_MOCK_STUB "$BATS_MOCK_STUB")"; then log "env: wrote $STATE/env"; fi
 }
 
@@ -420,7 +452,7 @@ cmd_status() {
 
 case ${1:-} in
 install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_OLD_VERSION" &&
-  install_versitygw ;;
+  install_versitygw && install_agent ;;
 up) cmd_up ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
