@@ -133,6 +133,7 @@ func (j *agentJob) env(repo, commit string, cfg map[string]any, extra ...string)
 		"BUILDKITE_AGENT_ENDPOINT=http://" + j.stubAddr + "/v3",
 		"BUILDKITE_PLUGIN_S3_SECRETS_BUCKET=" + j.bucket.Name,
 		"BUILDKITE_PLUGIN_S3_SECRETS_REGION=us-east-1",
+		"BUILDKIT_HOST=" + j.s.BuildkitHost, // as the stack's env hook in Buildkite's guide sets it
 		"REMOTE_BUILDKIT_BIN=" + binAbs,
 		"DOCKER_CONFIG=" + j.s.DockerConfig,
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=us-east-1",
