@@ -63,9 +63,6 @@ func clientTLS(cfg *config.Config) (bool, error) {
 func checkCertFiles(cfg *config.Config, serverChain []*x509.Certificate, u *url.URL, now time.Time) Check {
 	dir := cfg.TLSDir
 	var issues []string
-	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		issues = append(issues, fmt.Sprintf("%s has mode %04o", dir, fi.Mode().Perm()))
-	}
 	set := certs.Set{}
 	for _, f := range []struct {
 		name string
@@ -79,13 +76,13 @@ func checkCertFiles(cfg *config.Config, serverChain []*x509.Certificate, u *url.
 			}
 			continue
 		}
-		if fi.Mode().Perm()&0o077 != 0 {
+		if f.name == config.KeyFile && fi.Mode().Perm()&0o077 != 0 { // certificates are public; the key is not
 			issues = append(issues, fmt.Sprintf("%s has mode %04o", p, fi.Mode().Perm()))
 		}
 		*f.dst, _ = os.ReadFile(p)
 	}
 	if len(issues) > 0 {
-		return fail(strings.Join(issues, "; ")+": the private key is readable by other users", fmt.Sprintf("chmod 700 %s && chmod 600 %s/*.pem", dir, dir))
+		return fail(strings.Join(issues, "; ")+": the private key is readable by other users", fmt.Sprintf("chmod 600 %s", filepath.Join(dir, config.KeyFile)))
 	}
 	found := []string{}
 	var warnings []string

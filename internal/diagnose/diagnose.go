@@ -280,6 +280,9 @@ func (r *Runner) checkTLSMode(ctx context.Context, s *state) Check {
 		client = "with TLS (files in " + s.cfg.TLSDir + ")"
 	}
 	switch {
+	case daemonTLS && !tlsCfg && s.cfg.SecretsBucket != "":
+		return fail("the daemon speaks TLS but "+s.cfg.TLSDir+" has no certificates yet: this is what `error reading server preface` means",
+			"the plugin's environment hook installs them from s3://"+s.cfg.SecretsBucket+" (run `remote-buildkit environment` here to do it now)")
 	case daemonTLS && !tlsCfg:
 		return fail("the daemon speaks TLS but this client connects "+client+": this is what `error reading server preface` means",
 			"put the daemon's CA and a client certificate in "+s.cfg.TLSDir+" (ca.pem, cert.pem, key.pem), or configure secrets-bucket")

@@ -392,3 +392,28 @@ func TestAgentJobInvalidConfig(t *testing.T) {
 		t.Errorf("%d network connections were made before the configuration error", n)
 	}
 }
+
+// diagnose --annotate posts the report through the real buildkite-agent.
+func TestAgentDiagnoseAnnotates(t *testing.T) {
+	j := requireAgent(t)
+	js, _ := json.Marshal(map[string]any{"buildkit-host": j.s.BuildkitHost, "tls-dir": j.s.TLSDir})
+	cmd := exec.Command(bin, "diagnose", "--annotate")
+	cmd.Env = mergeEnv(os.Environ(), []string{
+		"PATH=" + filepath.Dir(j.agent) + ":" + os.Getenv("PATH"),
+		"BUILDKITE_PLUGIN_CONFIGURATION=" + string(js),
+		"BUILDKITE_JOB_ID=diag-job", "BUILDKITE_AGENT_ACCESS_TOKEN=e2e-token",
+		"BUILDKITE_AGENT_ENDPOINT=http://" + j.stubAddr + "/v3",
+	})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("diagnose --annotate: %v\n%s", err, out)
+	}
+	anns := j.annotations()
+	if len(anns) != 1 || anns[0]["context"] != "remote-buildkit-diagnose" {
+		t.Fatalf("want one remote-buildkit-diagnose annotation, got %v", anns)
+	}
+	body, _ := anns[0]["body"].(string)
+	if !strings.Contains(body, "| grpc | PASS |") || !strings.Contains(body, "| tls-mode | PASS |") {
+		t.Errorf("annotation body lacks the checks:\n%s", body)
+	}
+}
