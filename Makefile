@@ -7,7 +7,7 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 STACK_ENV   = $(shell bash tests/stack/stack.sh env-file)
 GOFLAGS_LD := -ldflags "-X main.version=$(VERSION)"
 
-.PHONY: build deps stack-up stack-down demo test test-unit test-integration test-hooks lint bench
+.PHONY: build deps stack-up stack-down demo test test-unit test-integration test-hooks lint bench release
 
 build:
 	go build $(GOFLAGS_LD) -o $(BIN) ./cmd/remote-buildkit
@@ -46,3 +46,16 @@ test: deps lint test-unit test-hooks test-integration
 # Benchmarks against buildctl and the AWS CLI recipe; writes bench/results/<date>.md.
 bench: build stack-up
 	set -a; source "$(STACK_ENV)"; set +a; go run ./bench -bin $(BIN) $(BENCH_FLAGS)
+
+# Static release binaries and the sums the hooks verify downloads against.
+# Commit hooks/checksums.sha256 with the release tag; upload dist/* as the release's assets.
+RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/arm64
+release:
+	rm -rf dist && mkdir -p dist
+	set -e; for t in $(RELEASE_TARGETS); do \
+	  os=$${t%/*}; arch=$${t#*/}; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+	    -o dist/remote-buildkit-$(VERSION)-$$os-$$arch ./cmd/remote-buildkit; \
+	done
+	cd dist && sha256sum remote-buildkit-$(VERSION)-* | sort -k2 > ../hooks/checksums.sha256
+	@cat hooks/checksums.sha256

@@ -5,7 +5,9 @@
 # remote_buildkit_bin prints the path of the helper binary to run, trying in order:
 #   1. $REMOTE_BUILDKIT_BIN (must be an executable file);
 #   2. remote-buildkit on PATH (e.g. baked into the agent AMI);
-#   3. a build from this plugin checkout with go, cached per plugin commit under
+#   3. the release binary for this OS/arch, cached by version, downloaded and
+#      verified against hooks/checksums.sha256 (see remote_buildkit_release);
+#   4. a build from this plugin checkout with go, cached per plugin commit under
 #      ${REMOTE_BUILDKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remote-buildkit}/bin/<commit>/.
 # Messages go to stderr; returns 1 (after a one-line error) when there is no binary.
 # Callers run it in $(...), where errexit is off: every step checks its own status.
@@ -28,13 +30,22 @@ remote_buildkit_bin() {
     return 0
   fi
 
+  local plugin_dir release rc download_note=""
+  plugin_dir="$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)" || return 1
+  release="$(remote_buildkit_release "$plugin_dir")"
+  rc=$?
+  case "$rc" in
+    0) printf '%s\n' "$release" && return 0 ;;
+    2) return 1 ;; # a checksum mismatch: fail closed, no fallback
+  esac
+  [[ "$release" != tried:* ]] || download_note=" (tried ${release#tried:})"
+
   if ! type -P go >/dev/null; then
-    echo "remote-buildkit: helper binary not found: set REMOTE_BUILDKIT_BIN, put remote-buildkit on PATH (e.g. bake it into the agent AMI), or install Go so the plugin can build it from its checkout" >&2
+    echo "remote-buildkit: helper binary not found${download_note}: set REMOTE_BUILDKIT_BIN, put remote-buildkit on PATH (e.g. bake it into the agent AMI), or install Go so the plugin can build it from its checkout" >&2
     return 1
   fi
 
-  local plugin_dir key cache_dir tmp_dir
-  plugin_dir="$(CDPATH='' cd -P -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)" || return 1
+  local key cache_dir tmp_dir
   if ! key="$(git -C "$plugin_dir" rev-parse HEAD 2>/dev/null)" || [[ -z "$key" ]]; then
     # Not a git checkout: key on the content of the Go sources instead.
     if ! key="nogit-$(cd "$plugin_dir" &&
@@ -64,5 +75,55 @@ remote_buildkit_bin() {
     return 1
   fi
   rm -rf -- "$tmp_dir"
+  printf '%s\n' "$bin"
+}
+
+# remote_buildkit_release PLUGIN_DIR prints a verified release binary for this
+# OS/arch: from the cache keyed by version, else downloaded from
+# ${REMOTE_BUILDKIT_DOWNLOAD_URL} and checked against the SHA-256 sums committed
+# in hooks/checksums.sha256. Returns 1 to fall through to the next source (no
+# sums, unsupported platform, download failed: then it prints "tried:<url>")
+# and 2 on a checksum mismatch.
+remote_buildkit_release() {
+  local sums="$1/hooks/checksums.sha256" os arch asset want version dir bin tmp got url
+  [[ -f "$sums" ]] || return 1
+  os="$(uname -s | tr '[:upper:]' '[:lower:]')"
+  case "$(uname -m)" in
+    x86_64 | amd64) arch=amd64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) return 1 ;;
+  esac
+  while read -r want asset; do
+    [[ "$asset" == remote-buildkit-*-"$os-$arch" ]] && break
+    asset=""
+  done <"$sums"
+  [[ -n "$asset" && "$want" =~ ^[0-9a-f]{64}$ ]] || return 1
+  version="${asset#remote-buildkit-}"
+  version="${version%-"$os-$arch"}"
+  dir="${BUILDKITE_PLUGINS_PATH:-${XDG_CACHE_HOME:-$HOME/.cache}}/remote-buildkit-bin/${version}/${os}-${arch}"
+  bin="$dir/remote-buildkit"
+  if [[ -x "$bin" ]] && [[ "$(sha256sum "$bin" | cut -d' ' -f1)" == "$want" ]]; then
+    printf '%s\n' "$bin"
+    return 0
+  fi
+  url="${REMOTE_BUILDKIT_DOWNLOAD_URL:-https://github.com/remote-buildkit/remote-buildkit/releases/download}/${version}/${asset}"
+  mkdir -p -- "$dir" && tmp="$(mktemp "$dir/.download.XXXXXX")" || return 1
+  echo "remote-buildkit: downloading ${asset}…" >&2
+  if ! curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 10 --max-time 120 -o "$tmp" "$url"; then
+    rm -f -- "$tmp"
+    echo "remote-buildkit: could not download ${url}; trying the next source" >&2
+    printf 'tried:%s\n' "$url"
+    return 1
+  fi
+  got="$(sha256sum "$tmp" | cut -d' ' -f1)"
+  if [[ "$got" != "$want" ]]; then
+    rm -f -- "$tmp"
+    echo "remote-buildkit: checksum mismatch for ${url}: got sha256 ${got}, hooks/checksums.sha256 says ${want}; refusing to run it (check the download URL or a proxy rewriting it)" >&2
+    return 2
+  fi
+  if ! chmod +x "$tmp" || ! mv -f -- "$tmp" "$bin"; then
+    rm -f -- "$tmp"
+    return 1
+  fi
   printf '%s\n' "$bin"
 }
