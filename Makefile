@@ -27,7 +27,7 @@ demo: build stack-up
 	REMOTE_BUILDKIT_BIN=$(BIN) bash tests/demo.sh
 
 lint:
-	@test -z "$$(gofmt -l cmd internal tests *.go)" || { gofmt -l cmd internal tests *.go; exit 1; }
+	@test -z "$$(gofmt -l cmd internal tests bench *.go)" || { gofmt -l cmd internal tests bench *.go; exit 1; }
 	go vet ./...
 	shellcheck -x hooks/* tests/stack/*.sh tests/*.sh .ci/run
 
