@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -84,7 +83,7 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 		if cfg.RequireTLS {
 			return exitcode.With(exitcode.Connect, fmt.Errorf("require-tls is set but there are no client certificates for %s: configure secrets-bucket (or BUILDKITE_PLUGIN_S3_SECRETS_BUCKET), or put ca.pem, cert.pem and key.pem in %s", cfg.Host, cfg.TLSDir))
 		}
-		if !loopback(cfg.Host) {
+		if u, err := url.Parse(cfg.Host); err != nil || !builder.LoopbackHost(u.Hostname()) {
 			fmt.Fprintf(log, "remote-buildkit: WARNING: %s will be used without TLS: anyone who can reach that port can run builds and read their secrets. Keep it inside a private VPC with security groups, or set up mTLS (secrets-bucket) and require-tls: true\n", cfg.Host)
 		}
 	}
@@ -145,14 +144,9 @@ func installCerts(ctx context.Context, cfg *config.Config, secretsPrefix, tlsDir
 		}
 	}
 	awsCfg.Region = region
-	var prefixes []string
-	if cfg.PipelineSlug != "" {
-		prefixes = append(prefixes, cfg.PipelineSlug+"/"+prefixOf(secretsPrefix))
-	}
-	prefixes = append(prefixes, prefixOf(secretsPrefix))
 	res, err := certs.Sync(ctx, awsx.S3(awsCfg), certs.Request{
 		Bucket:   cfg.SecretsBucket,
-		Prefixes: prefixes,
+		Prefixes: cfg.CertPrefixes(secretsPrefix),
 		Objects:  [3]string{cfg.SecretsObjects.CA, cfg.SecretsObjects.Cert, cfg.SecretsObjects.Key},
 		Files:    [3]string{config.CAFile, config.CertFile, config.KeyFile},
 		Dir:      tlsDir,
@@ -165,13 +159,6 @@ func installCerts(ctx context.Context, cfg *config.Config, secretsPrefix, tlsDir
 		cfg.SecretsBucket, res.Prefix, tlsDir, res.Downloaded, res.Unchanged, time.Since(start).Milliseconds(), res.Checked.NotAfter.UTC().Format(time.DateOnly))
 	warn(log, res.Checked.Warnings)
 	return nil
-}
-
-func prefixOf(p string) string {
-	if p == "" {
-		return ""
-	}
-	return strings.Trim(p, "/") + "/"
 }
 
 func warn(log io.Writer, warnings []string) {
@@ -200,19 +187,6 @@ func readLocalSet(ctx context.Context, dir string) (certs.Set, bool) {
 		*f.dst = b
 	}
 	return s, true
-}
-
-func loopback(host string) bool {
-	u, err := url.Parse(host)
-	if err != nil {
-		return false
-	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func dedupe(in []string) []string {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -45,4 +46,11 @@ func S3(cfg aws.Config) *s3.Client {
 		// Objects uploaded without checksums would log an SDK debug line each.
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
+}
+
+// NoCredentials recognises the SDK's failure to find any credentials (no
+// instance role, no keys in the environment).
+func NoCredentials(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "get credentials:") || strings.Contains(msg, "no EC2 IMDS role found")
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -192,4 +193,13 @@ func cutAfter(s, sep string) string {
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	return s
+}
+
+// LoopbackHost reports whether a host name or IP is this machine.
+func LoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

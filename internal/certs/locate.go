@@ -3,9 +3,10 @@ package certs
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
 )
 
 // HeadObjectAPI is the S3 call Locate uses.
@@ -32,7 +33,7 @@ func Locate(ctx context.Context, api HeadObjectAPI, bucket string, prefixes []st
 		case "NoSuchBucket":
 			return false, fmt.Errorf("bucket s3://%s does not exist: fix secrets-bucket", bucket)
 		default:
-			if strings.Contains(err.Error(), "get credentials:") {
+			if awsx.NoCredentials(err) {
 				return false, fmt.Errorf("no AWS credentials to read s3://%s: run with an instance role or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", bucket)
 			}
 			return false, fmt.Errorf("s3://%s/%s: %w", bucket, key, err)

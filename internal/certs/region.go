@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
 )
 
 // HeadBucketAPI is the S3 call the region lookup uses.
@@ -38,7 +39,7 @@ func LookupRegion(ctx context.Context, api HeadBucketAPI, dir, bucket string) (s
 		case "AccessDenied", "Forbidden":
 			return "", fmt.Errorf("cannot look up the region of s3://%s (access denied): set secrets-region or BUILDKITE_PLUGIN_S3_SECRETS_REGION", bucket)
 		}
-		if msg := err.Error(); strings.Contains(msg, "get credentials:") || strings.Contains(msg, "no EC2 IMDS role found") {
+		if awsx.NoCredentials(err) {
 			return "", fmt.Errorf("no AWS credentials to look up s3://%s: run on an instance with an IAM role (Elastic CI Stack agents have one) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", bucket)
 		}
 		return "", fmt.Errorf("look up the region of s3://%s: %w (set secrets-region to skip the lookup)", bucket, err)

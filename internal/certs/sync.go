@@ -15,8 +15,10 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/aws/smithy-go"
 	"github.com/gofrs/flock"
+	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -204,7 +206,7 @@ func fetch(ctx context.Context, api S3, req Request, state map[string]objectStat
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if msg := err.Error(); strings.Contains(msg, "get credentials:") || strings.Contains(msg, "no EC2 IMDS role found") {
+		if awsx.NoCredentials(err) {
 			return nil, fmt.Errorf("no AWS credentials to read s3://%s/%s: run on an instance with an IAM role (Elastic CI Stack agents have one) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", req.Bucket, key)
 		}
 		return nil, fmt.Errorf("fetch s3://%s/%s: %w", req.Bucket, key, err)

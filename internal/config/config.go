@@ -968,3 +968,18 @@ func (c *Config) RegistryHosts() []string {
 	}
 	return out
 }
+
+// CertPrefixes lists where a certificate set is looked for in the secrets
+// bucket, in precedence order: <pipeline-slug>/<prefix>/ then <prefix>/,
+// as the Elastic CI Stack's own secrets hooks do.
+func (c *Config) CertPrefixes(prefix string) []string {
+	p := strings.Trim(prefix, "/")
+	if p != "" {
+		p += "/"
+	}
+	var out []string
+	if c.PipelineSlug != "" {
+		out = append(out, c.PipelineSlug+"/"+p)
+	}
+	return append(out, p)
+}

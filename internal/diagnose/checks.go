@@ -233,15 +233,8 @@ func (r *Runner) checkBucket(ctx context.Context, s *state) Check {
 	if r.AWS == nil {
 		return skip("AWS client unavailable")
 	}
-	var prefixes []string
-	p := strings.Trim(s.cfg.SecretsPrefix, "/")
-	if p != "" {
-		p += "/"
-	}
-	if s.cfg.PipelineSlug != "" {
-		prefixes = append(prefixes, s.cfg.PipelineSlug+"/"+p)
-	}
-	prefixes = append(prefixes, p)
+	prefixes := s.cfg.CertPrefixes(s.cfg.SecretsPrefix)
+	p := prefixes[len(prefixes)-1]
 	prefix, missing, err := r.AWS.LocateCerts(ctx, s.cfg, prefixes)
 	if err != nil {
 		return fail(oneLine(err), "see the message")

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 )
 
@@ -294,7 +295,7 @@ func (r *Runner) checkTLSMode(ctx context.Context, s *state) Check {
 	case daemonTLS:
 		return pass("TLS (the daemon does not ask for a client certificate)")
 	}
-	if loopbackHost(s.u.Hostname()) {
+	if builder.LoopbackHost(s.u.Hostname()) {
 		return pass("plaintext on a loopback address")
 	}
 	if s.cfg.RequireTLS {
@@ -370,14 +371,6 @@ func (r *Runner) checkAgent(ctx context.Context, _ *state) Check {
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
 
 // probeTLS sends a TLS ClientHello and reports whether the daemon answered
 // with TLS and asked for a client certificate.

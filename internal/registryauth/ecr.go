@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/smithy-go"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
 )
 
 // ECRAPI and ECRPublicAPI are the parts of the ECR clients used.
@@ -232,16 +234,10 @@ func explainECR(r ECRRegistry, err error) error {
 	case "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken":
 		return fmt.Errorf("%s: AWS rejected the agent's credentials (%s) for GetAuthorizationToken: check the instance role or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", r, code)
 	}
-	if noCredentials(err) {
+	if awsx.NoCredentials(err) {
 		return fmt.Errorf("%s: no AWS credentials for GetAuthorizationToken: run on an instance with an IAM role (Elastic CI Stack agents have one) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY", r)
 	}
 	return fmt.Errorf("%s: GetAuthorizationToken: %w", r, err)
-}
-
-// noCredentials recognises the SDK's "no credentials anywhere" failure.
-func noCredentials(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "get credentials:") || strings.Contains(msg, "no EC2 IMDS role found")
 }
 
 func (t *Tokens) load() map[string]Token {
