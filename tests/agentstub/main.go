@@ -5,8 +5,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -40,21 +42,56 @@ func main() {
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/upload" {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		e := entry{Method: r.Method, Path: r.URL.Path}
 		if json.Valid(body) {
 			e.Body = body
 		} else if len(body) > 0 {
 			e.Body, _ = json.Marshal(string(body))
 		}
-		mu.Lock()
-		if logf != nil {
-			b, _ := json.Marshal(e)
-			logf.Write(append(b, '\n'))
+		if r.URL.Path != "/upload" { // logged with its parsed form instead
+			mu.Lock()
+			if logf != nil {
+				b, _ := json.Marshal(e)
+				logf.Write(append(b, '\n'))
+			}
+			mu.Unlock()
 		}
-		mu.Unlock()
 
 		w.Header().Set("Content-Type", "application/json")
 		path := strings.TrimPrefix(r.URL.Path, "/v3")
+		if r.URL.Path == "/upload" { // the artifact upload the form instructions below point at
+			upload(w, r, body, func(e entry) {
+				mu.Lock()
+				defer mu.Unlock()
+				if logf != nil {
+					b, _ := json.Marshal(e)
+					logf.Write(append(b, '\n'))
+				}
+			})
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasSuffix(path, "/artifacts") {
+			var batch struct {
+				ID        string            `json:"id"`
+				Artifacts []json.RawMessage `json:"artifacts"`
+			}
+			json.Unmarshal(body, &batch)
+			ids := make([]string, len(batch.Artifacts))
+			for i := range ids {
+				ids[i] = fmt.Sprintf("artifact-%d", i)
+			}
+			json.NewEncoder(w).Encode(map[string]any{
+				"id": orDefault(batch.ID, "batch"), "artifact_ids": ids,
+				"upload_instructions": map[string]any{
+					"action": map[string]string{"url": "http://" + r.Host, "method": "POST", "path": "/upload", "file_input": "file"},
+					"data":   map[string]string{"path": "${artifact:path}"},
+				},
+			})
+			return
+		}
 		var req struct{ Key, Value string }
 		json.Unmarshal(body, &req)
 		switch {
@@ -102,4 +139,32 @@ func main() {
 		os.Rename(tmp, *addrFile)
 	}
 	log.Fatal(http.Serve(ln, h))
+}
+
+// upload records an artifact upload: the form fields and the file's content.
+func upload(w http.ResponseWriter, r *http.Request, body []byte, record func(entry)) {
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err := r.ParseMultipartForm(32 << 20); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	form := map[string]string{}
+	for k, v := range r.MultipartForm.Value {
+		form[k] = strings.Join(v, ",")
+	}
+	if f, h, err := r.FormFile("file"); err == nil {
+		content, _ := io.ReadAll(f)
+		form["file"] = h.Filename
+		form["content"] = string(content)
+	}
+	b, _ := json.Marshal(form)
+	record(entry{Method: r.Method, Path: r.URL.Path, Body: b})
+	w.WriteHeader(http.StatusCreated)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -417,3 +417,40 @@ func TestAgentDiagnoseAnnotates(t *testing.T) {
 		t.Errorf("annotation body lacks the checks:\n%s", body)
 	}
 }
+
+// artifact: true uploads the build's JSON metadata through the real agent;
+// meta-data per-tag sets one key per tag.
+func TestAgentJobArtifactAndPerTagMetaData(t *testing.T) {
+	j := requireAgent(t)
+	repo := j.s.repo(t)
+	src, commit := j.checkout(map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
+	cfg := map[string]any{"tags": []string{repo + ":art"}, "push": true, "artifact": true,
+		"meta-data": map[string]any{"key": "image-digest", "per-tag": true}}
+	cmd, out := j.bootstrap(j.env(src, commit, cfg))
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("job failed: %v\n%s", err, out.String())
+	}
+	digest := lineValue(out.String(), "digest")
+	var uploaded map[string]string
+	keys := map[string]string{}
+	for _, r := range j.requests() {
+		switch {
+		case r.Path == "/upload":
+			json.Unmarshal(r.Body, &uploaded)
+		case strings.HasSuffix(r.Path, "/data/set"):
+			var kv struct{ Key, Value string }
+			json.Unmarshal(r.Body, &kv)
+			keys[kv.Key] = kv.Value
+		}
+	}
+	if uploaded["path"] != "remote-buildkit-metadata.json" {
+		t.Fatalf("no upload of remote-buildkit-metadata.json: %v\n%s", uploaded, out.String())
+	}
+	var meta map[string]any
+	if err := json.Unmarshal([]byte(uploaded["content"]), &meta); err != nil || meta["containerimage.digest"] != digest {
+		t.Errorf("uploaded metadata %q does not hold the digest %s (%v)", uploaded["content"], digest, err)
+	}
+	if keys["image-digest"] != digest || keys["image-digest:"+repo+":art"] != digest {
+		t.Errorf("meta-data keys %v, want image-digest and image-digest:%s:art = %s", keys, repo, digest)
+	}
+}
