@@ -40,6 +40,16 @@ func connectTargets(ctx context.Context, cfg *config.Config, workDir string, err
 	}
 	if len(cfg.Platforms) > 1 || (len(cfg.Platforms) == 1 && declared) {
 		as, err := fleet.Assign(ctx, key, cfg.Nodes, cfg.Platforms, cfg.ConnectTimeout, warn)
+		if errors.Is(err, fleet.ErrNoNativeNode) && !declared {
+			// A pool of like daemons: one of them builds every platform, as a
+			// single daemon would (cross-compiling stages or QEMU).
+			fmt.Fprintf(errOut, "remote-buildkit: not every platform has a native node (%s): building all of them on one pool member\n", strings.Join(cfg.Platforms, ", "))
+			c, cerr := fleet.Choose(ctx, key, cfg.Nodes, cfg.ConnectTimeout, warn)
+			if cerr != nil {
+				return nil, exitcode.With(exitcode.Connect, cerr)
+			}
+			return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+		}
 		if err != nil {
 			return nil, exitcode.With(exitcode.Connect, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -83,6 +84,9 @@ func Choose(ctx context.Context, key string, nodes []config.Node, timeout time.D
 	return nil, fmt.Errorf("no BuildKit node answered (tried %s): see the warnings above", strings.Join(errs, ", "))
 }
 
+// ErrNoNativeNode: a wanted platform has no node that builds it natively.
+var ErrNoNativeNode = errors.New("no native node")
+
 // Assignment is the platforms one node builds.
 type Assignment struct {
 	*Connected
@@ -143,7 +147,7 @@ func Assign(ctx context.Context, key string, nodes []config.Node, want []string,
 			for _, c := range byName {
 				c.Close()
 			}
-			return nil, fmt.Errorf("no reachable BuildKit node builds %s natively (nodes: %s): add one to nodes, declare its platforms, or drop the platform", p, describe(nodes, byName))
+			return nil, fmt.Errorf("%w: no reachable BuildKit node builds %s natively (nodes: %s): add one to nodes, declare its platforms, or drop the platform", ErrNoNativeNode, p, describe(nodes, byName))
 		}
 		if i, ok := index[chosen.Node.Name]; ok {
 			out[i].Platforms = append(out[i].Platforms, p)

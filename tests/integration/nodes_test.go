@@ -301,3 +301,26 @@ func TestNodesPool(t *testing.T) {
 		}
 	}
 }
+
+// A pool of like daemons builds a multi-platform image on one member, as a
+// single daemon does, when no member builds every platform natively
+// (regression: it used to refuse with "no reachable node builds linux/arm64").
+func TestNodesPoolMultiPlatform(t *testing.T) {
+	s := requireStack(t)
+	ds := startDaemons(t, s, "m1", "m2")
+	repo := s.repo(t)
+	dir := writeFiles(t, map[string]string{"Dockerfile": fmt.Sprintf(splitDockerfile, s.BaseImage, "true")})
+	r := s.run(t, dir, map[string]any{"tls-dir": s.TLSDir, "buildkit-host": []string{ds[0].Host, ds[1].Host},
+		"platforms": []string{"linux/amd64", "linux/arm64"}, "tags": []string{repo + ":pool"}, "push": true,
+		"build-args": map[string]string{"NONCE": repo}})
+	if r.Code != 0 || !strings.Contains(r.Stderr, "building all of them on one pool member") {
+		t.Fatalf("pool multi-platform build: %s", r)
+	}
+	idx, err := s.descriptor(t, repo+":pool").ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im, _ := idx.IndexManifest(); len(im.Manifests) != 2 {
+		t.Errorf("index has %d manifests, want 2", len(im.Manifests))
+	}
+}
