@@ -56,10 +56,10 @@ func requireAgent(t *testing.T) *agentJob {
 	}
 	j.plugin = "file://" + clone + "#" + strings.TrimSpace(string(head))
 
-	// The agent API stub.
-	stub := filepath.Join(t.TempDir(), "agentstub")
-	if out, err := exec.Command("go", "build", "-o", stub, "../agentstub").CombinedOutput(); err != nil {
-		t.Fatalf("build the agent API stub: %v\n%s", err, out)
+	// The agent API stub, built by the stack.
+	stub := os.Getenv("STACK_AGENT_STUB")
+	if stub == "" {
+		t.Fatal("STACK_AGENT_STUB is unset: the stack's env file is out of date (re-run `make stack-up`)")
 	}
 	dir := t.TempDir()
 	j.stubLog = filepath.Join(dir, "requests.jsonl")

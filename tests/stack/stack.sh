@@ -20,6 +20,8 @@ VERSITYGW=$VGW_DIR/versitygw
 AGENT_VERSION=v3.137.2
 AGENT_DIR=$CACHE/tools/buildkite-agent-$AGENT_VERSION
 AGENT=$AGENT_DIR/buildkite-agent
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+AGENT_STUB=$CACHE/tools/agentstub # tests/agentstub (the agent API stub), rebuilt when its source changes
 VGW_ENDPOINT=http://127.0.0.1:$VGW_PORT
 VGW_ACCESS_KEY=stackadmin
 VGW_SECRET_FILE=$STATE/versitygw-secret-key
@@ -172,6 +174,33 @@ install_agent() {
   exec 8>&-
   agent_ok || die "buildkite-agent: $AGENT does not report $AGENT_VERSION"
   log "buildkite-agent: $("$AGENT" --version)"
+}
+
+agent_stub_sum() { # what the stub binary is built from: its sources, go.mod and the Go version
+  { go version && cat "$REPO_ROOT/go.mod" && find "$REPO_ROOT/tests/agentstub" -name '*.go' -type f -print0 |
+    LC_ALL=C sort -z | xargs -0 cat; } | sha256sum | cut -d' ' -f1
+}
+agent_stub_ok() { [[ -x $AGENT_STUB && -f $AGENT_STUB.sum && $(cat "$AGENT_STUB.sum") == "$1" ]]; }
+
+# tests/agentstub, a stand-in for the agent API (a few seconds to build; tests may also `go run` it).
+install_agent_stub() {
+  local sum tmp
+  sum=$(agent_stub_sum)
+  agent_stub_ok "$sum" && return 0
+  mkdir -p "$CACHE/tools"
+  exec 7>"$CACHE/tools/.agentstub.lock"
+  flock 7
+  if ! agent_stub_ok "$sum"; then
+    log "agentstub: building $AGENT_STUB from tests/agentstub"
+    tmp=$(mktemp "$CACHE/tools/.agentstub.XXXXXX")
+    # Built to a temporary name and renamed: a stub that a test is running keeps its old file.
+    if ! (cd "$REPO_ROOT" && GOWORK=off go build -buildvcs=false -o "$tmp" ./tests/agentstub) >&2; then
+      rm -f "$tmp"
+      die "agentstub: build failed"
+    fi
+    chmod 0755 "$tmp" && mv -f "$tmp" "$AGENT_STUB" && printf '%s\n' "$sum" >"$AGENT_STUB.sum"
+  fi
+  exec 7>&-
 }
 
 # ---------------------------------------------------------------- processes
@@ -408,7 +437,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
     STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
     STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
-    STACK_BUILDKITE_AGENT "$AGENT" \
+    STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" \
     BATS_MOCK_STUB "$BATS_MOCK_STUB")"; then log "env: wrote $STATE/env"; fi
 }
 
@@ -417,6 +446,8 @@ cmd_up() {
   buildkit_ok "$BK_OLD_VERSION" || die "buildkit $BK_OLD_VERSION missing: run '$0 install' first"
   [[ -f $BATS_MOCK_STUB ]] || die "bats-mock missing: run '$0 install' first"
   versitygw_ok || die "versitygw $VGW_VERSION missing: run '$0 install' first"
+  agent_ok || die "buildkite-agent $AGENT_VERSION missing: run '$0 install' first"
+  install_agent_stub # cheap, and its source may have changed since install
   mkdir -p "$STATE/pids" "$STATE/logs" && chmod 0700 "$STATE"
   if ! certs_valid; then
     stop buildkitd # they must pick up the new server certificate
@@ -452,7 +483,7 @@ cmd_status() {
 
 case ${1:-} in
 install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_OLD_VERSION" &&
-  install_versitygw && install_agent ;;
+  install_versitygw && install_agent && install_agent_stub ;;
 up) cmd_up ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
