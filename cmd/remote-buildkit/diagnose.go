@@ -146,20 +146,16 @@ func mdCell(s string) string {
 // daemonAPI asks the daemon through the BuildKit client.
 type daemonAPI struct{}
 
-func (daemonAPI) connect(ctx context.Context, cfg *config.Config, timeout time.Duration) (*client.Client, string, error) {
-	conn := builder.ConnFromConfig(cfg)
-	if conn.Timeout > timeout+2*time.Second {
-		conn.Timeout = timeout + 2*time.Second
-	}
-	cl, info, _, err := builder.Connect(ctx, conn)
+func (daemonAPI) connect(ctx context.Context, node config.Node, timeout time.Duration) (*client.Client, string, error) {
+	cl, info, _, err := builder.Connect(ctx, node, timeout+2*time.Second)
 	if err != nil {
 		return nil, "", err
 	}
 	return cl, info.BuildkitVersion.Version, nil
 }
 
-func (d daemonAPI) Info(ctx context.Context, cfg *config.Config, timeout time.Duration) (string, error) {
-	cl, v, err := d.connect(ctx, cfg, timeout)
+func (d daemonAPI) Info(ctx context.Context, node config.Node, timeout time.Duration) (string, error) {
+	cl, v, err := d.connect(ctx, node, timeout)
 	if err != nil {
 		return "", err
 	}
@@ -167,8 +163,8 @@ func (d daemonAPI) Info(ctx context.Context, cfg *config.Config, timeout time.Du
 	return v, nil
 }
 
-func (d daemonAPI) Platforms(ctx context.Context, cfg *config.Config, timeout time.Duration) ([]string, error) {
-	cl, _, err := d.connect(ctx, cfg, timeout)
+func (d daemonAPI) Platforms(ctx context.Context, node config.Node, timeout time.Duration) ([]string, error) {
+	cl, _, err := d.connect(ctx, node, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -194,8 +190,8 @@ func (d daemonAPI) Platforms(ctx context.Context, cfg *config.Config, timeout ti
 	return out, nil
 }
 
-func (d daemonAPI) Cache(ctx context.Context, cfg *config.Config, timeout time.Duration) (int64, int, error) {
-	cl, _, err := d.connect(ctx, cfg, timeout)
+func (d daemonAPI) Cache(ctx context.Context, node config.Node, timeout time.Duration) (int64, int, error) {
+	cl, _, err := d.connect(ctx, node, timeout)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -75,22 +75,23 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 		warn(log, checked.Warnings)
 	}
 
-	tlsMode, err := builder.ResolveTLS(builder.ConnFromConfig(cfg))
+	node := cfg.Default()
+	tlsMode, err := builder.ResolveTLS(node)
 	if err != nil {
 		return err
 	}
-	if cfg.Host != "" && !tlsMode.Enabled && strings.HasPrefix(cfg.Host, "tcp://") {
+	if node.Host != "" && !tlsMode.Enabled && strings.HasPrefix(node.Host, "tcp://") {
 		if cfg.RequireTLS {
-			return exitcode.With(exitcode.Connect, fmt.Errorf("require-tls is set but there are no client certificates for %s: configure secrets-bucket (or BUILDKITE_PLUGIN_S3_SECRETS_BUCKET), or put ca.pem, cert.pem and key.pem in %s", cfg.Host, cfg.TLSDir))
+			return exitcode.With(exitcode.Connect, fmt.Errorf("require-tls is set but there are no client certificates for %s: configure secrets-bucket (or BUILDKITE_PLUGIN_S3_SECRETS_BUCKET), or put ca.pem, cert.pem and key.pem in %s", node.Host, cfg.TLSDir))
 		}
-		if u, err := url.Parse(cfg.Host); err != nil || !builder.LoopbackHost(u.Hostname()) {
-			fmt.Fprintf(log, "remote-buildkit: WARNING: %s will be used without TLS: anyone who can reach that port can run builds and read their secrets. Keep it inside a private VPC with security groups, or set up mTLS (secrets-bucket) and require-tls: true\n", cfg.Host)
+		if u, err := url.Parse(node.Host); err != nil || !builder.LoopbackHost(u.Hostname()) {
+			fmt.Fprintf(log, "remote-buildkit: WARNING: %s will be used without TLS: anyone who can reach that port can run builds and read their secrets. Keep it inside a private VPC with security groups, or set up mTLS (secrets-bucket) and require-tls: true\n", node.Host)
 		}
 	}
 
 	var b strings.Builder
-	if cfg.Host != "" && len(cfg.Nodes) <= 1 { // a pool or nodes have no single address
-		b.WriteString(shellquote.Export("BUILDKIT_HOST", cfg.Host))
+	if node.Host != "" && len(cfg.Nodes) <= 1 { // a pool or nodes have no single address
+		b.WriteString(shellquote.Export("BUILDKIT_HOST", node.Host))
 	}
 	if tlsMode.Enabled {
 		b.WriteString(shellquote.Export("BUILDKIT_TLS_DIR", filepath.Dir(tlsMode.CA)))
@@ -99,8 +100,8 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 			b.WriteString(shellquote.Export("BUILDKIT_TLS_CERT", tlsMode.Cert))
 			b.WriteString(shellquote.Export("BUILDKIT_TLS_KEY", tlsMode.Key))
 		}
-		if cfg.TLSServerName != "" {
-			b.WriteString(shellquote.Export("BUILDKIT_TLS_SERVER_NAME", cfg.TLSServerName))
+		if node.TLSServerName != "" {
+			b.WriteString(shellquote.Export("BUILDKIT_TLS_SERVER_NAME", node.TLSServerName))
 		}
 	}
 	if cfg.DockerConfig {

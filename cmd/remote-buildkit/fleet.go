@@ -26,11 +26,11 @@ import (
 func connectTargets(ctx context.Context, cfg *config.Config, workDir string, errOut io.Writer) ([]fleet.Assignment, error) {
 	warn := func(s string) { fmt.Fprintf(errOut, "remote-buildkit: WARNING: %s\n", s) }
 	if len(cfg.Nodes) <= 1 {
-		cl, info, t, err := builder.Connect(ctx, builder.ConnFromConfig(cfg))
+		node := cfg.Default()
+		cl, info, t, err := builder.Connect(ctx, node, cfg.ConnectTimeout)
 		if err != nil {
 			return nil, err
 		}
-		node := config.Node{Name: cfg.Host, Host: cfg.Host}
 		return []fleet.Assignment{{Connected: &fleet.Connected{Node: node, Client: cl, Info: info, TLS: t, Rank: 1}, Platforms: cfg.Platforms}}, nil
 	}
 	key := fleet.Key(cfg.PipelineSlug, relTo(workDir, cfg.Dockerfile))

@@ -23,8 +23,8 @@ func TestVersionPrintsOwnAndBuildkitVersions(t *testing.T) {
 		t.Errorf("first line %q", lines[0])
 	}
 	// Tests are built from the module, so the dependency version is known.
-	if lines[1] != "buildkit client v0.33.1" {
-		t.Errorf("second line %q, want the pinned buildkit client v0.33.1", lines[1])
+	if lines[1] != "buildkit client v0.34.2" {
+		t.Errorf("second line %q, want the pinned buildkit client v0.34.2", lines[1])
 	}
 }
 

@@ -168,7 +168,7 @@ func TestResolveTLS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			write(dir, tt.files...)
-			got, err := ResolveTLS(Conn{Host: tt.host, TLSDir: dir, TLSDirSet: tt.set})
+			got, err := ResolveTLS(config.Node{Host: tt.host, TLSDir: dir, TLSDirSet: tt.set})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitcode.Of(err) != exitcode.Connect {
 					t.Fatalf("err = %v (code %d), want %q with exit 3", err, exitcode.Of(err), tt.wantErr)
@@ -186,7 +186,7 @@ func TestResolveTLS(t *testing.T) {
 }
 
 func TestExplainConnect(t *testing.T) {
-	c := Conn{Host: "tcp://10.0.0.5:1234", TLSDir: "/home/agent/.buildkit", Timeout: 20 * time.Second}
+	c := config.Node{Host: "tcp://10.0.0.5:1234", TLSDir: "/home/agent/.buildkit"}
 	tlsOn := TLS{Enabled: true, CA: "/home/agent/.buildkit/ca.pem", Cert: "/home/agent/.buildkit/cert.pem"}
 	tests := []struct {
 		err  string
@@ -205,12 +205,12 @@ func TestExplainConnect(t *testing.T) {
 		{`something new`, tlsOn, "cannot connect to the BuildKit daemon at tcp://10.0.0.5:1234: something new"},
 	}
 	for _, tt := range tests {
-		got := explainConnect(errors.New(tt.err), c, tt.tls).Error()
+		got := explainConnect(errors.New(tt.err), c, 20*time.Second, tt.tls).Error()
 		if !strings.Contains(got, tt.want) || strings.Contains(got, "\n") {
 			t.Errorf("explainConnect(%q)\n got %q\nwant it to contain %q, on one line", tt.err, got, tt.want)
 		}
 	}
-	got := explainConnect(context.DeadlineExceeded, c, tlsOn).Error()
+	got := explainConnect(context.DeadlineExceeded, c, 20*time.Second, tlsOn).Error()
 	if !strings.Contains(got, "within 20s (connect-timeout)") {
 		t.Errorf("deadline: %q", got)
 	}

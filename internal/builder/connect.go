@@ -25,20 +25,6 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
 
-// Conn says how to reach the daemon.
-type Conn struct {
-	Host          string
-	TLSDir        string
-	TLSDirSet     bool
-	TLSServerName string
-	Timeout       time.Duration
-}
-
-// ConnFromConfig picks the connection settings out of a Config.
-func ConnFromConfig(c *config.Config) Conn {
-	return Conn{Host: c.Host, TLSDir: c.TLSDir, TLSDirSet: c.TLSDirSet, TLSServerName: c.TLSServerName, Timeout: c.ConnectTimeout}
-}
-
 // TLS is the outcome of looking at tls-dir.
 type TLS struct {
 	Enabled        bool
@@ -62,7 +48,7 @@ func (t TLS) String() string {
 // ca.pem (and cert.pem with key.pem, or neither); the default
 // $HOME/.buildkit is used when it holds any of them, else the connection is
 // plaintext (the private-VPC set-up of Buildkite's guide).
-func ResolveTLS(c Conn) (TLS, error) {
+func ResolveTLS(c config.Node) (TLS, error) {
 	u, _ := url.Parse(c.Host)
 	if u == nil || (u.Scheme != "tcp" && !c.TLSDirSet) || c.TLSDir == "" {
 		return TLS{}, nil
@@ -103,21 +89,31 @@ func ResolveTLS(c Conn) (TLS, error) {
 	return t, nil
 }
 
-// Connect opens a client and proves the daemon answers (Info) within the
-// connect timeout. Errors are explained in terms of the user's settings.
-func Connect(ctx context.Context, c Conn) (*client.Client, *client.Info, TLS, error) {
-	t, err := ResolveTLS(c)
+// ClientOptions are the BuildKit client options that reach node: the one
+// place a node's settings become a connection.
+func ClientOptions(n config.Node) ([]client.ClientOpt, TLS, error) {
+	t, err := ResolveTLS(n)
 	if err != nil {
-		return nil, nil, t, err
+		return nil, t, err
 	}
 	var opts []client.ClientOpt
 	if t.Enabled {
-		opts = append(opts, client.WithServerConfig(c.TLSServerName, t.CA))
+		opts = append(opts, client.WithServerConfig(n.TLSServerName, t.CA))
 		if t.ClientCertUsed {
 			opts = append(opts, client.WithCredentials(t.Cert, t.Key))
 		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	return opts, t, nil
+}
+
+// Connect opens a client to node and proves the daemon answers (Info) within
+// timeout (connect-timeout). Errors are explained in terms of the user's settings.
+func Connect(ctx context.Context, c config.Node, timeout time.Duration) (*client.Client, *client.Info, TLS, error) {
+	opts, t, err := ClientOptions(c)
+	if err != nil {
+		return nil, nil, t, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// The environment hook may be installing a new set: read under its lock
 	// (skipped when tls-dir is read-only, e.g. baked into an AMI).
@@ -130,7 +126,7 @@ func Connect(ctx context.Context, c Conn) (*client.Client, *client.Info, TLS, er
 	cl, err := client.New(cctx, c.Host, opts...)
 	unlock()
 	if err != nil {
-		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, t))
+		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, timeout, t))
 	}
 	info, err := cl.Info(cctx)
 	if err != nil {
@@ -141,18 +137,18 @@ func Connect(ctx context.Context, c Conn) (*client.Client, *client.Info, TLS, er
 		if cctx.Err() != nil && !strings.Contains(err.Error(), "connection refused") {
 			err = context.DeadlineExceeded
 		}
-		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, t))
+		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, timeout, t))
 	}
 	return cl, info, t, nil
 }
 
 // explainConnect turns transport errors into one line naming the setting to fix.
-func explainConnect(err error, c Conn, t TLS) error {
+func explainConnect(err error, c config.Node, timeout time.Duration, t TLS) error {
 	msg := err.Error()
 	host := c.Host
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("no answer from the BuildKit daemon at %s within %s (connect-timeout): check that buildkitd is running there and that a security group or firewall lets this agent reach the port", host, c.Timeout)
+		return fmt.Errorf("no answer from the BuildKit daemon at %s within %s (connect-timeout): check that buildkitd is running there and that a security group or firewall lets this agent reach the port", host, timeout)
 	case strings.Contains(msg, "connection refused"):
 		return fmt.Errorf("nothing is listening at %s (connection refused): start buildkitd there or fix buildkit-host", host)
 	case strings.Contains(msg, "no such host"):

@@ -35,11 +35,12 @@ const (
 
 // Config is the validated plugin configuration.
 type Config struct {
-	Host           string // the first (or only) daemon
-	Nodes          []Node // every daemon: one per buildkit-host entry, or the nodes option
-	TLSDir         string
-	TLSDirSet      bool // tls-dir was configured explicitly: its files are required
-	TLSServerName  string
+	// Nodes is every daemon, never empty: one per buildkit-host entry, or the
+	// nodes option. The first is the default node; it carries the top-level
+	// host and TLS options (Host is "" when buildkit-host is not set, which
+	// only the environment phase and diagnose accept).
+	Nodes          []Node
+	TLSDir         string // the top-level tls-dir: where the secrets bucket's certificates are installed
 	ConnectTimeout time.Duration
 
 	ContextDir    string // absolute
@@ -98,16 +99,29 @@ type Secret struct {
 	ID, Env, Src string
 }
 
-// Node is one BuildKit daemon of several.
+// Node is one BuildKit daemon: its address and how to authenticate to it.
+// It is the only description of a daemon; builder.Connect dials one.
 type Node struct {
 	Name          string
 	Host          string
 	Platforms     []string // declared; empty = discovered from the workers
 	TLSDir        string
-	TLSDirSet     bool
+	TLSDirSet     bool   // tls-dir was configured explicitly: its files are required
 	SecretsPrefix string // "" = the certificates in TLSDir are used as they are
 	TLSServerName string
 }
+
+// Default is the default node: the only daemon of a single-daemon build, the
+// first of a pool.
+func (c *Config) Default() Node {
+	if len(c.Nodes) == 0 {
+		return Node{TLSDir: c.TLSDir}
+	}
+	return c.Nodes[0]
+}
+
+// Several reports whether the build has a pool or platform nodes.
+func (c *Config) Several() bool { return len(c.Nodes) > 1 }
 
 // Objects are the certificate objects' names under the secrets prefix.
 type Objects struct {
@@ -311,7 +325,6 @@ func (v *validator) abs(p string) string {
 
 func (v *validator) build(r *raw) *Config {
 	c := &Config{
-		TLSServerName:  r.TLSServerName,
 		ConnectTimeout: DefaultConnectTimeout,
 		Target:         r.Target,
 		Push:           r.Push,
@@ -320,12 +333,14 @@ func (v *validator) build(r *raw) *Config {
 	}
 
 	// Connection.
+	top := Node{TLSServerName: r.TLSServerName} // the top-level options: every node's defaults
 	if r.TLSDir != nil {
-		c.TLSDir, c.TLSDirSet = v.abs(expandHome(*r.TLSDir, v.env)), true
+		top.TLSDir, top.TLSDirSet = v.abs(expandHome(*r.TLSDir, v.env)), true
 	} else if home := v.env.Get("HOME"); home != "" {
-		c.TLSDir = filepath.Join(home, DefaultTLSDirName)
+		top.TLSDir = filepath.Join(home, DefaultTLSDirName)
 	}
-	v.daemons(r, c)
+	c.TLSDir = top.TLSDir
+	v.daemons(r, c, top)
 	if r.ConnectTimeout != nil {
 		c.ConnectTimeout = time.Duration(*r.ConnectTimeout)
 		if c.ConnectTimeout <= 0 {
@@ -447,8 +462,14 @@ var (
 	knownArch = map[string]bool{"amd64": true, "arm64": true, "arm": true, "386": true, "ppc64le": true, "s390x": true, "riscv64": true, "mips64le": true, "mips64": true, "loong64": true}
 )
 
-// daemons reads buildkit-host (one address or a pool) and nodes.
-func (v *validator) daemons(r *raw, c *Config) {
+// daemons reads buildkit-host (one address or a pool) and nodes; top holds
+// the top-level TLS options. c.Nodes is never left empty.
+func (v *validator) daemons(r *raw, c *Config, top Node) {
+	defer func() {
+		if len(c.Nodes) == 0 {
+			c.Nodes = []Node{top}
+		}
+	}()
 	var hosts []string
 	switch {
 	case r.BuildkitHost != nil:
@@ -475,7 +496,9 @@ func (v *validator) daemons(r *raw, c *Config) {
 			continue
 		}
 		seen[h] = key
-		c.Nodes = append(c.Nodes, Node{Name: h, Host: h, TLSDir: c.TLSDir, TLSDirSet: c.TLSDirSet, TLSServerName: c.TLSServerName})
+		n := top
+		n.Name, n.Host = h, h
+		c.Nodes = append(c.Nodes, n)
 	}
 	names := map[string]bool{}
 	for i, n := range r.Nodes {
@@ -484,7 +507,7 @@ func (v *validator) daemons(r *raw, c *Config) {
 			v.addf(k+".host", "%v", err)
 			continue
 		}
-		node := Node{Name: orDefault(n.Name, n.Host), Host: n.Host, TLSDir: c.TLSDir, TLSDirSet: c.TLSDirSet, TLSServerName: orDefault(n.TLSServerName, c.TLSServerName)}
+		node := Node{Name: orDefault(n.Name, n.Host), Host: n.Host, TLSDir: top.TLSDir, TLSDirSet: top.TLSDirSet, TLSServerName: orDefault(n.TLSServerName, top.TLSServerName)}
 		if names[node.Name] {
 			v.addf(k+".name", "node name %q is used twice: give each node its own name", node.Name)
 			continue
@@ -510,9 +533,7 @@ func (v *validator) daemons(r *raw, c *Config) {
 		}
 		c.Nodes = append(c.Nodes, node)
 	}
-	if len(c.Nodes) > 0 {
-		c.Host = c.Nodes[0].Host
-	} else if v.files && len(hosts) == 0 && len(r.Nodes) == 0 {
+	if len(c.Nodes) == 0 && v.files && len(hosts) == 0 && len(r.Nodes) == 0 {
 		v.addf("buildkit-host", "not set: set the buildkit-host option or BUILDKIT_HOST (e.g. tcp://buildkitd.internal:1234)")
 	}
 }

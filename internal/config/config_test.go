@@ -40,9 +40,9 @@ func newWorkDir(t *testing.T, files ...string) string {
 // diffConfig reports every field of got that differs from want, by name.
 func diffConfig(t *testing.T, got, want *config.Config) {
 	t.Helper()
-	if want.Nodes == nil && want.Host != "" {
-		// One buildkit-host is one node with the connection settings.
-		want.Nodes = []config.Node{{Name: want.Host, Host: want.Host, TLSDir: want.TLSDir, TLSDirSet: want.TLSDirSet, TLSServerName: want.TLSServerName}}
+	if len(want.Nodes) == 1 && want.Nodes[0].TLSDir == "" {
+		// One buildkit-host is one node with the top-level connection settings.
+		want.Nodes[0].TLSDir = want.TLSDir
 	}
 	gv, wv := reflect.ValueOf(*got), reflect.ValueOf(*want)
 	for i := 0; i < gv.NumField(); i++ {
@@ -97,7 +97,7 @@ func TestParseDefaults(t *testing.T) {
 			env:  map[string]string{"BUILDKIT_HOST": "tcp://buildkitd:1234", "HOME": "/home/agent"},
 			want: func(wd string) *config.Config {
 				return &config.Config{
-					Host:           "tcp://buildkitd:1234",
+					Nodes:          []config.Node{{Name: "tcp://buildkitd:1234", Host: "tcp://buildkitd:1234"}},
 					TLSDir:         "/home/agent/.buildkit",
 					ConnectTimeout: 20 * time.Second,
 					SecretsPrefix:  "buildkit",
@@ -119,7 +119,7 @@ func TestParseDefaults(t *testing.T) {
 			env:  map[string]string{"BUILDKIT_HOST": "unix:///run/buildkit/buildkitd.sock", "HOME": "/var/lib/buildkite-agent", "BUILDKITE": "true"},
 			want: func(wd string) *config.Config {
 				return &config.Config{
-					Host:           "unix:///run/buildkit/buildkitd.sock",
+					Nodes:          []config.Node{{Name: "unix:///run/buildkit/buildkitd.sock", Host: "unix:///run/buildkit/buildkitd.sock"}},
 					TLSDir:         "/var/lib/buildkite-agent/.buildkit",
 					ConnectTimeout: config.DefaultConnectTimeout,
 					SecretsPrefix:  "buildkit",
@@ -141,7 +141,7 @@ func TestParseDefaults(t *testing.T) {
 			env:  map[string]string{"BUILDKIT_HOST": "tcp://buildkitd:1234"},
 			want: func(wd string) *config.Config {
 				return &config.Config{
-					Host:           "tcp://other:1234",
+					Nodes:          []config.Node{{Name: "tcp://other:1234", Host: "tcp://other:1234"}},
 					ConnectTimeout: 20 * time.Second,
 					SecretsPrefix:  "buildkit",
 					SecretsObjects: config.Objects{CA: "ca.pem", Cert: "cert.pem", Key: "key.pem"},
@@ -226,10 +226,8 @@ func TestParseAllOptions(t *testing.T) {
 		t.Fatalf("Parse() error = %v", err)
 	}
 	want := &config.Config{
-		Host:           "tcp://buildkitd.internal:1234",
+		Nodes:          []config.Node{{Name: "tcp://buildkitd.internal:1234", Host: "tcp://buildkitd.internal:1234", TLSDir: "/home/agent/certs", TLSDirSet: true, TLSServerName: "buildkitd.internal"}},
 		TLSDir:         "/home/agent/certs",
-		TLSDirSet:      true,
-		TLSServerName:  "buildkitd.internal",
 		ConnectTimeout: 45 * time.Second,
 		SecretsPrefix:  "buildkit",
 		SecretsObjects: config.Objects{CA: "ca.pem", Cert: "cert.pem", Key: "key.pem"},
@@ -391,7 +389,7 @@ func TestParseOptionForms(t *testing.T) {
 
 		// paths
 		{"absolute tls-dir kept, marked as set", `{"tls-dir": "/etc/buildkit/tls"}`,
-			func(c *config.Config) any { return [2]any{c.TLSDir, c.TLSDirSet} }, [2]any{"/etc/buildkit/tls", true}},
+			func(c *config.Config) any { return [2]any{c.TLSDir, c.Default().TLSDirSet} }, [2]any{"/etc/buildkit/tls", true}},
 		{"progress explicit", `{"progress": "rawjson"}`,
 			func(c *config.Config) any { return c.Progress }, "rawjson"},
 	}

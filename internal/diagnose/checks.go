@@ -24,10 +24,10 @@ import (
 
 // DaemonAPI is what diagnose asks the daemon.
 type DaemonAPI interface {
-	Info(ctx context.Context, cfg *config.Config, timeout time.Duration) (version string, err error)
-	Platforms(ctx context.Context, cfg *config.Config, timeout time.Duration) ([]string, error)
+	Info(ctx context.Context, node config.Node, timeout time.Duration) (version string, err error)
+	Platforms(ctx context.Context, node config.Node, timeout time.Duration) ([]string, error)
 	// Cache returns the daemon's build cache size and record count.
-	Cache(ctx context.Context, cfg *config.Config, timeout time.Duration) (bytes int64, records int, err error)
+	Cache(ctx context.Context, node config.Node, timeout time.Duration) (bytes int64, records int, err error)
 }
 
 // AWSAPI is what diagnose asks AWS.
@@ -55,13 +55,13 @@ type BuildkiteAPI interface {
 }
 
 // clientTLS reports whether this client will use TLS.
-func clientTLS(cfg *config.Config) (bool, error) {
-	t, err := builder.ResolveTLS(builder.ConnFromConfig(cfg))
+func clientTLS(n config.Node) (bool, error) {
+	t, err := builder.ResolveTLS(n)
 	return t.Enabled, err
 }
 
-func checkCertFiles(cfg *config.Config, serverChain []*x509.Certificate, u *url.URL, now time.Time) Check {
-	dir := cfg.TLSDir
+func checkCertFiles(n config.Node, serverChain []*x509.Certificate, u *url.URL, now time.Time) Check {
+	dir := n.TLSDir
 	var issues []string
 	set := certs.Set{}
 	for _, f := range []struct {
@@ -108,7 +108,7 @@ func checkCertFiles(cfg *config.Config, serverChain []*x509.Certificate, u *url.
 			return fail(fmt.Sprintf("the daemon's certificate is not trusted by %s: %v", config.CAFile, oneLine(err)),
 				"put the CA that signed buildkitd's --tlscert in "+filepath.Join(dir, config.CAFile))
 		}
-		name := cfg.TLSServerName
+		name := n.TLSServerName
 		if name == "" && u != nil {
 			name = u.Hostname()
 		}
@@ -159,7 +159,7 @@ func (r *Runner) checkPlatforms(ctx context.Context, s *state) Check {
 	if !s.connected {
 		return skip("daemon not reached")
 	}
-	have, err := r.Daemon.Platforms(ctx, s.cfg, r.Probe)
+	have, err := r.Daemon.Platforms(ctx, s.node, r.Probe)
 	if err != nil {
 		return fail("cannot list the daemon's workers: "+oneLine(err), "check buildkitd's log")
 	}
@@ -177,11 +177,11 @@ func (r *Runner) checkPlatforms(ctx context.Context, s *state) Check {
 			listed[spec.OS+"/"+spec.Architecture] = true
 		}
 	}
-	if len(s.cfg.Platforms) == 0 {
+	if len(s.platforms) == 0 {
 		return pass("workers: %s (builds default to %s)", strings.Join(have, ", "), have[0])
 	}
 	var native, emulated, missing []string
-	for _, p := range s.cfg.Platforms {
+	for _, p := range s.platforms {
 		spec, _ := platforms.Parse(p)
 		switch {
 		case !listed[spec.OS+"/"+spec.Architecture]:
@@ -192,7 +192,7 @@ func (r *Runner) checkPlatforms(ctx context.Context, s *state) Check {
 			emulated = append(emulated, p)
 		}
 	}
-	found := fmt.Sprintf("requested %s: native %s", strings.Join(s.cfg.Platforms, ", "), listOrNone(native))
+	found := fmt.Sprintf("requested %s: native %s", strings.Join(s.platforms, ", "), listOrNone(native))
 	switch {
 	case len(missing) > 0:
 		return warn(found+fmt.Sprintf(", not supported by the workers: %s (workers: %s)", strings.Join(missing, ", "), strings.Join(have, ", ")),
@@ -208,7 +208,7 @@ func (r *Runner) checkCache(ctx context.Context, s *state) Check {
 	if !s.connected {
 		return skip("daemon not reached")
 	}
-	size, n, err := r.Daemon.Cache(ctx, s.cfg, r.Probe)
+	size, n, err := r.Daemon.Cache(ctx, s.node, r.Probe)
 	if err != nil {
 		return warn("cannot read the daemon's cache usage: "+oneLine(err), "")
 	}

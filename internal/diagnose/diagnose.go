@@ -76,6 +76,8 @@ type Runner struct {
 // state is what earlier checks learned, for later ones.
 type state struct {
 	cfg        *config.Config
+	node       config.Node // the daemon the daemon checks look at
+	platforms  []string    // the platforms wanted of it
 	u          *url.URL
 	addr       string // host:port for tcp
 	tcpOK      bool
@@ -133,16 +135,17 @@ func (r *Runner) Run(ctx context.Context) *Report {
 		rep.Checks = append(rep.Checks, c)
 	}
 	s := &state{cfg: r.Config}
+	if r.Config != nil {
+		s.node, s.platforms = r.Config.Default(), r.Config.Platforms
+	}
 	run(step{"config", r.checkConfig}, s, "")
 	if r.Config != nil && len(r.Config.Nodes) > 1 {
 		// Every node gets the daemon checks, with its own connection settings.
 		for _, n := range r.Config.Nodes {
-			nc := *r.Config
-			nc.Host, nc.TLSDir, nc.TLSDirSet, nc.TLSServerName = n.Host, n.TLSDir, n.TLSDirSet, n.TLSServerName
+			ns := &state{cfg: r.Config, node: n, platforms: r.Config.Platforms}
 			if len(n.Platforms) > 0 {
-				nc.Platforms = n.Platforms
+				ns.platforms = n.Platforms
 			}
-			ns := &state{cfg: &nc}
 			for _, st := range daemon {
 				run(st, ns, n.Name+": ")
 			}
@@ -183,21 +186,21 @@ func (r *Runner) checkConfig(_ context.Context, s *state) Check {
 }
 
 func (r *Runner) checkHost(_ context.Context, s *state) Check {
-	if s.cfg == nil || s.cfg.Host == "" {
+	if s.cfg == nil || s.node.Host == "" {
 		return fail("no BuildKit address", "set the buildkit-host option or BUILDKIT_HOST, e.g. tcp://buildkitd.internal:1234")
 	}
-	u, err := url.Parse(s.cfg.Host)
+	u, err := url.Parse(s.node.Host)
 	if err != nil || u.Scheme == "" {
-		return fail(fmt.Sprintf("%q is not an address", s.cfg.Host), "use tcp://host:port or unix:///path")
+		return fail(fmt.Sprintf("%q is not an address", s.node.Host), "use tcp://host:port or unix:///path")
 	}
 	s.u = u
 	if u.Scheme == "tcp" {
 		if u.Port() == "" {
-			return fail(fmt.Sprintf("%s has no port", s.cfg.Host), "add the port, e.g. tcp://host:1234")
+			return fail(fmt.Sprintf("%s has no port", s.node.Host), "add the port, e.g. tcp://host:1234")
 		}
 		s.addr = u.Host
 	}
-	return pass("%s", s.cfg.Host)
+	return pass("%s", s.node.Host)
 }
 
 func (r *Runner) checkDNS(ctx context.Context, s *state) Check {
@@ -263,9 +266,9 @@ func (r *Runner) checkTLSMode(ctx context.Context, s *state) Check {
 	if s.cfg == nil || s.u == nil {
 		return skip("no address")
 	}
-	tlsCfg, err := clientTLS(s.cfg)
+	tlsCfg, err := clientTLS(s.node)
 	if err != nil {
-		return fail(oneLine(err), "put ca.pem, cert.pem and key.pem in "+s.cfg.TLSDir)
+		return fail(oneLine(err), "put ca.pem, cert.pem and key.pem in "+s.node.TLSDir)
 	}
 	s.clientTLS = tlsCfg
 	if s.u.Scheme != "tcp" || !s.tcpOK {
@@ -278,15 +281,15 @@ func (r *Runner) checkTLSMode(ctx context.Context, s *state) Check {
 	s.daemonTLS, s.wantsCert, s.serverCert = &daemonTLS, wants, chain
 	client := "without TLS"
 	if tlsCfg {
-		client = "with TLS (files in " + s.cfg.TLSDir + ")"
+		client = "with TLS (files in " + s.node.TLSDir + ")"
 	}
 	switch {
 	case daemonTLS && !tlsCfg && s.cfg.SecretsBucket != "":
-		return fail("the daemon speaks TLS but "+s.cfg.TLSDir+" has no certificates yet: this is what `error reading server preface` means",
+		return fail("the daemon speaks TLS but "+s.node.TLSDir+" has no certificates yet: this is what `error reading server preface` means",
 			"the plugin's environment hook installs them from s3://"+s.cfg.SecretsBucket+" (run `remote-buildkit environment` here to do it now)")
 	case daemonTLS && !tlsCfg:
 		return fail("the daemon speaks TLS but this client connects "+client+": this is what `error reading server preface` means",
-			"put the daemon's CA and a client certificate in "+s.cfg.TLSDir+" (ca.pem, cert.pem, key.pem), or configure secrets-bucket")
+			"put the daemon's CA and a client certificate in "+s.node.TLSDir+" (ca.pem, cert.pem, key.pem), or configure secrets-bucket")
 	case !daemonTLS && tlsCfg:
 		return fail("the daemon does not speak TLS but this client connects "+client,
 			"start buildkitd with --tlscacert/--tlscert/--tlskey, or remove the certificates from tls-dir")
@@ -299,9 +302,9 @@ func (r *Runner) checkTLSMode(ctx context.Context, s *state) Check {
 		return pass("plaintext on a loopback address")
 	}
 	if s.cfg.RequireTLS {
-		return fail("plaintext connection to "+s.cfg.Host+" but require-tls is set", "start buildkitd with mTLS and provide client certificates")
+		return fail("plaintext connection to "+s.node.Host+" but require-tls is set", "start buildkitd with mTLS and provide client certificates")
 	}
-	return warn("plaintext connection to "+s.cfg.Host+": anyone who reaches the port can run builds",
+	return warn("plaintext connection to "+s.node.Host+": anyone who reaches the port can run builds",
 		"keep the builder in a private subnet with a security group that admits only the agents, or set up mTLS")
 }
 
@@ -309,7 +312,7 @@ func (r *Runner) checkCerts(_ context.Context, s *state) Check {
 	if s.cfg == nil || !s.clientTLS {
 		return skip("no client certificates configured")
 	}
-	return checkCertFiles(s.cfg, s.serverCert, s.u, r.Now())
+	return checkCertFiles(s.node, s.serverCert, s.u, r.Now())
 }
 
 func (r *Runner) checkGRPC(ctx context.Context, s *state) Check {
@@ -325,7 +328,7 @@ func (r *Runner) checkGRPC(ctx context.Context, s *state) Check {
 	if s.u != nil && s.u.Scheme == "tcp" && s.daemonTLS == nil {
 		return skip("the daemon did not answer (see tls-mode)")
 	}
-	ver, err := r.Daemon.Info(ctx, s.cfg, r.Probe)
+	ver, err := r.Daemon.Info(ctx, s.node, r.Probe)
 	if err != nil {
 		return fail(oneLine(err), "see the message: it names the setting to change")
 	}

@@ -56,9 +56,7 @@ type Connected struct {
 func (c *Connected) Close() { c.Client.Close() }
 
 func connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connected, error) {
-	cl, info, t, err := builder.Connect(ctx, builder.Conn{
-		Host: n.Host, TLSDir: n.TLSDir, TLSDirSet: n.TLSDirSet, TLSServerName: n.TLSServerName, Timeout: timeout,
-	})
+	cl, info, t, err := builder.Connect(ctx, n, timeout)
 	if err != nil {
 		return nil, err
 	}

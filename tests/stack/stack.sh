@@ -3,11 +3,11 @@
 # buildkitd (mTLS), docker-registry (htpasswd), moto_server (S3/ECR), versitygw (S3 that checks SigV4
 # signatures) and a busybox base image.
 # Extra daemons for version-skew and TLS-mismatch tests: buildkitd-plain ($BK_VERSION, no TLS) and
-# buildkitd-old ($BK_OLD_VERSION, same mTLS certificates).
+# buildkitd-mid ($BK_MID_VERSION) and buildkitd-old ($BK_OLD_VERSION), both with the same mTLS certificates.
 # Usage: stack.sh install|up|down [name...]|status|env-file
 set -euo pipefail
 
-BK_VERSION=v0.33.1
+BK_VERSION=v0.34.2
 CACHE=${REMOTE_BUILDKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remote-buildkit}
 STATE=${REMOTE_BUILDKIT_STACK_DIR:-$CACHE/stack}
 BK_PORT=${STACK_BUILDKIT_PORT:-1234}
@@ -26,7 +26,11 @@ VGW_ENDPOINT=http://127.0.0.1:$VGW_PORT
 VGW_ACCESS_KEY=stackadmin
 VGW_SECRET_FILE=$STATE/versitygw-secret-key
 BK_DIR=$CACHE/tools/buildkit-$BK_VERSION
-BK_OLD_VERSION=v0.32.2 # an older daemon + client for version-skew tests
+BK_MID_VERSION=v0.33.1 # the previous minor: daemon + client for version-skew tests (warn)
+BK_MID_DIR=$CACHE/tools/buildkit-$BK_MID_VERSION
+MID_BUILDCTL=$BK_MID_DIR/buildctl
+MID_BUILDKITD=$BK_MID_DIR/buildkitd
+BK_OLD_VERSION=v0.32.2 # an older daemon + client for version-skew tests (strict fails)
 BK_OLD_DIR=$CACHE/tools/buildkit-$BK_OLD_VERSION
 OLD_BUILDCTL=$BK_OLD_DIR/buildctl
 OLD_BUILDKITD=$BK_OLD_DIR/buildkitd
@@ -39,16 +43,18 @@ PLAIN_PORT=${STACK_PLAIN_PORT:-1235} # buildkitd-plain: $BK_VERSION without TLS
 PLAIN_ADDR=tcp://127.0.0.1:$PLAIN_PORT
 OLD_PORT=${STACK_OLD_PORT:-1236} # buildkitd-old: $BK_OLD_VERSION with the same mTLS certificates
 OLD_ADDR=tcp://127.0.0.1:$OLD_PORT
+MID_PORT=${STACK_MID_PORT:-1237} # buildkitd-mid: $BK_MID_VERSION with the same mTLS certificates
+MID_ADDR=tcp://127.0.0.1:$MID_PORT
 REGISTRY=127.0.0.1:$REG_PORT
 BASE_IMAGE=$REGISTRY/busybox:latest
 CERTS=$STATE/certs
 TLS=$CERTS/client
 REG_USER=ci
-declare -A BIN=([buildkitd]=buildkitd [buildkitd-plain]=buildkitd [buildkitd-old]=buildkitd
+declare -A BIN=([buildkitd]=buildkitd [buildkitd-plain]=buildkitd [buildkitd-old]=buildkitd [buildkitd-mid]=buildkitd
   [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw)
-declare -A PORT=([buildkitd]=$BK_PORT [buildkitd-plain]=$PLAIN_PORT [buildkitd-old]=$OLD_PORT [registry]=$REG_PORT
+declare -A PORT=([buildkitd]=$BK_PORT [buildkitd-plain]=$PLAIN_PORT [buildkitd-old]=$OLD_PORT [buildkitd-mid]=$MID_PORT [registry]=$REG_PORT
   [moto]=$MOTO_PORT [versitygw]=$VGW_PORT)
-DAEMONS=(buildkitd buildkitd-plain buildkitd-old registry moto versitygw)
+DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto versitygw)
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
 APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
   busybox-static jq openssl curl)
@@ -99,9 +105,8 @@ install_buildkit() { # version: build buildkitd + buildctl of that version into 
   exec 9>"$CACHE/tools/.buildkit.lock"
   flock -n 9 || { log "buildkit: another build is running, waiting for it" && flock 9; }
   if ! buildkit_ok "$v"; then
-    # A tools module per version (v0.33.1 keeps the historical name buildkit-mod).
+    # A tools module per version.
     local mod=$CACHE/tools/buildkit-mod-$v tmp blog=$CACHE/tools/buildkit-build-$v.log
-    [[ $v == "$BK_VERSION" ]] && mod=$CACHE/tools/buildkit-mod blog=$CACHE/tools/buildkit-build.log
     log "buildkit: building buildkitd+buildctl $v from the Go module proxy (~3 min cold, log $blog)"
     mkdir -p "$mod"
     tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
@@ -277,6 +282,7 @@ write_if_changed() { # path content: returns 0 when the file changed
 
 bctl() { "$BUILDCTL" --addr "$BK_ADDR" --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" "$@"; }
 bctl_plain() { "$BUILDCTL" --addr "$PLAIN_ADDR" "$@"; }
+bctl_mid() { "$MID_BUILDCTL" --addr "$MID_ADDR" --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" "$@"; }
 bctl_old() { "$OLD_BUILDCTL" --addr "$OLD_ADDR" --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" "$@"; }
 
 # ---------------------------------------------------------------- components
@@ -332,6 +338,10 @@ up_extra_buildkitd() { # name ready-cmd -- buildkitd-binary [args...]
 up_buildkitd_plain() { up_extra_buildkitd buildkitd-plain bctl_plain -- "$BUILDKITD" --addr "$PLAIN_ADDR"; }
 up_buildkitd_old() {
   up_extra_buildkitd buildkitd-old bctl_old -- "$OLD_BUILDKITD" --addr "$OLD_ADDR" \
+    --tlscacert "$CERTS/server/ca.pem" --tlscert "$CERTS/server/cert.pem" --tlskey "$CERTS/server/key.pem"
+}
+up_buildkitd_mid() {
+  up_extra_buildkitd buildkitd-mid bctl_mid -- "$MID_BUILDKITD" --addr "$MID_ADDR" \
     --tlscacert "$CERTS/server/ca.pem" --tlscert "$CERTS/server/cert.pem" --tlskey "$CERTS/server/key.pem"
 }
 
@@ -429,6 +439,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
   if write_if_changed "$STATE/env" "$(printf "%s='%s'\n" \
     REMOTE_BUILDKIT_STACK_DIR "$STATE" STACK_BUILDKIT_HOST "$BK_ADDR" STACK_BUILDKIT_UNIX_HOST "unix://$BK_SOCK" STACK_BUILDKIT_VERSION "$BK_VERSION" \
     STACK_PLAIN_BUILDKIT_HOST "$PLAIN_ADDR" STACK_OLD_BUILDKIT_HOST "$OLD_ADDR" \
+    STACK_MID_BUILDKIT_HOST "$MID_ADDR" STACK_MID_BUILDKIT_VERSION "$BK_MID_VERSION" STACK_MID_BUILDCTL "$MID_BUILDCTL" \
     STACK_OLD_BUILDKIT_VERSION "$BK_OLD_VERSION" STACK_OLD_BUILDCTL "$OLD_BUILDCTL" STACK_OLD_BUILDKITD "$OLD_BUILDKITD" \
     STACK_TLS_DIR "$TLS" STACK_CA_DIR "$CERTS" STACK_BUILDCTL "$BUILDCTL" STACK_BUILDKITD "$BUILDKITD" \
     STACK_REGISTRY "$REGISTRY" STACK_REGISTRY_USER "$REG_USER" STACK_REGISTRY_PASSWORD "$1" \
@@ -443,6 +454,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
 
 cmd_up() {
   buildkit_ok "$BK_VERSION" || die "buildkit $BK_VERSION missing: run '$0 install' first"
+  buildkit_ok "$BK_MID_VERSION" || die "buildkit $BK_MID_VERSION missing: run '$0 install' first"
   buildkit_ok "$BK_OLD_VERSION" || die "buildkit $BK_OLD_VERSION missing: run '$0 install' first"
   [[ -f $BATS_MOCK_STUB ]] || die "bats-mock missing: run '$0 install' first"
   versitygw_ok || die "versitygw $VGW_VERSION missing: run '$0 install' first"
@@ -452,11 +464,13 @@ cmd_up() {
   if ! certs_valid; then
     stop buildkitd # they must pick up the new server certificate
     stop buildkitd-old
+    stop buildkitd-mid
     make_certs
   fi
   up_buildkitd
   up_buildkitd_plain
   up_buildkitd_old
+  up_buildkitd_mid
   up_registry
   up_moto
   up_versitygw
@@ -466,7 +480,7 @@ cmd_up() {
   up_base_image "$pw"
   write_env "$pw"
   cmd_status
-  log "up: source $STATE/env (buildkit $BK_ADDR, plain $PLAIN_ADDR, $BK_OLD_VERSION $OLD_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT," \
+  log "up: source $STATE/env (buildkit $BK_ADDR, plain $PLAIN_ADDR, $BK_MID_VERSION $MID_ADDR, $BK_OLD_VERSION $OLD_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT," \
     "signed S3 $VGW_ENDPOINT)"
 }
 
@@ -482,12 +496,13 @@ cmd_status() {
 }
 
 case ${1:-} in
-install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_OLD_VERSION" &&
+install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_MID_VERSION" &&
+  install_buildkit "$BK_OLD_VERSION" &&
   install_versitygw && install_agent && install_agent_stub ;;
 up) cmd_up ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
-  [[ $# -gt 0 ]] || set -- versitygw moto registry buildkitd-old buildkitd-plain buildkitd
+  [[ $# -gt 0 ]] || set -- versitygw moto registry buildkitd-mid buildkitd-old buildkitd-plain buildkitd
   for n in "$@"; do [[ -v "PORT[$n]" ]] || die "down: unknown daemon $n (${DAEMONS[*]})"; done
   for n in "$@"; do stop "$n"; done
   ;;
