@@ -60,7 +60,7 @@ func runBuild(ctx context.Context, env config.Env, workDir string, out, errOut i
 
 // buildImage connects, builds and reports on the log and in the metadata file.
 func buildImage(ctx context.Context, cfg *config.Config, env config.Env, workDir string, out, errOut io.Writer) (*builder.Result, error) {
-	auth, err := authSources(cfg, env)
+	auth, err := registryauth.ForConfig(cfg, env)
 	if err != nil {
 		return nil, err
 	}

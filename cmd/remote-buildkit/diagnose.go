@@ -65,7 +65,7 @@ func runDiagnose(ctx context.Context, env config.Env, workDir string, out, errOu
 	if r.Config != nil {
 		r.Daemon = daemonAPI{}
 		r.AWS = &awsAPI{}
-		if auth, err := authSources(r.Config, env); err == nil {
+		if auth, err := registryauth.ForConfig(r.Config, env); err == nil {
 			r.Registry = &registryAPI{auth: auth}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 	"github.com/remote-buildkit/remote-buildkit/internal/shellquote"
 )
 
@@ -105,7 +106,7 @@ func runEnvironment(ctx context.Context, env config.Env, workDir string, out, lo
 		}
 	}
 	if cfg.DockerConfig {
-		auth, err := authSources(cfg, env)
+		auth, err := registryauth.ForConfig(cfg, env)
 		if err != nil {
 			return err
 		}
