@@ -1,7 +1,13 @@
 package remotebuildkit_test
 
 import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -149,4 +155,93 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// maxFuncLines is the longest a function may be, from its func line to its
+// closing brace.
+const maxFuncLines = 80
+
+// No function in the module's non-test code is longer than maxFuncLines.
+// There is no allow-list: split a function that grows past it.
+func TestNoLongFunctions(t *testing.T) {
+	fset := token.NewFileSet()
+	var long []string
+	files := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != "." && !inModule(path, d.Name()) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			start, end := fset.Position(fn.Pos()), fset.Position(fn.End())
+			if n := end.Line - start.Line + 1; n > maxFuncLines {
+				long = append(long, fmt.Sprintf("%s:%d %s %d lines", path, start.Line, funcName(fn), n))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 {
+		t.Fatal("no Go files found: run the test from the module root")
+	}
+	if len(long) > 0 {
+		t.Errorf("%d functions are longer than %d lines: split them\n%s", len(long), maxFuncLines, strings.Join(long, "\n"))
+	}
+}
+
+// inModule reports whether the directory at path holds the module's code:
+// not .git, testdata, node_modules, a directory the go command ignores
+// (".x", "_x") or another module.
+func inModule(path, name string) bool {
+	switch {
+	case name == "testdata", name == "node_modules", strings.HasPrefix(name, "."), strings.HasPrefix(name, "_"):
+		return false
+	}
+	_, err := os.Stat(filepath.Join(path, "go.mod"))
+	return err != nil
+}
+
+// funcName is fn's name as a reader looks it up: F, T.M or (*T).M.
+func funcName(fn *ast.FuncDecl) string {
+	if fn.Recv == nil || len(fn.Recv.List) == 0 {
+		return fn.Name.Name
+	}
+	typ := fn.Recv.List[0].Type
+	star := false
+	if s, ok := typ.(*ast.StarExpr); ok {
+		typ, star = s.X, true
+	}
+	switch x := typ.(type) { // drop type parameters: T[K] → T
+	case *ast.IndexExpr:
+		typ = x.X
+	case *ast.IndexListExpr:
+		typ = x.X
+	}
+	recv := "?"
+	if id, ok := typ.(*ast.Ident); ok {
+		recv = id.Name
+	}
+	if star {
+		return "(*" + recv + ")." + fn.Name.Name
+	}
+	return recv + "." + fn.Name.Name
 }
