@@ -64,3 +64,26 @@ func LookupRegion(ctx context.Context, api HeadBucketAPI, dir, bucket string) (s
 	}
 	return region, nil
 }
+
+// BucketS3 returns an S3 client for bucket's own region and that region:
+// region when set, else the one recorded in cacheDir, else asked of S3 (and
+// recorded in cacheDir for the next run).
+func BucketS3(ctx context.Context, bucket, region, cacheDir string) (*s3.Client, string, error) {
+	if region == "" {
+		region = CachedRegion(cacheDir, bucket)
+	}
+	awsCfg, err := awsx.Load(ctx, region, "")
+	if err != nil {
+		return nil, "", err
+	}
+	if region == "" {
+		if awsCfg.Region == "" {
+			awsCfg.Region = "us-east-1" // any region answers HeadBucket with the bucket's own
+		}
+		if region, err = LookupRegion(ctx, awsx.S3(awsCfg), cacheDir, bucket); err != nil {
+			return nil, "", err
+		}
+	}
+	awsCfg.Region = region
+	return awsx.S3(awsCfg), region, nil
+}
