@@ -70,55 +70,13 @@ func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
 
 	state := loadState(req.Dir)
 	res := &Result{}
-	var bodies [3][]byte
-	var fetched [3]*fetchResult
-
-	// The CA decides which prefix holds the set: never mix files of two prefixes.
-	for i, prefix := range req.Prefixes {
-		last := i == len(req.Prefixes)-1
-		f, err := fetch(ctx, api, req, state, prefix, 0, last)
-		if err != nil {
-			return nil, err
-		}
-		if f != nil {
-			res.Prefix, fetched[0] = prefix, f
-			break
-		}
-	}
-	if fetched[0] == nil {
-		var tried []string
-		for _, p := range req.Prefixes {
-			tried = append(tried, fmt.Sprintf("s3://%s/%s%s", req.Bucket, p, req.Objects[0]))
-		}
-		return nil, fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for i := 1; i < 3; i++ {
-		g.Go(func() error {
-			f, err := fetch(gctx, api, req, state, res.Prefix, i, true)
-			if err == nil && f == nil {
-				err = fmt.Errorf("s3://%s/%s%s not found, but %s is there: upload the whole set (%s) under the same prefix",
-					req.Bucket, res.Prefix, req.Objects[i], req.Objects[0], strings.Join(req.Objects[:], ", "))
-			}
-			fetched[i] = f
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	fetched, err := fetchSet(ctx, api, req, state, res)
+	if err != nil {
 		return nil, err
 	}
-	for i, f := range fetched {
-		if f.body == nil { // 304: the installed file is current
-			b, err := os.ReadFile(filepath.Join(req.Dir, req.Files[i]))
-			if err != nil {
-				return nil, err
-			}
-			bodies[i] = b
-			res.Unchanged++
-			continue
-		}
-		bodies[i] = f.body
-		res.Downloaded++
+	bodies, err := setBodies(req, fetched, res)
+	if err != nil {
+		return nil, err
 	}
 	names := [3]string{}
 	for i := range names {
@@ -132,7 +90,80 @@ func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
 	if res.Downloaded == 0 {
 		return res, nil
 	}
-	// Write every file before renaming any, so a failure leaves the old set.
+	if err := install(req, fetched, state); err != nil {
+		return nil, err
+	}
+	return res, saveState(req.Dir, state)
+}
+
+// fetchSet fetches the CA, then the certificate and key from the prefix the
+// CA came from (recorded in res.Prefix).
+func fetchSet(ctx context.Context, api S3, req Request, state map[string]objectState, res *Result) ([3]*fetchResult, error) {
+	var fetched [3]*fetchResult
+	prefix, ca, err := fetchCA(ctx, api, req, state)
+	if err != nil {
+		return fetched, err
+	}
+	res.Prefix, fetched[0] = prefix, ca
+	g, gctx := errgroup.WithContext(ctx)
+	for i := 1; i < 3; i++ {
+		g.Go(func() error {
+			f, err := fetch(gctx, api, req, state, prefix, i, true)
+			if err == nil && f == nil {
+				err = fmt.Errorf("s3://%s/%s%s not found, but %s is there: upload the whole set (%s) under the same prefix",
+					req.Bucket, prefix, req.Objects[i], req.Objects[0], strings.Join(req.Objects[:], ", "))
+			}
+			fetched[i] = f
+			return err
+		})
+	}
+	return fetched, g.Wait()
+}
+
+// fetchCA fetches the CA from the first prefix that has it. The CA decides
+// which prefix holds the set: never mix files of two prefixes.
+func fetchCA(ctx context.Context, api S3, req Request, state map[string]objectState) (string, *fetchResult, error) {
+	for i, prefix := range req.Prefixes {
+		last := i == len(req.Prefixes)-1
+		f, err := fetch(ctx, api, req, state, prefix, 0, last)
+		if err != nil {
+			return "", nil, err
+		}
+		if f != nil {
+			return prefix, f, nil
+		}
+	}
+	var tried []string
+	for _, p := range req.Prefixes {
+		tried = append(tried, fmt.Sprintf("s3://%s/%s%s", req.Bucket, p, req.Objects[0]))
+	}
+	return "", nil, fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))
+}
+
+// setBodies returns the set's contents: the downloaded bodies, and the
+// installed files for objects answered 304. It counts both in res.
+func setBodies(req Request, fetched [3]*fetchResult, res *Result) ([3][]byte, error) {
+	var bodies [3][]byte
+	for i, f := range fetched {
+		if f.body == nil { // 304: the installed file is current
+			b, err := os.ReadFile(filepath.Join(req.Dir, req.Files[i]))
+			if err != nil {
+				return bodies, err
+			}
+			bodies[i] = b
+			res.Unchanged++
+			continue
+		}
+		bodies[i] = f.body
+		res.Downloaded++
+	}
+	return bodies, nil
+}
+
+// install writes the downloaded files into req.Dir and records where each
+// came from in state. It writes every file before renaming any, so a
+// failure to write leaves the old set.
+func install(req Request, fetched [3]*fetchResult, state map[string]objectState) error {
 	var temps [3]string
 	defer func() {
 		for _, t := range temps {
@@ -147,7 +178,7 @@ func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
 		}
 		t, err := writeTemp(req.Dir, req.Files[i], f.body)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		temps[i] = t
 	}
@@ -156,13 +187,13 @@ func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
 			continue
 		}
 		if err := os.Rename(temps[i], filepath.Join(req.Dir, req.Files[i])); err != nil {
-			return nil, fmt.Errorf("install %s: %w", req.Files[i], err)
+			return fmt.Errorf("install %s: %w", req.Files[i], err)
 		}
 		temps[i] = ""
 		sum := sha256.Sum256(f.body)
 		state[req.Files[i]] = objectState{Bucket: req.Bucket, Key: f.key, ETag: f.etag, SHA256: hex.EncodeToString(sum[:])}
 	}
-	return res, saveState(req.Dir, state)
+	return nil
 }
 
 type fetchResult struct {
