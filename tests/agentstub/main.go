@@ -30,103 +30,14 @@ func main() {
 	logPath := flag.String("log", "", "append every request here as a JSON line")
 	flag.Parse()
 
-	var mu sync.Mutex
-	meta := map[string]string{} // "<scope>/<id>/<key>" → value, with jobs' data also visible by key
-	var logf *os.File
+	s := &stub{meta: map[string]string{}}
 	if *logPath != "" {
 		f, err := os.OpenFile(*logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			log.Fatal(err)
 		}
-		logf = f
+		s.logf = f
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if r.URL.Path == "/upload" {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		e := entry{Method: r.Method, Path: r.URL.Path}
-		if json.Valid(body) {
-			e.Body = body
-		} else if len(body) > 0 {
-			e.Body, _ = json.Marshal(string(body))
-		}
-		if r.URL.Path != "/upload" { // logged with its parsed form instead
-			mu.Lock()
-			if logf != nil {
-				b, _ := json.Marshal(e)
-				logf.Write(append(b, '\n'))
-			}
-			mu.Unlock()
-		}
-
-		w.Header().Set("Content-Type", "application/json")
-		path := strings.TrimPrefix(r.URL.Path, "/v3")
-		if r.URL.Path == "/upload" { // the artifact upload the form instructions below point at
-			upload(w, r, body, func(e entry) {
-				mu.Lock()
-				defer mu.Unlock()
-				if logf != nil {
-					b, _ := json.Marshal(e)
-					logf.Write(append(b, '\n'))
-				}
-			})
-			return
-		}
-		if r.Method == http.MethodPost && strings.HasSuffix(path, "/artifacts") {
-			var batch struct {
-				ID        string            `json:"id"`
-				Artifacts []json.RawMessage `json:"artifacts"`
-			}
-			json.Unmarshal(body, &batch)
-			ids := make([]string, len(batch.Artifacts))
-			for i := range ids {
-				ids[i] = fmt.Sprintf("artifact-%d", i)
-			}
-			json.NewEncoder(w).Encode(map[string]any{
-				"id": orDefault(batch.ID, "batch"), "artifact_ids": ids,
-				"upload_instructions": map[string]any{
-					"action": map[string]string{"url": "http://" + r.Host, "method": "POST", "path": "/upload", "file_input": "file"},
-					"data":   map[string]string{"path": "${artifact:path}"},
-				},
-			})
-			return
-		}
-		var req struct{ Key, Value string }
-		json.Unmarshal(body, &req)
-		switch {
-		case strings.HasSuffix(path, "/data/set"):
-			mu.Lock()
-			meta[req.Key] = req.Value
-			mu.Unlock()
-			io.WriteString(w, "{}")
-		case strings.HasSuffix(path, "/data/get"):
-			mu.Lock()
-			v, ok := meta[req.Key]
-			mu.Unlock()
-			if !ok {
-				w.WriteHeader(http.StatusNotFound)
-				io.WriteString(w, `{"message":"No key \"`+req.Key+`\" found"}`)
-				return
-			}
-			json.NewEncoder(w).Encode(map[string]string{"key": req.Key, "value": v})
-		case strings.HasSuffix(path, "/data/exists"):
-			mu.Lock()
-			_, ok := meta[req.Key]
-			mu.Unlock()
-			json.NewEncoder(w).Encode(map[string]bool{"exists": ok})
-		case strings.HasSuffix(path, "/data/keys"):
-			mu.Lock()
-			keys := []string{}
-			for k := range meta {
-				keys = append(keys, k)
-			}
-			mu.Unlock()
-			json.NewEncoder(w).Encode(keys)
-		default:
-			io.WriteString(w, "{}")
-		}
-	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
@@ -138,7 +49,101 @@ func main() {
 		}
 		os.Rename(tmp, *addrFile)
 	}
-	log.Fatal(http.Serve(ln, h))
+	log.Fatal(http.Serve(ln, s))
+}
+
+// stub is the agent API: meta-data in memory and the request log.
+type stub struct {
+	mu   sync.Mutex
+	meta map[string]string // "<scope>/<id>/<key>" → value, with jobs' data also visible by key
+	logf *os.File          // nil: no log
+}
+
+func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Path == "/upload" { // the artifact upload the batch's form instructions point at
+		upload(w, r, body, s.record) // logged with its parsed form
+		return
+	}
+	e := entry{Method: r.Method, Path: r.URL.Path}
+	if json.Valid(body) {
+		e.Body = body
+	} else if len(body) > 0 {
+		e.Body, _ = json.Marshal(string(body))
+	}
+	s.record(e)
+
+	path := strings.TrimPrefix(r.URL.Path, "/v3")
+	if r.Method == http.MethodPost && strings.HasSuffix(path, "/artifacts") {
+		artifactBatch(w, r, body)
+		return
+	}
+	s.metaData(w, path, body)
+}
+
+// record appends a request to the log.
+func (s *stub) record(e entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logf != nil {
+		b, _ := json.Marshal(e)
+		s.logf.Write(append(b, '\n'))
+	}
+}
+
+// artifactBatch answers an artifact batch create: an ID per artifact, and
+// form upload instructions pointing back at this server's /upload.
+func artifactBatch(w http.ResponseWriter, r *http.Request, body []byte) {
+	var batch struct {
+		ID        string            `json:"id"`
+		Artifacts []json.RawMessage `json:"artifacts"`
+	}
+	json.Unmarshal(body, &batch)
+	ids := make([]string, len(batch.Artifacts))
+	for i := range ids {
+		ids[i] = fmt.Sprintf("artifact-%d", i)
+	}
+	json.NewEncoder(w).Encode(map[string]any{
+		"id": orDefault(batch.ID, "batch"), "artifact_ids": ids,
+		"upload_instructions": map[string]any{
+			"action": map[string]string{"url": "http://" + r.Host, "method": "POST", "path": "/upload", "file_input": "file"},
+			"data":   map[string]string{"path": "${artifact:path}"},
+		},
+	})
+}
+
+// metaData answers the meta-data set, get, exists and keys calls, and {}
+// to anything else (annotations, job updates).
+func (s *stub) metaData(w http.ResponseWriter, path string, body []byte) {
+	var req struct{ Key, Value string }
+	json.Unmarshal(body, &req)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case strings.HasSuffix(path, "/data/set"):
+		s.meta[req.Key] = req.Value
+		io.WriteString(w, "{}")
+	case strings.HasSuffix(path, "/data/get"):
+		v, ok := s.meta[req.Key]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"message":"No key \"`+req.Key+`\" found"}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"key": req.Key, "value": v})
+	case strings.HasSuffix(path, "/data/exists"):
+		_, ok := s.meta[req.Key]
+		json.NewEncoder(w).Encode(map[string]bool{"exists": ok})
+	case strings.HasSuffix(path, "/data/keys"):
+		keys := []string{}
+		for k := range s.meta {
+			keys = append(keys, k)
+		}
+		json.NewEncoder(w).Encode(keys)
+	default:
+		io.WriteString(w, "{}")
+	}
 }
 
 // upload records an artifact upload: the form fields and the file's content.
