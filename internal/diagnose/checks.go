@@ -18,6 +18,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
@@ -104,7 +105,11 @@ func checkCertFiles(n config.Node, serverChain []*x509.Certificate, u *url.URL, 
 		for _, c := range serverChain[1:] {
 			inter.AddCert(c)
 		}
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now}); err != nil {
+		at := now
+		if at.After(leaf.NotAfter) {
+			at = leaf.NotAfter // expiry is server-cert's to report; this check judges trust and names
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at}); err != nil {
 			return fail(fmt.Sprintf("the daemon's certificate is not trusted by %s: %v", config.CAFile, oneLine(err)),
 				"put the CA that signed buildkitd's --tlscert in "+filepath.Join(dir, config.CAFile))
 		}
@@ -118,9 +123,6 @@ func checkCertFiles(n config.Node, serverChain []*x509.Certificate, u *url.URL, 
 				"set tls-server-name to one of those names, or reissue the server certificate with a SAN for "+name)
 		}
 		found = append(found, fmt.Sprintf("server certificate covers %s, valid until %s", name, leaf.NotAfter.UTC().Format(time.DateOnly)))
-		if leaf.NotAfter.Sub(now) < certs.ExpiryWarning {
-			warnings = append(warnings, fmt.Sprintf("the daemon's certificate expires on %s", leaf.NotAfter.UTC().Format(time.DateOnly)))
-		}
 	}
 	if len(warnings) > 0 {
 		return warn(strings.Join(append(found, warnings...), "; "), "issue new certificates before they expire")
@@ -152,9 +154,6 @@ func (r *Runner) checkVersions(ctx context.Context, s *state) Check {
 	return warn(p, versions.Fix)
 }
 
-// compatible lists the platforms a CPU runs without emulation.
-var compatible = map[string][]string{"amd64": {"amd64", "386"}, "arm64": {"arm64", "arm"}}
-
 func (r *Runner) checkPlatforms(ctx context.Context, s *state) Check {
 	if !s.connected {
 		return skip("daemon not reached")
@@ -166,10 +165,11 @@ func (r *Runner) checkPlatforms(ctx context.Context, s *state) Check {
 	if len(have) == 0 {
 		return fail("the daemon has no workers", "start buildkitd with a working OCI or containerd worker (runc installed)")
 	}
-	nativeArch := map[string]bool{}
-	first, _ := platforms.Parse(have[0])
-	for _, a := range append(compatible[first.Architecture], first.Architecture) {
-		nativeArch[a] = true
+	nativeArch := map[string]bool{} // what the daemon's CPU runs without emulation
+	for _, p := range fleet.Native(have) {
+		if spec, err := platforms.Parse(p); err == nil {
+			nativeArch[spec.Architecture] = true
+		}
 	}
 	listed := map[string]bool{}
 	for _, p := range have {

@@ -94,6 +94,35 @@ type step struct {
 	run  func(ctx context.Context, s *state) Check
 }
 
+// daemonSteps are the checks of one daemon, in order.
+func (r *Runner) daemonSteps() []step {
+	return []step{
+		{"host", r.checkHost},
+		{"dns", r.checkDNS},
+		{"tcp", r.checkTCP},
+		{"tls-mode", r.checkTLSMode},
+		{"certificates", r.checkCerts},
+		{"server-cert", r.checkServerCert},
+		{"ca-expiry", r.checkCAExpiry},
+		{"grpc", r.checkGRPC},
+		{"versions", r.checkVersions},
+		{"platforms", r.checkPlatforms},
+		{"cache", r.checkCache},
+	}
+}
+
+// globalSteps are the checks after the daemons', in order.
+func (r *Runner) globalSteps() []step {
+	return []step{
+		{"secrets-bucket", r.checkBucket},
+		{"ecr", r.checkECR},
+		{"registries", r.checkRegistries},
+		{"disk", r.checkDisk},
+		{"buildkite-agent", r.checkAgent},
+		{"buildkite-api", r.checkBuildkiteAPI},
+	}
+}
+
 // Run performs every check in order; none takes longer than its bound.
 func (r *Runner) Run(ctx context.Context) *Report {
 	if r.Probe == 0 {
@@ -101,25 +130,6 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	}
 	if r.Now == nil {
 		r.Now = time.Now
-	}
-	daemon := []step{
-		{"host", r.checkHost},
-		{"dns", r.checkDNS},
-		{"tcp", r.checkTCP},
-		{"tls-mode", r.checkTLSMode},
-		{"certificates", r.checkCerts},
-		{"grpc", r.checkGRPC},
-		{"versions", r.checkVersions},
-		{"platforms", r.checkPlatforms},
-		{"cache", r.checkCache},
-	}
-	global := []step{
-		{"secrets-bucket", r.checkBucket},
-		{"ecr", r.checkECR},
-		{"registries", r.checkRegistries},
-		{"disk", r.checkDisk},
-		{"buildkite-agent", r.checkAgent},
-		{"buildkite-api", r.checkBuildkiteAPI},
 	}
 	rep := &Report{OK: true}
 	run := func(st step, s *state, prefix string) {
@@ -146,16 +156,16 @@ func (r *Runner) Run(ctx context.Context) *Report {
 			if len(n.Platforms) > 0 {
 				ns.platforms = n.Platforms
 			}
-			for _, st := range daemon {
+			for _, st := range r.daemonSteps() {
 				run(st, ns, n.Name+": ")
 			}
 		}
 	} else {
-		for _, st := range daemon {
+		for _, st := range r.daemonSteps() {
 			run(st, s, "")
 		}
 	}
-	for _, st := range global {
+	for _, st := range r.globalSteps() {
 		run(st, s, "")
 	}
 	return rep
@@ -385,9 +395,18 @@ func probeTLS(ctx context.Context, addr string, timeout time.Duration) (isTLS, w
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(timeout))
+	var seen []*x509.Certificate
 	tc := tls.Client(conn, &tls.Config{
 		InsecureSkipVerify: true, // only looking: the certificates check verifies
 		NextProtos:         []string{"h2"},
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			for _, b := range raw { // kept for a TLS 1.2 daemon that then rejects the empty client certificate
+				if c, err := x509.ParseCertificate(b); err == nil {
+					seen = append(seen, c)
+				}
+			}
+			return nil
+		},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			wantsCert = true
 			return &tls.Certificate{}, nil
@@ -403,7 +422,7 @@ func probeTLS(ctx context.Context, addr string, timeout time.Duration) (isTLS, w
 	}
 	if strings.Contains(herr.Error(), "remote error: tls") {
 		// A TLS 1.2 server that rejected our empty client certificate.
-		return true, true, nil, nil
+		return true, true, seen, nil
 	}
 	// A plaintext gRPC server answers a ClientHello with HTTP/2 bytes or closes.
 	return false, false, nil, nil
