@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
-	"github.com/remote-buildkit/remote-buildkit/internal/diagnose"
-	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/job"
 )
 
 func diagnoseCommand(env config.Env) *cli.Command {
@@ -21,21 +17,12 @@ func diagnoseCommand(env config.Env) *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
 			&cli.BoolFlag{Name: "annotate", Usage: "also post the report as a Buildkite annotation (buildkite-agent annotate)"},
 		},
-		Action: func(c *cli.Context) error {
+		Action: jobAction(env, func(c *cli.Context, d job.Deps) error {
 			format := c.String("format")
 			if format != "text" && format != "json" {
 				return &usageError{fmt.Errorf("--format %q: want text or json", format)}
 			}
-			wd, err := os.Getwd()
-			if err != nil {
-				return exitcode.With(exitcode.Internal, err)
-			}
-			return runDiagnose(c.Context, env, wd, c.App.Writer, c.App.ErrWriter, format, c.Bool("annotate"))
-		},
+			return job.Diagnose(c.Context, d, format, c.Bool("annotate"))
+		}),
 	}
-}
-
-// runDiagnose runs every check and reports; exit 1 when any check fails.
-func runDiagnose(ctx context.Context, env config.Env, workDir string, out, errOut io.Writer, format string, annotate bool) error {
-	return diagnose.Run(ctx, env, workDir, out, errOut, format, annotate)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
 
-// auth is a real (empty) auth provider: NewPlan only puts it in the session.
+// auth is a real (empty) auth provider: Plan only puts it in the session.
 func auth() session.Attachable {
 	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{})
 }
@@ -50,7 +50,7 @@ func TestNewPlanFrontendAttrsAndExports(t *testing.T) {
 		CacheTo:   []config.Attrs{{Type: "inline", Attrs: map[string]string{"mode": "min"}}},
 		Secrets:   []config.Secret{{ID: "tok", Env: "TOKEN"}},
 	}
-	p, err := NewPlan(c, auth())
+	p, err := NewRequest(c).Plan(auth())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestPlanOutputFilesAreAtomic(t *testing.T) {
 	for _, commit := range []bool{true, false} {
 		c := &config.Config{ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"),
 			Outputs: []config.Attrs{{Type: "oci", Attrs: map[string]string{"dest": dest}}}}
-		p, err := NewPlan(c, auth())
+		p, err := NewRequest(c).Plan(auth())
 		if err != nil {
 			t.Fatal(err)
 		}

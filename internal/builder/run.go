@@ -45,10 +45,19 @@ type Manifest struct {
 	Host     string `json:"buildkit_host"`
 }
 
+// Solved is what one Solve on one daemon produced; the job assembles the
+// Result from one or more of them.
+type Solved struct {
+	Digest      string
+	Exporter    map[string]any
+	Seconds     float64
+	Steps       int
+	CachedSteps int
+}
+
 // Solve runs the plan on the daemon with BuildKit's progress display writing
-// to progressOut, and returns the result. Output files are committed only
-// when the build succeeds.
-func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progressOut io.Writer) (*Result, error) {
+// to progressOut. Output files are committed only when the build succeeds.
+func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progressOut io.Writer) (*Solved, error) {
 	start := time.Now()
 	display, err := progressui.NewDisplay(progressOut, progressui.DisplayMode(mode))
 	if err != nil {
@@ -99,7 +108,7 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 	if err := p.Commit(); err != nil {
 		return nil, exitcode.With(exitcode.BuildFailed, err)
 	}
-	res := &Result{Seconds: time.Since(start).Seconds(), Exporter: decodeExporterResponse(resp.ExporterResponse)}
+	res := &Solved{Seconds: time.Since(start).Seconds(), Exporter: decodeExporterResponse(resp.ExporterResponse)}
 	for _, cached := range steps {
 		res.Steps++
 		if cached {

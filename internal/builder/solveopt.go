@@ -18,77 +18,113 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 )
 
-// Plan is everything one Solve needs, built from a Config before connecting.
+// Plan is everything one Solve needs, made from a Request before connecting.
 type Plan struct {
 	Opt   client.SolveOpt
 	files *pendingFiles
 }
 
-// NewPlan turns the validated config into a SolveOpt: frontend attributes,
-// local mounts, exporters, cache entries and the session's attachables
-// (auth plus secrets and ssh). Nothing is written until the build succeeds.
-func NewPlan(c *config.Config, auth session.Attachable) (*Plan, error) {
+// Plan turns the request into a SolveOpt: frontend attributes, local mounts,
+// exporters, cache entries and the session's attachables (auth plus secrets
+// and ssh). Nothing is written until the build succeeds.
+func (r Request) Plan(auth session.Attachable) (*Plan, error) {
+	attrs := r.frontendAttrs()
+	mounts, err := r.localMounts(attrs)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{files: &pendingFiles{}}
+	attachables, err := r.attachables(auth)
+	if err != nil {
+		return nil, err
+	}
+	p.Opt = client.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   mounts,
+		Exports:       r.exports(p.files),
+		CacheImports:  cacheEntries(r.cacheFrom),
+		CacheExports:  cacheEntries(r.cacheTo),
+		Session:       attachables,
+		// Context uploads are diffed against the daemon's copy from the last
+		// build with the same key: only changed files travel.
+		SharedKey: r.sessionKey,
+	}
+	return p, nil
+}
+
+// frontendAttrs are the dockerfile.v0 frontend's options.
+func (r Request) frontendAttrs() map[string]string {
 	attrs := map[string]string{
-		"filename": filepath.Base(c.Dockerfile),
+		"filename": filepath.Base(r.dockerfile),
 	}
-	if c.Target != "" {
-		attrs["target"] = c.Target
+	if r.target != "" {
+		attrs["target"] = r.target
 	}
-	if len(c.Platforms) > 0 {
-		attrs["platform"] = strings.Join(c.Platforms, ",")
+	if len(r.platforms) > 0 {
+		attrs["platform"] = strings.Join(r.platforms, ",")
 	}
-	for _, k := range config.SortedKeys(c.BuildArgs) {
-		attrs["build-arg:"+k] = c.BuildArgs[k]
+	for _, k := range config.SortedKeys(r.buildArgs) {
+		attrs["build-arg:"+k] = r.buildArgs[k]
 	}
-	for _, k := range config.SortedKeys(c.Labels) {
-		attrs["label:"+k] = c.Labels[k]
+	for _, k := range config.SortedKeys(r.labels) {
+		attrs["label:"+k] = r.labels[k]
 	}
-	if c.NoCache {
+	if r.noCache {
 		attrs["no-cache"] = ""
 	}
-	if c.Provenance != nil {
-		attrs["attest:provenance"] = *c.Provenance
+	if r.provenance != nil {
+		attrs["attest:provenance"] = *r.provenance
 	}
-	if c.SBOM != nil {
-		attrs["attest:sbom"] = *c.SBOM
+	if r.sbom != nil {
+		attrs["attest:sbom"] = *r.sbom
 	}
+	return attrs
+}
 
-	ctxFS, err := fsutil.NewFS(c.ContextDir)
+// localMounts are the directories the session serves: the context, the
+// Dockerfile's directory and local build contexts (named in attrs).
+func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, error) {
+	ctxFS, err := fsutil.NewFS(r.contextDir)
 	if err != nil {
-		return nil, fmt.Errorf("context %s: %w", c.ContextDir, err)
+		return nil, fmt.Errorf("context %s: %w", r.contextDir, err)
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(c.Dockerfile))
+	dfFS, err := fsutil.NewFS(filepath.Dir(r.dockerfile))
 	if err != nil {
-		return nil, fmt.Errorf("dockerfile %s: %w", c.Dockerfile, err)
+		return nil, fmt.Errorf("dockerfile %s: %w", r.dockerfile, err)
 	}
 	mounts := map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS}
-	for _, name := range config.SortedKeys(c.BuildContexts) {
-		val := c.BuildContexts[name]
-		if filepath.IsAbs(val) {
-			fs, err := fsutil.NewFS(val)
-			if err != nil {
-				return nil, fmt.Errorf("build-contexts.%s %s: %w", name, val, err)
-			}
-			mountName := "ctx-" + name
-			mounts[mountName] = fs
-			attrs["context:"+name] = "local:" + mountName
+	for _, name := range config.SortedKeys(r.buildContexts) {
+		val := r.buildContexts[name]
+		if !filepath.IsAbs(val) {
+			attrs["context:"+name] = val
 			continue
 		}
-		attrs["context:"+name] = val
+		fs, err := fsutil.NewFS(val)
+		if err != nil {
+			return nil, fmt.Errorf("build-contexts.%s %s: %w", name, val, err)
+		}
+		mountName := "ctx-" + name
+		mounts[mountName] = fs
+		attrs["context:"+name] = "local:" + mountName
 	}
+	return mounts, nil
+}
 
-	p := &Plan{files: &pendingFiles{}}
+// exports are the image exporter for the tags plus the outputs; files go
+// through pending so they appear only when the build succeeds.
+func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 	var exports []client.ExportEntry
-	if len(c.Tags) > 0 {
+	if len(r.tags) > 0 {
 		exports = append(exports, client.ExportEntry{
 			Type: client.ExporterImage,
 			Attrs: map[string]string{
-				"name": strings.Join(c.Tags, ","),
-				"push": strconv.FormatBool(c.Push),
+				"name": strings.Join(r.tags, ","),
+				"push": strconv.FormatBool(r.push),
 			},
 		})
 	}
-	for _, o := range c.Outputs {
+	for _, o := range r.outputs {
 		e := client.ExportEntry{Type: o.Type, Attrs: map[string]string{}}
 		for k, v := range o.Attrs {
 			e.Attrs[k] = v
@@ -98,16 +134,20 @@ func NewPlan(c *config.Config, auth session.Attachable) (*Plan, error) {
 			if o.Type == client.ExporterLocal || e.Attrs["tar"] == "false" {
 				e.OutputDir = dest
 			} else {
-				e.Output = p.files.add(dest)
+				e.Output = pending.add(dest)
 			}
 		}
 		exports = append(exports, e)
 	}
+	return exports
+}
 
+// attachables are the session's providers: registry auth, secrets, ssh.
+func (r Request) attachables(auth session.Attachable) ([]session.Attachable, error) {
 	attachables := []session.Attachable{auth}
-	if len(c.Secrets) > 0 {
+	if len(r.secrets) > 0 {
 		var sources []secretsprovider.Source
-		for _, s := range c.Secrets {
+		for _, s := range r.secrets {
 			sources = append(sources, secretsprovider.Source{ID: s.ID, Env: s.Env, FilePath: s.Src})
 		}
 		store, err := secretsprovider.NewStore(sources)
@@ -116,9 +156,9 @@ func NewPlan(c *config.Config, auth session.Attachable) (*Plan, error) {
 		}
 		attachables = append(attachables, secretsprovider.NewSecretProvider(store))
 	}
-	if len(c.SSH) > 0 {
+	if len(r.ssh) > 0 {
 		var confs []sshprovider.AgentConfig
-		for _, s := range c.SSH {
+		for _, s := range r.ssh {
 			confs = append(confs, sshprovider.AgentConfig{ID: s.ID, Paths: s.Paths})
 		}
 		sp, err := sshprovider.NewSSHAgentProvider(confs)
@@ -127,20 +167,7 @@ func NewPlan(c *config.Config, auth session.Attachable) (*Plan, error) {
 		}
 		attachables = append(attachables, sp)
 	}
-
-	p.Opt = client.SolveOpt{
-		Frontend:      "dockerfile.v0",
-		FrontendAttrs: attrs,
-		LocalMounts:   mounts,
-		Exports:       exports,
-		CacheImports:  cacheEntries(c.CacheFrom),
-		CacheExports:  cacheEntries(c.CacheTo),
-		Session:       attachables,
-		// Context uploads are diffed against the daemon's copy from the last
-		// build with the same key: only changed files travel.
-		SharedKey: c.SessionKey,
-	}
-	return p, nil
+	return attachables, nil
 }
 
 func cacheEntries(in []config.Attrs) []client.CacheOptionsEntry {

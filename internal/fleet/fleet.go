@@ -55,7 +55,12 @@ type Connected struct {
 // Close closes the node's client.
 func (c *Connected) Close() { c.Client.Close() }
 
-func connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connected, error) {
+// Dial connects to one node within timeout; Connect is the real one, tests
+// pass their own.
+type Dial func(ctx context.Context, n config.Node, timeout time.Duration) (*Connected, error)
+
+// Connect dials a node with the BuildKit client (builder.Connect).
+func Connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connected, error) {
 	cl, info, t, err := builder.Connect(ctx, n, timeout)
 	if err != nil {
 		return nil, err
@@ -65,10 +70,10 @@ func connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connec
 
 // Choose connects to the first node in rendezvous order that answers within
 // timeout; each node skipped is reported through warn.
-func Choose(ctx context.Context, key string, nodes []config.Node, timeout time.Duration, warn func(string)) (*Connected, error) {
+func Choose(ctx context.Context, dial Dial, key string, nodes []config.Node, timeout time.Duration, warn func(string)) (*Connected, error) {
 	var errs []string
 	for i, n := range Ordered(key, nodes) {
-		c, err := connect(ctx, n, timeout)
+		c, err := dial(ctx, n, timeout)
 		if err == nil {
 			c.Rank = i + 1
 			return c, nil
@@ -95,7 +100,7 @@ type Assignment struct {
 // (declared platforms, else its workers), and gives each wanted platform to
 // the first node in rendezvous order that builds it natively. Nodes that
 // don't answer are skipped with a warning; nodes that get nothing are closed.
-func Assign(ctx context.Context, key string, nodes []config.Node, want []string, timeout time.Duration, warn func(string)) ([]Assignment, error) {
+func Assign(ctx context.Context, dial Dial, key string, nodes []config.Node, want []string, timeout time.Duration, warn func(string)) ([]Assignment, error) {
 	type result struct {
 		c   *Connected
 		err error
@@ -106,7 +111,7 @@ func Assign(ctx context.Context, key string, nodes []config.Node, want []string,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := connect(ctx, n, timeout)
+			c, err := dial(ctx, n, timeout)
 			if err == nil {
 				if len(n.Platforms) > 0 {
 					c.Platforms = n.Platforms
@@ -229,4 +234,55 @@ func Native(all []string) []string {
 		}
 	}
 	return out
+}
+
+// Serves reports whether a node with these platforms builds want natively.
+func Serves(have []string, want string) bool { return serves(have, want) }
+
+// CheckDeclared finds, before anything is dialled, the platforms no node can
+// build: when every node declares its platforms, each wanted platform needs
+// one of them.
+func CheckDeclared(nodes []config.Node, want []string) error {
+	for _, n := range nodes {
+		if len(n.Platforms) == 0 {
+			return nil // discovered from its workers when connected
+		}
+	}
+	for _, p := range want {
+		found := false
+		for _, n := range nodes {
+			found = found || serves(n.Platforms, p)
+		}
+		if !found {
+			return fmt.Errorf("%w: no node in nodes declares %s (%s): add a node that builds it, add it to a node's platforms, or drop the platform", ErrNoNativeNode, p, declared(nodes))
+		}
+	}
+	return nil
+}
+
+// MustSplit reports whether the wanted platforms certainly go to more than
+// one node: no declared node builds all of them, and they span more than
+// one CPU family, so no discovered node (one family each) can either.
+func MustSplit(nodes []config.Node, want []string) bool {
+	if len(want) < 2 {
+		return false
+	}
+	for _, n := range nodes {
+		all := true
+		for _, p := range want {
+			all = all && (len(n.Platforms) > 0 && serves(n.Platforms, p))
+		}
+		if all {
+			return false
+		}
+	}
+	return len(Native(want)) < len(want)
+}
+
+func declared(nodes []config.Node) string {
+	var parts []string
+	for _, n := range nodes {
+		parts = append(parts, n.Name+": "+strings.Join(n.Platforms, ", "))
+	}
+	return strings.Join(parts, "; ")
 }

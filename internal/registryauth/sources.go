@@ -94,10 +94,15 @@ func (s *Sources) Errors() map[string]error {
 	return out
 }
 
-// Attachable returns the session's auth provider. The provider keeps token
-// seeds in seedDir (a temp dir), so nothing lands in the user's ~/.docker.
-func (s *Sources) Attachable(seedDir string) session.Attachable {
-	dockerconfig.SetDir(seedDir)
+// UseSeedDir points the auth provider's token seeds (docker/cli's config
+// directory, a process-wide setting) at seedDir, a temp dir, so nothing
+// lands in the user's ~/.docker. Call it once, before any session starts:
+// concurrent builds then only read it.
+func UseSeedDir(seedDir string) { dockerconfig.SetDir(seedDir) }
+
+// Attachable returns a session's auth provider; UseSeedDir must have been
+// called. It is safe to call from several goroutines.
+func (s *Sources) Attachable() session.Attachable {
 	return authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
 		AuthConfigProvider: func(ctx context.Context, host string, _ []string, _ authprovider.ExpireCachedAuthCheck) (types.AuthConfig, error) {
 			return s.Lookup(ctx, host)

@@ -1,0 +1,134 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+)
+
+// Build is the build command: load → plan → route → solve → finish. The
+// outcome is also posted for later steps (annotation, meta-data, artifact).
+func Build(ctx context.Context, d Deps) error {
+	if wantsDiagnose(d.Env) {
+		if _, err := Load(d, config.Environment); err != nil {
+			return err
+		}
+		// diagnose: true in a pipeline step: report instead of building.
+		return Diagnose(ctx, d, "text", d.Env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != "")
+	}
+	cfg, err := Load(d, config.Build)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := build(ctx, d, cfg)
+	publish(context.WithoutCancel(ctx), d, cfg, res, err, time.Since(start))
+	return err
+}
+
+// build runs one configured build and reports it on the log and in the
+// metadata file.
+func build(ctx context.Context, d Deps, cfg *config.Config) (*builder.Result, error) {
+	req := builder.NewRequest(cfg)
+	if err := checkNodes(cfg, req); err != nil {
+		return nil, err
+	}
+	auth, err := registryauth.ForConfig(cfg, d.Env)
+	if err != nil {
+		return nil, err
+	}
+	seedDir, err := os.MkdirTemp("", "remote-buildkit-auth-")
+	if err != nil {
+		return nil, exitcode.With(exitcode.Internal, err)
+	}
+	defer os.RemoveAll(seedDir)
+	registryauth.UseSeedDir(seedDir) // once, before any session: builds may run in parallel
+	if cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+	what := relTo(d.WorkDir, cfg.Dockerfile)
+	if len(cfg.Tags) > 0 {
+		what += " → " + strings.Join(cfg.Tags, ", ")
+	}
+	fmt.Fprintf(d.Out, "--- :buildkite: remote-buildkit: building %s\n", what)
+	if err := auth.Preflight(ctx, cfg.RegistryHosts()); err != nil {
+		return nil, exitcode.With(exitcode.RegistryAuth, err)
+	}
+	targets, err := route(ctx, d, cfg, req)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(targets)
+	if err := greet(ctx, d, cfg, targets); err != nil {
+		return nil, err
+	}
+	s := &solver{d: d, cfg: cfg, auth: auth, req: req}
+	var res *builder.Result
+	if len(targets) > 1 {
+		res, err = s.split(ctx, targets)
+	} else {
+		res, err = s.one(ctx, targets[0])
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := finish(d, cfg, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// greet logs each daemon the build goes to and applies version-check.
+func greet(ctx context.Context, d Deps, cfg *config.Config, targets []fleet.Assignment) error {
+	for _, t := range targets {
+		where := t.Node.Host
+		if cfg.Several() {
+			where = fmt.Sprintf("node %s (rendezvous rank %d of %d)", t.Node.Name, t.Rank, len(cfg.Nodes))
+			if t.Node.Name != t.Node.Host {
+				where = fmt.Sprintf("node %s (%s, rendezvous rank %d of %d)", t.Node.Name, t.Node.Host, t.Rank, len(cfg.Nodes))
+			}
+		}
+		fmt.Fprintf(d.Out, "Connected to BuildKit %s at %s (%s)\n", t.Info.BuildkitVersion.Version, where, t.TLS)
+		if err := checkParity(ctx, d, cfg, t); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Tags) > 0 && !cfg.Push {
+		fmt.Fprintln(d.Out, "push is false: the image is built and tagged on the daemon but not pushed (set push: true to push the tags)")
+	}
+	return nil
+}
+
+// finish prints the result and writes the metadata file.
+func finish(d Deps, cfg *config.Config, res *builder.Result) error {
+	fmt.Fprintf(d.Out, "--- :white_check_mark: remote-buildkit: built in %.1fs, %d/%d steps cached\n", res.Seconds, res.CachedSteps, res.Steps)
+	if res.Digest != "" {
+		fmt.Fprintf(d.Out, "digest: %s\n", res.Digest)
+	}
+	for _, ref := range res.Pushed {
+		fmt.Fprintf(d.Out, "pushed: %s\n", ref)
+	}
+	if cfg.MetadataFile != "" {
+		if err := builder.WriteMetadata(cfg.MetadataFile, res); err != nil {
+			return exitcode.With(exitcode.Internal, err)
+		}
+		fmt.Fprintf(d.Out, "metadata: %s\n", relTo(d.WorkDir, cfg.MetadataFile))
+	}
+	return nil
+}
+
+func closeAll(targets []fleet.Assignment) {
+	for _, t := range targets {
+		t.Close()
+	}
+}

@@ -1,0 +1,227 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/certs"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+	"github.com/remote-buildkit/remote-buildkit/internal/shellquote"
+)
+
+// Environment is the environment hook's work: install the client
+// certificates, check the TLS set-up, and write the shell exports the hook
+// evals to d.Out (only quoted export lines go there; logs go to d.Err).
+func Environment(ctx context.Context, d Deps) error {
+	cfg, err := Load(d, config.Environment)
+	if err != nil {
+		return err
+	}
+	if err := installAll(ctx, d, cfg); err != nil {
+		return err
+	}
+	node := cfg.Default()
+	tlsMode, err := builder.ResolveTLS(node)
+	if err != nil {
+		return err
+	}
+	if err := checkPlaintext(d, cfg, node, tlsMode); err != nil {
+		return err
+	}
+	var b strings.Builder
+	if node.Host != "" && !cfg.Several() { // a pool or nodes have no single address
+		b.WriteString(shellquote.Export("BUILDKIT_HOST", node.Host))
+	}
+	if tlsMode.Enabled {
+		exportTLS(&b, node, tlsMode)
+	}
+	if cfg.DockerConfig {
+		if err := writeDockerConfig(ctx, d, cfg, &b); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(d.Out, b.String())
+	return err
+}
+
+// installAll installs every certificate set the daemons use: the top-level
+// one, and each node's own secrets-prefix; without a bucket it checks the
+// files already in tls-dir.
+func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
+	if cfg.SecretsBucket == "" {
+		return checkLocalSet(ctx, d, cfg.TLSDir)
+	}
+	shared := false // is the top-level set used by anyone?
+	for _, n := range cfg.Nodes {
+		shared = shared || n.SecretsPrefix == ""
+	}
+	if shared {
+		if err := installCerts(ctx, d, cfg, cfg.SecretsPrefix, cfg.TLSDir); err != nil {
+			return err
+		}
+	}
+	for _, n := range cfg.Nodes {
+		if n.SecretsPrefix != "" {
+			if err := installCerts(ctx, d, cfg, n.SecretsPrefix, n.TLSDir); err != nil {
+				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
+			}
+		}
+	}
+	return nil
+}
+
+// checkPlaintext refuses (require-tls) or warns about a tcp daemon without TLS.
+func checkPlaintext(d Deps, cfg *config.Config, node config.Node, tlsMode builder.TLS) error {
+	if node.Host == "" || tlsMode.Enabled || !strings.HasPrefix(node.Host, "tcp://") {
+		return nil
+	}
+	if cfg.RequireTLS {
+		return exitcode.With(exitcode.Connect, fmt.Errorf("require-tls is set but there are no client certificates for %s: configure secrets-bucket (or BUILDKITE_PLUGIN_S3_SECRETS_BUCKET), or put ca.pem, cert.pem and key.pem in %s", node.Host, cfg.TLSDir))
+	}
+	if u, err := url.Parse(node.Host); err != nil || !builder.LoopbackHost(u.Hostname()) {
+		warnf(d.Err, "%s will be used without TLS: anyone who can reach that port can run builds and read their secrets. Keep it inside a private VPC with security groups, or set up mTLS (secrets-bucket) and require-tls: true", node.Host)
+	}
+	return nil
+}
+
+func exportTLS(b *strings.Builder, node config.Node, t builder.TLS) {
+	b.WriteString(shellquote.Export("BUILDKIT_TLS_DIR", filepath.Dir(t.CA)))
+	b.WriteString(shellquote.Export("BUILDKIT_TLS_CA_CERT", t.CA))
+	if t.ClientCertUsed {
+		b.WriteString(shellquote.Export("BUILDKIT_TLS_CERT", t.Cert))
+		b.WriteString(shellquote.Export("BUILDKIT_TLS_KEY", t.Key))
+	}
+	if node.TLSServerName != "" {
+		b.WriteString(shellquote.Export("BUILDKIT_TLS_SERVER_NAME", node.TLSServerName))
+	}
+}
+
+// writeDockerConfig writes the job-scoped docker config (docker-config: true).
+func writeDockerConfig(ctx context.Context, d Deps, cfg *config.Config, b *strings.Builder) error {
+	auth, err := registryauth.ForConfig(cfg, d.Env)
+	if err != nil {
+		return err
+	}
+	hosts := cfg.RegistryHosts()
+	for _, rc := range cfg.RegistryCredentials {
+		hosts = append(hosts, rc.Registry)
+	}
+	dir, err := auth.WriteDockerConfig(ctx, dedupe(hosts))
+	if err != nil {
+		return exitcode.With(exitcode.RegistryAuth, err)
+	}
+	fmt.Fprintf(d.Err, "remote-buildkit: wrote a job-scoped docker config with %d registry logins (removed by the pre-exit hook)\n", len(hosts))
+	b.WriteString(shellquote.Export("DOCKER_CONFIG", dir))
+	b.WriteString(shellquote.Export("REMOTE_BUILDKIT_JOB_DOCKER_CONFIG", dir))
+	return nil
+}
+
+// installCerts fetches one certificate set from the secrets bucket.
+func installCerts(ctx context.Context, d Deps, cfg *config.Config, secretsPrefix, tlsDir string) error {
+	start := time.Now()
+	s3c, _, err := certs.BucketS3(ctx, cfg.SecretsBucket, cfg.SecretsRegion, tlsDir)
+	if err != nil {
+		return exitcode.With(exitcode.Certs, err)
+	}
+	res, err := certs.Sync(ctx, s3c, certs.Request{
+		Bucket:   cfg.SecretsBucket,
+		Prefixes: cfg.CertPrefixes(secretsPrefix),
+		Objects:  [3]string{cfg.SecretsObjects.CA, cfg.SecretsObjects.Cert, cfg.SecretsObjects.Key},
+		Files:    [3]string{config.CAFile, config.CertFile, config.KeyFile},
+		Dir:      tlsDir,
+		Now:      d.Now(),
+	})
+	if err != nil {
+		return exitcode.With(exitcode.Certs, err)
+	}
+	fmt.Fprintf(d.Err, "remote-buildkit: client certificates from s3://%s/%s → %s: %d downloaded, %d unchanged (%dms); valid until %s\n",
+		cfg.SecretsBucket, res.Prefix, tlsDir, res.Downloaded, res.Unchanged, time.Since(start).Milliseconds(), res.Checked.NotAfter.UTC().Format(time.DateOnly))
+	warnAll(d.Err, res.Checked.Warnings)
+	return nil
+}
+
+// checkLocalSet checks the certificates already in tls-dir, if any.
+func checkLocalSet(ctx context.Context, d Deps, dir string) error {
+	set, ok := readLocalSet(ctx, dir)
+	if !ok {
+		return nil
+	}
+	names := [3]string{filepath.Join(dir, config.CAFile), filepath.Join(dir, config.CertFile), filepath.Join(dir, config.KeyFile)}
+	checked, err := certs.Verify(set, names, d.Now())
+	if err != nil {
+		return exitcode.With(exitcode.Certs, err)
+	}
+	fmt.Fprintf(d.Err, "remote-buildkit: using the client certificates in %s (no secrets bucket configured), valid until %s\n", dir, checked.NotAfter.UTC().Format(time.DateOnly))
+	warnAll(d.Err, checked.Warnings)
+	return nil
+}
+
+func warnAll(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		warnf(w, "%s", s)
+	}
+}
+
+// readLocalSet reads the three files of an existing tls-dir.
+func readLocalSet(ctx context.Context, dir string) (certs.Set, bool) {
+	if dir == "" {
+		return certs.Set{}, false
+	}
+	if unlock, err := certs.RLock(ctx, dir); err == nil { // skipped for a read-only dir
+		defer unlock()
+	}
+	var s certs.Set
+	for _, f := range []struct {
+		name string
+		dst  *[]byte
+	}{{config.CAFile, &s.CA}, {config.CertFile, &s.Cert}, {config.KeyFile, &s.Key}} {
+		b, err := os.ReadFile(filepath.Join(dir, f.name))
+		if err != nil {
+			return certs.Set{}, false
+		}
+		*f.dst = b
+	}
+	return s, true
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Cleanup removes the job's docker config written by Environment with
+// docker-config: true — only a directory this tool created and marked.
+// Cached certificates and tokens stay.
+func Cleanup(d Deps) error {
+	dir := d.Env.Get("REMOTE_BUILDKIT_JOB_DOCKER_CONFIG")
+	if dir == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, registryauth.MarkerFile)); err != nil {
+		if os.IsNotExist(err) {
+			return nil // already gone, or not ours: leave it
+		}
+		return exitcode.With(exitcode.Internal, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return exitcode.With(exitcode.Internal, fmt.Errorf("remove job docker config %s: %w", dir, err))
+	}
+	fmt.Fprintf(d.Err, "remote-buildkit: removed the job's docker config %s\n", dir)
+	return nil
+}

@@ -1,0 +1,93 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+)
+
+// errSplitNeedsPush: a split build's index is assembled in the registry.
+var errSplitNeedsPush = errors.New("nodes: this build is split across nodes and its image index is assembled in the registry: set push: true with tags, and no outputs")
+
+// checkNodes rejects, before anything is dialled, a nodes set that cannot
+// build this request: a platform no declared node builds, or a build that
+// must be split but does not push tags.
+func checkNodes(cfg *config.Config, req builder.Request) error {
+	if !cfg.Several() || !declaresPlatforms(cfg.Nodes) {
+		return nil
+	}
+	if err := fleet.CheckDeclared(cfg.Nodes, req.Platforms()); err != nil {
+		return exitcode.With(exitcode.BadConfig, err)
+	}
+	if fleet.MustSplit(cfg.Nodes, req.Platforms()) && !splittable(req) {
+		return exitcode.With(exitcode.BadConfig, errSplitNeedsPush)
+	}
+	return nil
+}
+
+func splittable(req builder.Request) bool {
+	return req.Push() && len(req.Tags()) > 0 && len(req.Outputs()) == 0
+}
+
+func declaresPlatforms(nodes []config.Node) bool {
+	for _, n := range nodes {
+		if len(n.Platforms) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// route picks the daemons for this build: the only one; a pool member
+// chosen by rendezvous hashing; or, when platforms must go to particular
+// nodes, one node per group of platforms.
+func route(ctx context.Context, d Deps, cfg *config.Config, req builder.Request) ([]fleet.Assignment, error) {
+	if !cfg.Several() {
+		c, err := d.Dial(ctx, cfg.Default(), cfg.ConnectTimeout)
+		if err != nil {
+			return nil, err
+		}
+		c.Rank = 1
+		return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+	}
+	warn := func(s string) { warnf(d.Err, "%s", s) }
+	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
+	declared := declaresPlatforms(cfg.Nodes)
+	if len(cfg.Platforms) > 1 || (len(cfg.Platforms) == 1 && declared) {
+		return routeByPlatform(ctx, d, cfg, req, key, declared, warn)
+	}
+	c, err := fleet.Choose(ctx, d.Dial, key, cfg.Nodes, cfg.ConnectTimeout, warn)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Connect, err)
+	}
+	return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+}
+
+// routeByPlatform gives each platform to a node that builds it natively.
+func routeByPlatform(ctx context.Context, d Deps, cfg *config.Config, req builder.Request, key string, declared bool, warn func(string)) ([]fleet.Assignment, error) {
+	as, err := fleet.Assign(ctx, d.Dial, key, cfg.Nodes, cfg.Platforms, cfg.ConnectTimeout, warn)
+	if errors.Is(err, fleet.ErrNoNativeNode) && !declared {
+		// A pool of like daemons: one of them builds every platform, as a
+		// single daemon would (cross-compiling stages or QEMU).
+		fmt.Fprintf(d.Err, "remote-buildkit: not every platform has a native node (%s): building all of them on one pool member\n", strings.Join(cfg.Platforms, ", "))
+		c, cerr := fleet.Choose(ctx, d.Dial, key, cfg.Nodes, cfg.ConnectTimeout, warn)
+		if cerr != nil {
+			return nil, exitcode.With(exitcode.Connect, cerr)
+		}
+		return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+	}
+	if err != nil {
+		return nil, exitcode.With(exitcode.Connect, err)
+	}
+	if len(as) > 1 && !splittable(req) {
+		closeAll(as)
+		return nil, exitcode.With(exitcode.BadConfig, errSplitNeedsPush)
+	}
+	return as, nil
+}

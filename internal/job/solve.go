@@ -1,0 +1,181 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/distribution/reference"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+)
+
+// solver runs one request on the daemons route chose.
+type solver struct {
+	d    Deps
+	cfg  *config.Config
+	auth *registryauth.Sources
+	req  builder.Request
+}
+
+// one builds on a single daemon.
+func (s *solver) one(ctx context.Context, t fleet.Assignment) (*builder.Result, error) {
+	req := s.req
+	if s.cfg.Several() && len(t.Platforms) > 0 {
+		req = req.ForPlatforms(t.Platforms)
+	}
+	plan, err := req.Plan(s.auth.Attachable())
+	if err != nil {
+		return nil, exitcode.With(exitcode.BadConfig, err)
+	}
+	solved, err := builder.Solve(ctx, t.Client, plan, s.cfg.Progress, s.d.Err)
+	if err != nil {
+		return nil, explainBuildError(ctx, s.cfg, s.auth, t, err)
+	}
+	return assemble(s.req, s.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{solved}, nil), nil
+}
+
+// split builds each node's platforms on that node, all at once, each
+// pushing its image by digest (untagged); then it assembles one index and
+// pushes it under every tag. A failing node cancels the others.
+func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builder.Result, error) {
+	tags := s.req.Tags()
+	named, err := reference.ParseNormalizedNamed(tags[0])
+	if err != nil {
+		return nil, exitcode.With(exitcode.BadConfig, err)
+	}
+	repo := reference.TrimNamed(named).String()
+	var names []string
+	for _, t := range targets {
+		names = append(names, fmt.Sprintf("%s → %s", strings.Join(t.Platforms, ","), t.Node.Name))
+	}
+	fmt.Fprintf(s.d.Out, "Splitting across %d nodes: %s\n", len(targets), strings.Join(names, "; "))
+	parts, err := s.parts(ctx, targets, repo)
+	if err != nil {
+		return nil, err
+	}
+	var ps []fleet.Part
+	for i, r := range parts {
+		ps = append(ps, fleet.Part{Node: targets[i].Node.Name, Host: targets[i].Node.Host, Digest: r.Digest})
+	}
+	digest, manifests, err := fleet.PushIndex(ctx, fleet.Keychain(ctx, s.auth.Lookup), repo, ps, tags)
+	if err != nil {
+		return nil, exitcode.With(exitcode.BuildFailed, err)
+	}
+	for _, m := range manifests {
+		fmt.Fprintf(s.d.Out, "manifest: %s %s (node %s)\n", m.Platform, m.Digest, m.Node)
+	}
+	return assemble(s.req, false, targets, parts, &index{digest: digest, manifests: manifests}), nil
+}
+
+// parts runs every node's share in parallel, log lines prefixed with the
+// node's name.
+func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo string) ([]*builder.Solved, error) {
+	results := make([]*builder.Solved, len(targets))
+	var logMu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for i, t := range targets {
+		g.Go(func() error {
+			plan, err := s.req.ForPlatforms(t.Platforms).PushByDigest(repo).Plan(s.auth.Attachable())
+			if err != nil {
+				return exitcode.With(exitcode.BadConfig, err)
+			}
+			w := &prefixWriter{prefix: "[" + t.Node.Name + "] ", w: s.d.Err, mu: &logMu}
+			res, err := builder.Solve(gctx, t.Client, plan, "plain", w)
+			w.Flush()
+			if err != nil {
+				if ctx.Err() == nil && gctx.Err() != nil && exitcode.Of(err) == exitcode.Cancelled {
+					return err // cancelled because another node failed: that node's error is reported
+				}
+				err = explainBuildError(ctx, s.cfg, s.auth, t, err)
+				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s (%s, %s): %w", t.Node.Name, t.Node.Host, strings.Join(t.Platforms, ","), err))
+			}
+			results[i] = res
+			return nil
+		})
+	}
+	return results, g.Wait()
+}
+
+// index is the image index a split build pushed.
+type index struct {
+	digest    string
+	manifests []builder.Manifest
+}
+
+// assemble is the one place a Result is made: from the request, the
+// daemons that built it and what each produced (plus the index of a split).
+func assemble(req builder.Request, named bool, targets []fleet.Assignment, parts []*builder.Solved, idx *index) *builder.Result {
+	first := targets[0]
+	res := &builder.Result{
+		Host:          first.Node.Host,
+		DaemonVersion: first.Info.BuildkitVersion.Version,
+		Platforms:     req.Platforms(),
+		Tags:          req.Tags(),
+	}
+	if named {
+		res.Node = first.Node.Name
+	}
+	for _, p := range parts {
+		res.Steps += p.Steps
+		res.CachedSteps += p.CachedSteps
+		res.Seconds = max(res.Seconds, p.Seconds)
+		res.Digest, res.Exporter = p.Digest, p.Exporter
+	}
+	if idx != nil {
+		res.Digest, res.Manifests = idx.digest, idx.manifests
+		res.Exporter = map[string]any{"containerimage.digest": idx.digest}
+	}
+	if res.Digest != "" {
+		for _, ref := range req.Pushes() {
+			res.Pushed = append(res.Pushed, ref+"@"+res.Digest)
+		}
+	}
+	return res
+}
+
+// prefixWriter writes whole lines, each with the node's name in front.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+	mu     *sync.Mutex
+	buf    bytes.Buffer
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf.Write(b)
+	for {
+		i := bytes.IndexByte(p.buf.Bytes(), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := p.buf.Next(i + 1)
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // plain progress separates steps with blank lines
+		}
+		p.mu.Lock()
+		_, err := io.WriteString(p.w, p.prefix+string(line))
+		p.mu.Unlock()
+		if err != nil {
+			return len(b), err
+		}
+	}
+}
+
+// Flush writes a final unterminated line.
+func (p *prefixWriter) Flush() {
+	if p.buf.Len() > 0 {
+		p.mu.Lock()
+		fmt.Fprintln(p.w, p.prefix+p.buf.String())
+		p.mu.Unlock()
+		p.buf.Reset()
+	}
+}
