@@ -13,6 +13,69 @@ import (
 // The schema has already checked shapes when these decoders run; they only
 // normalise the accepted spellings (string or list, map or "K=V" list, ...).
 
+// raw mirrors the schema; the decoders in values.go normalise each shape.
+type raw struct {
+	BuildkitHost   *stringList   `json:"buildkit-host"`
+	Nodes          []rawNode     `json:"nodes"`
+	TLSDir         *string       `json:"tls-dir"`
+	TLSServerName  string        `json:"tls-server-name"`
+	ConnectTimeout *duration     `json:"connect-timeout"`
+	Dockerfile     string        `json:"dockerfile"`
+	Context        string        `json:"context"`
+	Target         string        `json:"target"`
+	BuildArgs      keyValues     `json:"build-args"`
+	Labels         keyValues     `json:"labels"`
+	BuildContexts  keyValues     `json:"build-contexts"`
+	Tags           stringList    `json:"tags"`
+	Push           bool          `json:"push"`
+	Platforms      stringList    `json:"platforms"`
+	CacheFrom      attrEntries   `json:"cache-from"`
+	CacheTo        attrEntries   `json:"cache-to"`
+	Secrets        secretEntries `json:"secrets"`
+	SSH            sshList       `json:"ssh"`
+	NoCache        bool          `json:"no-cache"`
+	Outputs        attrEntries   `json:"outputs"`
+	RequireTLS     bool          `json:"require-tls"`
+	SecretsBucket  *string       `json:"secrets-bucket"`
+	SecretsRegion  string        `json:"secrets-region"`
+	SecretsPrefix  *string       `json:"secrets-prefix"`
+	SecretsObjects struct {
+		CA   string `json:"ca"`
+		Cert string `json:"cert"`
+		Key  string `json:"key"`
+	} `json:"secrets-objects"`
+	ECR                 json.RawMessage         `json:"ecr"`
+	RegistryCredentials []rawRegistryCredential `json:"registry-credentials"`
+	DockerConfig        bool                    `json:"docker-config"`
+	VersionCheck        string                  `json:"version-check"`
+	Annotate            *bool                   `json:"annotate"`
+	MetaDataRaw         json.RawMessage         `json:"meta-data"`
+	Artifact            bool                    `json:"artifact"`
+	Diagnose            bool                    `json:"diagnose"`
+	Progress            string                  `json:"progress"`
+	Provenance          attestation             `json:"provenance"`
+	SBOM                attestation             `json:"sbom"`
+	MetadataFile        string                  `json:"metadata-file"`
+	Timeout             *duration               `json:"timeout"`
+}
+
+// rawNode is one entry of nodes.
+type rawNode struct {
+	Name          string     `json:"name"`
+	Host          string     `json:"host"`
+	Platforms     stringList `json:"platforms"`
+	TLSDir        *string    `json:"tls-dir"`
+	SecretsPrefix *string    `json:"secrets-prefix"`
+	TLSServerName string     `json:"tls-server-name"`
+}
+
+// rawRegistryCredential is one entry of registry-credentials.
+type rawRegistryCredential struct {
+	Registry    string `json:"registry"`
+	UsernameEnv string `json:"username-env"`
+	PasswordEnv string `json:"password-env"`
+}
+
 // stringList decodes "a,b" or ["a", "b"].
 type stringList []string
 
@@ -289,4 +352,25 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = duration(v)
 	return nil
+}
+
+// accountIDs reads "1,2", 1 or ["1", 2] (the schema allows each).
+func accountIDs(raw json.RawMessage) []string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		list = []json.RawMessage{raw}
+	}
+	var out []string
+	for _, item := range list {
+		var s string
+		if json.Unmarshal(item, &s) == nil {
+			out = append(out, splitList(s)...)
+			continue
+		}
+		out = append(out, strings.TrimSpace(string(item)))
+	}
+	return out
 }

@@ -64,6 +64,12 @@ func Schema() (*jsonschema.Schema, []string, error) {
 	return schema, schemaKeys, schemaErr
 }
 
+// Keys returns the option names the schema defines, sorted.
+func Keys() ([]string, error) {
+	_, keys, err := Schema()
+	return append([]string(nil), keys...), err
+}
+
 func compileSchema(pluginYAML []byte) (*jsonschema.Schema, []string, error) {
 	var manifest struct {
 		Configuration any `yaml:"configuration"`

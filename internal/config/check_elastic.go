@@ -1,0 +1,101 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// elasticStack reads the secrets-bucket, ECR and registry credential options.
+func (v *validator) elasticStack(r *raw, c *Config) {
+	c.RequireTLS = r.RequireTLS
+	c.DockerConfig = r.DockerConfig
+	c.PipelineSlug = v.env.Get("BUILDKITE_PIPELINE_SLUG")
+	v.secretsBucket(r, c)
+	c.ECR = v.ecr(r.ECR)
+	c.RegistryCredentials = v.registryCredentials(r.RegistryCredentials)
+}
+
+// secretsBucket reads where the certificates come from in the secrets bucket.
+func (v *validator) secretsBucket(r *raw, c *Config) {
+	if r.SecretsBucket != nil {
+		c.SecretsBucket = *r.SecretsBucket
+	} else {
+		c.SecretsBucket = v.env.Get("BUILDKITE_PLUGIN_S3_SECRETS_BUCKET")
+	}
+	c.SecretsRegion = orDefault(r.SecretsRegion, v.env.Get("BUILDKITE_PLUGIN_S3_SECRETS_REGION"))
+	c.SecretsPrefix = "buildkit"
+	if r.SecretsPrefix != nil {
+		c.SecretsPrefix = *r.SecretsPrefix
+	}
+	c.SecretsObjects = Objects{
+		CA:   orDefault(r.SecretsObjects.CA, CAFile),
+		Cert: orDefault(r.SecretsObjects.Cert, CertFile),
+		Key:  orDefault(r.SecretsObjects.Key, KeyFile),
+	}
+	if c.SecretsBucket != "" && c.TLSDir == "" {
+		v.addf("tls-dir", "HOME is not set, so there is no default tls-dir for the certificates from s3://%s: set tls-dir", c.SecretsBucket)
+	}
+}
+
+// ecr reads the ecr option: true/false, or an object with region,
+// account-ids and assume-role.
+func (v *validator) ecr(js json.RawMessage) ECR {
+	out := ECR{Enabled: true}
+	if len(js) == 0 || string(js) == "null" {
+		return out
+	}
+	var on bool
+	if err := json.Unmarshal(js, &on); err == nil {
+		out.Enabled = on
+		return out
+	}
+	var e struct {
+		Region     string          `json:"region"`
+		AccountIDs json.RawMessage `json:"account-ids"`
+		AssumeRole string          `json:"assume-role"`
+	}
+	if err := json.Unmarshal(js, &e); err != nil {
+		v.addf("ecr", "%v", err)
+	}
+	out.Region, out.AssumeRole = e.Region, e.AssumeRole
+	for i, id := range accountIDs(e.AccountIDs) {
+		if !accountID.MatchString(id) {
+			v.addf(fmt.Sprintf("ecr.account-ids[%d]", i), "%q is not a 12-digit AWS account ID (quote it in YAML so leading zeros survive)", id)
+			continue
+		}
+		out.AccountIDs = append(out.AccountIDs, id)
+	}
+	return out
+}
+
+// registryCredentials checks each registry is named once and, in the build
+// phase, that its variables are set.
+func (v *validator) registryCredentials(list []rawRegistryCredential) []RegistryCredential {
+	var out []RegistryCredential
+	seen := map[string]bool{}
+	for i, rc := range list {
+		k := fmt.Sprintf("registry-credentials[%d]", i)
+		host := NormalizeRegistry(rc.Registry)
+		if host == "" {
+			v.addf(k, "registry %q has no host: give the registry's host, e.g. registry.example.com:5000", rc.Registry)
+			continue
+		}
+		if seen[host] {
+			v.addf(k, "registry %s is listed twice", host)
+			continue
+		}
+		seen[host] = true
+		if v.files { // the build needs them; the environment hook may run before other plugins set them
+			for _, name := range []string{rc.UsernameEnv, rc.PasswordEnv} {
+				if _, ok := v.env(name); !ok {
+					v.addf(k, "environment variable %s (for registry %s) is not set: export it in the job, e.g. from the agent's secrets", name, host)
+				}
+			}
+		}
+		out = append(out, RegistryCredential{Registry: host, UsernameEnv: rc.UsernameEnv, PasswordEnv: rc.PasswordEnv})
+	}
+	return out
+}
+
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)

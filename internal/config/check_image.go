@@ -1,0 +1,55 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
+)
+
+// The GOOS/GOARCH values BuildKit workers report (after containerd's normalisation).
+var (
+	knownOS   = map[string]bool{"linux": true, "windows": true, "darwin": true, "freebsd": true}
+	knownArch = map[string]bool{"amd64": true, "arm64": true, "arm": true, "386": true, "ppc64le": true, "s390x": true, "riscv64": true, "mips64le": true, "mips64": true, "loong64": true}
+)
+
+// image reads tags, push and platforms.
+func (v *validator) image(r *raw, c *Config) {
+	c.Tags = v.tags(r.Tags)
+	if c.Push && len(c.Tags) == 0 && len(r.Tags) == 0 && !v.rejected["tags"] {
+		v.addf("push", "push is true but no tags are set: add tags (e.g. tags: [registry.example.com/app:latest])")
+	}
+	c.Platforms = v.platforms(r.Platforms)
+}
+
+// tags normalises each tag to a full reference.
+func (v *validator) tags(list stringList) []string {
+	var out []string
+	for i, t := range list {
+		named, err := reference.ParseNormalizedNamed(t)
+		if err != nil {
+			v.addf(fmt.Sprintf("tags[%d]", i), "%q is not a valid image reference: %v (want registry/repository:tag, lowercase)", t, err)
+			continue
+		}
+		out = append(out, reference.TagNameOnly(named).String())
+	}
+	return out
+}
+
+// platforms normalises each target platform.
+func (v *validator) platforms(list stringList) []string {
+	var out []string
+	for i, p := range list {
+		spec, err := platforms.Parse(p)
+		if err != nil {
+			v.addf(fmt.Sprintf("platforms[%d]", i), "%q is not a valid platform: %v (want os/arch[/variant], e.g. linux/amd64, linux/arm64)", p, err)
+			continue
+		}
+		if !knownOS[spec.OS] || !knownArch[spec.Architecture] {
+			v.addf(fmt.Sprintf("platforms[%d]", i), "%q is not a known platform (want os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7)", p)
+			continue
+		}
+		out = append(out, platforms.Format(spec))
+	}
+	return out
+}

@@ -1,0 +1,33 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// reporting reads progress, the attestations and metadata-file.
+func (v *validator) reporting(r *raw, c *Config) {
+	if c.Progress == "" {
+		c.Progress = "auto"
+		if v.env.Get("BUILDKITE") != "" {
+			c.Progress = "plain"
+		}
+	}
+	if r.Provenance.Set {
+		val := r.Provenance.Value
+		if val == "" {
+			val = "mode=min"
+		}
+		c.Provenance = &val
+	}
+	if r.SBOM.Set {
+		val := r.SBOM.Value
+		c.SBOM = &val
+	}
+	if r.MetadataFile != "" {
+		c.MetadataFile = v.abs(r.MetadataFile)
+		if fi, err := os.Stat(filepath.Dir(c.MetadataFile)); err != nil || !fi.IsDir() {
+			v.addf("metadata-file", "directory %s does not exist: create it or point metadata-file elsewhere", filepath.Dir(c.MetadataFile))
+		}
+	}
+}

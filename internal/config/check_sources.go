@@ -1,0 +1,86 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// sources reads the build context, the Dockerfile, build-args, labels and
+// build-contexts.
+func (v *validator) sources(r *raw, c *Config) {
+	c.ContextDir = v.abs(orDefault(r.Context, "."))
+	contextOK := true
+	if fi, err := os.Stat(c.ContextDir); err != nil || !fi.IsDir() {
+		v.addf("context", "directory %s does not exist: set context to the build context directory, relative to the job's working directory", c.ContextDir)
+		contextOK = false
+	}
+	if r.Dockerfile != "" {
+		c.Dockerfile = v.abs(r.Dockerfile)
+	} else {
+		c.Dockerfile = filepath.Join(c.ContextDir, "Dockerfile")
+	}
+	if fi, err := os.Stat(c.Dockerfile); (err != nil || fi.IsDir()) && (contextOK || r.Dockerfile != "") {
+		v.addf("dockerfile", "file %s does not exist: set dockerfile to the Dockerfile's path, relative to the job's working directory", c.Dockerfile)
+	}
+	if rel, err := filepath.Rel(v.workDir, c.ContextDir); err == nil {
+		c.SessionKey = "remote-buildkit:" + v.env.Get("BUILDKITE_PIPELINE_SLUG") + ":" + filepath.ToSlash(rel)
+	}
+	c.BuildArgs = v.keyValues("build-args", r.BuildArgs, true)
+	c.Labels = v.keyValues("labels", r.Labels, false)
+	c.BuildContexts = v.buildContexts(r.BuildContexts)
+}
+
+func (v *validator) keyValues(key string, kvs keyValues, fromEnv bool) map[string]string {
+	if len(kvs) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for i, kv := range kvs {
+		if strings.TrimSpace(kv.Key) == "" {
+			v.addf(fmt.Sprintf("%s[%d]", key, i), "empty key: want KEY=value")
+			continue
+		}
+		if !kv.HasValue {
+			if !fromEnv {
+				v.addf(fmt.Sprintf("%s[%d]", key, i), "%q has no value: want KEY=value", kv.Key)
+				continue
+			}
+			// Like `docker build --build-arg KEY`: the value comes from the job's
+			// environment, and an unset variable leaves the arg out.
+			val, ok := v.env(kv.Key)
+			if !ok {
+				continue
+			}
+			kv.Value = val
+		}
+		out[kv.Key] = kv.Value
+	}
+	return out
+}
+
+func (v *validator) buildContexts(kvs keyValues) map[string]string {
+	m := v.keyValues("build-contexts", kvs, false)
+	for name, val := range m {
+		if isURLContext(val) {
+			continue
+		}
+		p := v.abs(val)
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			v.addf("build-contexts."+name, "directory %s does not exist: give a local directory or docker-image://, target:, oci-layout://, https:// or git URL", p)
+			continue
+		}
+		m[name] = p
+	}
+	return m
+}
+
+func isURLContext(s string) bool {
+	for _, p := range []string{"docker-image://", "target:", "oci-layout://", "https://", "http://", "git://", "git@", "ssh://", "input:", "local:"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}

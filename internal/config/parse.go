@@ -1,0 +1,175 @@
+// Package config turns the plugin's JSON configuration into a validated,
+// typed Config: the schema in plugin.yml first, then checks of meaning
+// (platforms, references, files) that a schema cannot express.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Parse validates the JSON configuration against plugin.yml's schema, then
+// decodes it, applies defaults from the environment and checks its meaning.
+// Relative paths are resolved against workDir. Every problem is reported in
+// one *Error.
+func Parse(js []byte, env Env, workDir string) (*Config, error) {
+	return parse(js, env, workDir, Build)
+}
+
+// ParseForEnvironment parses for the environment hook, which runs before the
+// checkout: the schema is enforced in full, but only the options that hook
+// acts on are checked further.
+func ParseForEnvironment(js []byte, env Env, workDir string) (*Config, error) {
+	return parse(js, env, workDir, Environment)
+}
+
+func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		return nil, &Error{Problems: []Problem{{Msg: fmt.Sprintf("configuration is not valid JSON: %v", err)}}}
+	}
+	if doc == nil {
+		doc = map[string]any{}
+		js = []byte("{}")
+	}
+	problems, err := validateSchema(doc)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return nil, &Error{Problems: problems}
+	}
+	// Check the meaning of every option the schema accepted, so one run
+	// reports every problem; options the schema rejected are left out.
+	rejected := map[string]bool{}
+	for _, p := range problems {
+		top := topKey(p.Key)
+		rejected[top] = true
+		delete(obj, top)
+	}
+	if js, err = json.Marshal(obj); err != nil {
+		return nil, err
+	}
+	var r raw
+	if err := json.Unmarshal(js, &r); err != nil {
+		return nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
+	}
+	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build}
+	cfg := v.build(&r)
+	for _, p := range v.problems {
+		top := topKey(p.Key)
+		if !rejected[top] && (phase == Build || environmentKeys[top]) {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return topKey(problems[i].Key) < topKey(problems[j].Key) })
+		return nil, &Error{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// environmentKeys are the options the environment hook acts on; the others
+// are checked by the command hook, after the checkout.
+var environmentKeys = map[string]bool{
+	"buildkit-host": true, "tls-dir": true, "tls-server-name": true, "connect-timeout": true,
+	"require-tls": true, "secrets-bucket": true, "secrets-region": true, "secrets-prefix": true,
+	"secrets-objects": true, "ecr": true, "registry-credentials": true, "docker-config": true,
+	"version-check": true, "diagnose": true,
+}
+
+// topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").
+func topKey(key string) string {
+	if i := strings.IndexAny(key, ".["); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+type validator struct {
+	rejected map[string]bool // options the schema rejected: not checked again
+	files    bool            // check the checkout's files (build phase)
+	env      Env
+	workDir  string
+	problems []Problem
+}
+
+func (v *validator) addf(key, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(v.workDir, p)
+}
+
+// build turns r into a Config, recording every problem of meaning in
+// v.problems.
+func (v *validator) build(r *raw) *Config {
+	c := &Config{
+		ConnectTimeout: DefaultConnectTimeout,
+		Target:         r.Target,
+		Push:           r.Push,
+		NoCache:        r.NoCache,
+		Progress:       r.Progress,
+		VersionCheck:   orDefault(r.VersionCheck, "warn"),
+		Diagnose:       r.Diagnose,
+		Annotate:       r.Annotate == nil || *r.Annotate,
+		Artifact:       r.Artifact,
+	}
+	v.connection(r, c)
+	v.sources(r, c)
+	v.image(r, c)
+	c.CacheFrom = v.cacheEntries("cache-from", r.CacheFrom, false)
+	c.CacheTo = v.cacheEntries("cache-to", r.CacheTo, true)
+	c.Outputs = v.outputs(r.Outputs)
+	c.Secrets = v.secrets(r.Secrets)
+	c.SSH = v.ssh(r.SSH)
+	v.elasticStack(r, c)
+	c.MetaData = v.metaData(r.MetaDataRaw)
+	v.reporting(r, c)
+	return c
+}
+
+// metaData reads meta-data: true/false, or an object with key and per-tag.
+func (v *validator) metaData(js json.RawMessage) MetaData {
+	md := MetaData{Enabled: true, Key: DefaultMetaDataKey}
+	if len(js) > 0 {
+		var on bool
+		if json.Unmarshal(js, &on) == nil {
+			md.Enabled = on
+		} else {
+			var m struct {
+				Key    string `json:"key"`
+				PerTag bool   `json:"per-tag"`
+			}
+			_ = json.Unmarshal(js, &m) // shape checked by the schema
+			md.Key = orDefault(m.Key, DefaultMetaDataKey)
+			md.PerTag = m.PerTag
+		}
+	}
+	return md
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func expandHome(p string, env Env) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		return filepath.Join(env.Get("HOME"), strings.TrimPrefix(p, "~"))
+	}
+	return p
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"sort"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultConnectTimeout = 20 * time.Second
+	DefaultTLSDirName     = ".buildkit"
+)
+
+// TLS file names inside tls-dir, the layout `buildctl --tlsdir` also reads.
+const (
+	CAFile   = "ca.pem"
+	CertFile = "cert.pem"
+	KeyFile  = "key.pem"
+)
+
+// Config is the validated plugin configuration.
+type Config struct {
+	// Nodes is every daemon, never empty: one per buildkit-host entry, or the
+	// nodes option. The first is the default node; it carries the top-level
+	// host and TLS options (Host is "" when buildkit-host is not set, which
+	// only the environment phase and diagnose accept).
+	Nodes          []Node
+	TLSDir         string // the top-level tls-dir: where the secrets bucket's certificates are installed
+	ConnectTimeout time.Duration
+
+	ContextDir    string // absolute
+	SessionKey    string // stable per pipeline and context: the daemon diffs against the last upload
+	Dockerfile    string // absolute
+	Target        string
+	BuildArgs     map[string]string
+	Labels        map[string]string
+	BuildContexts map[string]string
+
+	Tags      []string // normalised references
+	Push      bool
+	Platforms []string // normalised platform strings
+	NoCache   bool
+
+	CacheFrom []Attrs
+	CacheTo   []Attrs
+	Outputs   []Attrs
+	Secrets   []Secret
+	SSH       []SSH
+
+	// Elastic CI Stack integration.
+	RequireTLS          bool
+	SecretsBucket       string // "" when certificates are not fetched from S3
+	SecretsRegion       string // "" to look it up
+	SecretsPrefix       string
+	SecretsObjects      Objects
+	PipelineSlug        string
+	ECR                 ECR
+	RegistryCredentials []RegistryCredential
+	DockerConfig        bool
+
+	VersionCheck string // off, warn or strict
+	Diagnose     bool
+
+	// Results for later steps.
+	Annotate bool
+	MetaData MetaData
+	Artifact bool
+
+	Progress     string
+	Provenance   *string // nil: off; otherwise the attest:provenance value
+	SBOM         *string
+	MetadataFile string // absolute, "" for none
+	Timeout      time.Duration
+}
+
+// Attrs is a typed "type=...,k=v" entry (cache import/export or output).
+type Attrs struct {
+	Type  string
+	Attrs map[string]string
+}
+
+// Secret is a build secret read from an environment variable or a file.
+type Secret struct {
+	ID, Env, Src string
+}
+
+// Node is one BuildKit daemon: its address and how to authenticate to it.
+// It is the only description of a daemon; builder.Connect dials one.
+type Node struct {
+	Name          string
+	Host          string
+	Platforms     []string // declared; empty = discovered from the workers
+	TLSDir        string
+	TLSDirSet     bool   // tls-dir was configured explicitly: its files are required
+	SecretsPrefix string // "" = the certificates in TLSDir are used as they are
+	TLSServerName string
+}
+
+// Default is the default node: the only daemon of a single-daemon build, the
+// first of a pool.
+func (c *Config) Default() Node {
+	if len(c.Nodes) == 0 {
+		return Node{TLSDir: c.TLSDir}
+	}
+	return c.Nodes[0]
+}
+
+// Several reports whether the build has a pool or platform nodes.
+func (c *Config) Several() bool { return len(c.Nodes) > 1 }
+
+// Objects are the certificate objects' names under the secrets prefix.
+type Objects struct {
+	CA, Cert, Key string
+}
+
+// ECR configures in-memory Amazon ECR logins.
+type ECR struct {
+	Enabled    bool
+	Region     string   // "" = the region in the registry host
+	AccountIDs []string // empty = every account
+	AssumeRole string
+}
+
+// MetaData says which build meta-data keys get the digest.
+type MetaData struct {
+	Enabled bool
+	Key     string
+	PerTag  bool // also <key>:<tag> for each tag
+}
+
+// DefaultMetaDataKey is the meta-data key later steps read the digest from.
+const DefaultMetaDataKey = "remote-buildkit-digest"
+
+// RegistryCredential names the job's environment variables holding a
+// registry's username and password.
+type RegistryCredential struct {
+	Registry, UsernameEnv, PasswordEnv string
+}
+
+// Phase says which hook the configuration is read for: the environment hook
+// runs before the checkout, so only the build phase checks source files.
+type Phase int
+
+// Phases.
+const (
+	Build Phase = iota
+	Environment
+)
+
+// SSH is an SSH agent socket or key set forwarded under an ID.
+type SSH struct {
+	ID    string
+	Paths []string
+}
+
+// SortedKeys returns m's keys in order (for deterministic frontend attrs and logs).
+func SortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
