@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 )
@@ -38,28 +37,13 @@ func (v *validator) secretsBucket(r *raw, c *Config) {
 	}
 }
 
-// ecr reads the ecr option: true/false, or an object with region,
-// account-ids and assume-role.
-func (v *validator) ecr(js json.RawMessage) ECR {
-	out := ECR{Enabled: true}
-	if len(js) == 0 || string(js) == "null" {
-		return out
+// ecr checks the account IDs of the ecr option.
+func (v *validator) ecr(o ecrOption) ECR {
+	out := ECR{Enabled: !o.Off, Region: o.Region, AssumeRole: o.AssumeRole}
+	if o.Err != nil {
+		v.addf("ecr", "%v", o.Err)
 	}
-	var on bool
-	if err := json.Unmarshal(js, &on); err == nil {
-		out.Enabled = on
-		return out
-	}
-	var e struct {
-		Region     string          `json:"region"`
-		AccountIDs json.RawMessage `json:"account-ids"`
-		AssumeRole string          `json:"assume-role"`
-	}
-	if err := json.Unmarshal(js, &e); err != nil {
-		v.addf("ecr", "%v", err)
-	}
-	out.Region, out.AssumeRole = e.Region, e.AssumeRole
-	for i, id := range accountIDs(e.AccountIDs) {
+	for i, id := range o.AccountIDs {
 		if !accountID.MatchString(id) {
 			v.addf(fmt.Sprintf("ecr.account-ids[%d]", i), "%q is not a 12-digit AWS account ID (quote it in YAML so leading zeros survive)", id)
 			continue

@@ -44,12 +44,12 @@ type raw struct {
 		Cert string `json:"cert"`
 		Key  string `json:"key"`
 	} `json:"secrets-objects"`
-	ECR                 json.RawMessage         `json:"ecr"`
+	ECR                 ecrOption               `json:"ecr"`
 	RegistryCredentials []rawRegistryCredential `json:"registry-credentials"`
 	DockerConfig        bool                    `json:"docker-config"`
 	VersionCheck        string                  `json:"version-check"`
 	Annotate            *bool                   `json:"annotate"`
-	MetaDataRaw         json.RawMessage         `json:"meta-data"`
+	MetaData            metaDataOption          `json:"meta-data"`
 	Artifact            bool                    `json:"artifact"`
 	Diagnose            bool                    `json:"diagnose"`
 	Progress            string                  `json:"progress"`
@@ -354,6 +354,30 @@ func (d *duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// ecrOption decodes ecr: true/false, or {region, account-ids, assume-role}.
+// Err is an object it could not read, reported by the validator with its key.
+type ecrOption struct {
+	Off                bool
+	Region, AssumeRole string
+	AccountIDs         []string
+	Err                error
+}
+
+func (e *ecrOption) UnmarshalJSON(b []byte) error {
+	*e = ecrOption{}
+	if string(b) == "null" { // as if not given
+		return nil
+	}
+	var obj struct {
+		Region     string          `json:"region"`
+		AccountIDs json.RawMessage `json:"account-ids"`
+		AssumeRole string          `json:"assume-role"`
+	}
+	e.Off, e.Err = switchOrObject(b, &obj)
+	e.Region, e.AssumeRole, e.AccountIDs = obj.Region, obj.AssumeRole, accountIDs(obj.AccountIDs)
+	return nil
+}
+
 // accountIDs reads "1,2", 1 or ["1", 2] (the schema allows each).
 func accountIDs(raw json.RawMessage) []string {
 	if len(raw) == 0 {
@@ -373,4 +397,37 @@ func accountIDs(raw json.RawMessage) []string {
 		out = append(out, strings.TrimSpace(string(item)))
 	}
 	return out
+}
+
+// metaDataOption decodes meta-data: true/false, or {key, per-tag}.
+type metaDataOption struct {
+	Off    bool
+	Key    string
+	PerTag bool
+}
+
+func (m *metaDataOption) UnmarshalJSON(b []byte) error {
+	var obj struct {
+		Key    string `json:"key"`
+		PerTag bool   `json:"per-tag"`
+	}
+	off, _ := switchOrObject(b, &obj) // shape checked by the schema
+	*m = metaDataOption{Off: off, Key: obj.Key, PerTag: obj.PerTag}
+	return nil
+}
+
+// value is the option's setting, on with the default key when not given.
+func (m metaDataOption) value() MetaData {
+	return MetaData{Enabled: !m.Off, Key: orDefault(m.Key, DefaultMetaDataKey), PerTag: m.PerTag}
+}
+
+// switchOrObject decodes an option that is a boolean switch or an object
+// (which leaves it on): off is the switch turned off, err is obj's decoding
+// error.
+func switchOrObject(b []byte, obj any) (off bool, err error) {
+	var on bool
+	if json.Unmarshal(b, &on) == nil {
+		return !on, nil
+	}
+	return false, json.Unmarshal(b, obj)
 }

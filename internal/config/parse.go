@@ -125,6 +125,7 @@ func (v *validator) build(r *raw) *Config {
 		Diagnose:       r.Diagnose,
 		Annotate:       r.Annotate == nil || *r.Annotate,
 		Artifact:       r.Artifact,
+		MetaData:       r.MetaData.value(),
 	}
 	v.connection(r, c)
 	v.sources(r, c)
@@ -135,29 +136,8 @@ func (v *validator) build(r *raw) *Config {
 	c.Secrets = v.secrets(r.Secrets)
 	c.SSH = v.ssh(r.SSH)
 	v.elasticStack(r, c)
-	c.MetaData = v.metaData(r.MetaDataRaw)
 	v.reporting(r, c)
 	return c
-}
-
-// metaData reads meta-data: true/false, or an object with key and per-tag.
-func (v *validator) metaData(js json.RawMessage) MetaData {
-	md := MetaData{Enabled: true, Key: DefaultMetaDataKey}
-	if len(js) > 0 {
-		var on bool
-		if json.Unmarshal(js, &on) == nil {
-			md.Enabled = on
-		} else {
-			var m struct {
-				Key    string `json:"key"`
-				PerTag bool   `json:"per-tag"`
-			}
-			_ = json.Unmarshal(js, &m) // shape checked by the schema
-			md.Key = orDefault(m.Key, DefaultMetaDataKey)
-			md.PerTag = m.PerTag
-		}
-	}
-	return md
 }
 
 func orDefault(s, def string) string {
