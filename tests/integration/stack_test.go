@@ -1,5 +1,5 @@
 // Package integration runs the real remote-buildkit binary against the local
-// stack started by tests/stack/stack.sh: a mTLS buildkitd v0.33.1 and an
+// stack started by tests/stack/stack.sh: a mTLS buildkitd v0.34.2 (plus v0.33.1 and v0.32.2 for skew tests) and an
 // htpasswd-protected registry. `make test-integration` starts the stack and
 // exports its env file; without it every test here skips, saying so.
 package integration
