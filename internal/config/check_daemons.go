@@ -119,16 +119,13 @@ func (v *validator) nodes(list []rawNode, top Node) []Node {
 
 // nodePlatforms normalises the platforms declared for the node at key k.
 func (v *validator) nodePlatforms(k string, list stringList) []string {
-	var out []string
-	for j, p := range list {
+	return v.normalize(k+".platforms", list, func(p string) (string, error) {
 		spec, err := platforms.Parse(p)
 		if err != nil || !knownOS[spec.OS] || !knownArch[spec.Architecture] {
-			v.addf(fmt.Sprintf("%s.platforms[%d]", k, j), "%q is not a known platform (want os/arch, e.g. linux/arm64)", p)
-			continue
+			return "", fmt.Errorf("%q is not a known platform (want os/arch, e.g. linux/arm64)", p)
 		}
-		out = append(out, platforms.Format(spec))
-	}
-	return out
+		return platforms.Format(spec), nil
+	})
 }
 
 // safeName turns a node name into a directory name.

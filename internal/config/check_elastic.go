@@ -43,13 +43,12 @@ func (v *validator) ecr(o ecrOption) ECR {
 	if o.Err != nil {
 		v.addf("ecr", "%v", o.Err)
 	}
-	for i, id := range o.AccountIDs {
+	out.AccountIDs = v.normalize("ecr.account-ids", o.AccountIDs, func(id string) (string, error) {
 		if !accountID.MatchString(id) {
-			v.addf(fmt.Sprintf("ecr.account-ids[%d]", i), "%q is not a 12-digit AWS account ID (quote it in YAML so leading zeros survive)", id)
-			continue
+			return "", fmt.Errorf("%q is not a 12-digit AWS account ID (quote it in YAML so leading zeros survive)", id)
 		}
-		out.AccountIDs = append(out.AccountIDs, id)
-	}
+		return id, nil
+	})
 	return out
 }
 

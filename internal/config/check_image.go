@@ -24,32 +24,25 @@ func (v *validator) image(r *raw, c *Config) {
 
 // tags normalises each tag to a full reference.
 func (v *validator) tags(list stringList) []string {
-	var out []string
-	for i, t := range list {
+	return v.normalize("tags", list, func(t string) (string, error) {
 		named, err := reference.ParseNormalizedNamed(t)
 		if err != nil {
-			v.addf(fmt.Sprintf("tags[%d]", i), "%q is not a valid image reference: %v (want registry/repository:tag, lowercase)", t, err)
-			continue
+			return "", fmt.Errorf("%q is not a valid image reference: %v (want registry/repository:tag, lowercase)", t, err)
 		}
-		out = append(out, reference.TagNameOnly(named).String())
-	}
-	return out
+		return reference.TagNameOnly(named).String(), nil
+	})
 }
 
 // platforms normalises each target platform.
 func (v *validator) platforms(list stringList) []string {
-	var out []string
-	for i, p := range list {
+	return v.normalize("platforms", list, func(p string) (string, error) {
 		spec, err := platforms.Parse(p)
 		if err != nil {
-			v.addf(fmt.Sprintf("platforms[%d]", i), "%q is not a valid platform: %v (want os/arch[/variant], e.g. linux/amd64, linux/arm64)", p, err)
-			continue
+			return "", fmt.Errorf("%q is not a valid platform: %v (want os/arch[/variant], e.g. linux/amd64, linux/arm64)", p, err)
 		}
 		if !knownOS[spec.OS] || !knownArch[spec.Architecture] {
-			v.addf(fmt.Sprintf("platforms[%d]", i), "%q is not a known platform (want os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7)", p)
-			continue
+			return "", fmt.Errorf("%q is not a known platform (want os/arch[/variant], e.g. linux/amd64, linux/arm64, linux/arm/v7)", p)
 		}
-		out = append(out, platforms.Format(spec))
-	}
-	return out
+		return platforms.Format(spec), nil
+	})
 }

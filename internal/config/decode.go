@@ -151,6 +151,29 @@ func scalarString(v any) string {
 	}
 }
 
+// entries decodes one entry or a list of them, each a string (read by
+// fromString) or an object (decoded into O, then read by fromObject).
+func entries[E, O any](b []byte, fromString func(string) E, fromObject func(O) E) ([]E, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		raw = []json.RawMessage{b}
+	}
+	var out []E
+	for _, r := range raw {
+		var s string
+		if err := json.Unmarshal(r, &s); err == nil {
+			out = append(out, fromString(s))
+			continue
+		}
+		var obj O
+		if err := json.Unmarshal(r, &obj); err != nil {
+			return out, err
+		}
+		out = append(out, fromObject(obj))
+	}
+	return out, nil
+}
+
 // attrEntry is a buildctl-style "type=x,k=v" entry, given as a string or an object.
 type attrEntry struct {
 	Type  string
@@ -161,33 +184,24 @@ type attrEntry struct {
 type attrEntries []attrEntry
 
 func (a *attrEntries) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		raw = []json.RawMessage{b}
-	}
-	*a = nil
-	for _, r := range raw {
-		var e attrEntry
-		var s string
-		if err := json.Unmarshal(r, &s); err == nil {
-			e.Type, e.Attrs, e.Err = parseAttrString(s)
-		} else {
-			var m map[string]any
-			if err := json.Unmarshal(r, &m); err != nil {
-				return err
-			}
-			e.Attrs = map[string]string{}
-			for k, v := range m {
-				if k == "type" {
-					e.Type = scalarString(v)
-					continue
-				}
-				e.Attrs[strings.ToLower(k)] = scalarString(v)
-			}
+	var err error
+	*a, err = entries(b, func(s string) (e attrEntry) {
+		e.Type, e.Attrs, e.Err = parseAttrString(s)
+		return e
+	}, attrEntryFromObject)
+	return err
+}
+
+func attrEntryFromObject(m map[string]any) attrEntry {
+	e := attrEntry{Attrs: map[string]string{}}
+	for k, v := range m {
+		if k == "type" {
+			e.Type = scalarString(v)
+			continue
 		}
-		*a = append(*a, e)
+		e.Attrs[strings.ToLower(k)] = scalarString(v)
 	}
-	return nil
+	return e
 }
 
 // parseAttrString parses "type=registry,ref=x,mode=max" (CSV, so values may be quoted).
@@ -227,26 +241,11 @@ type secretEntry struct {
 type secretEntries []secretEntry
 
 func (s *secretEntries) UnmarshalJSON(b []byte) error {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		raw = []json.RawMessage{b}
-	}
-	*s = nil
-	for _, r := range raw {
-		var e secretEntry
-		var str string
-		if err := json.Unmarshal(r, &str); err == nil {
-			e = parseSecretString(str)
-		} else {
-			var obj struct{ ID, Env, Src string }
-			if err := json.Unmarshal(r, &obj); err != nil {
-				return err
-			}
-			e = secretEntry{ID: obj.ID, Env: obj.Env, Src: obj.Src}
-		}
-		*s = append(*s, e)
-	}
-	return nil
+	var err error
+	*s, err = entries(b, parseSecretString, func(obj struct{ ID, Env, Src string }) secretEntry {
+		return secretEntry{ID: obj.ID, Env: obj.Env, Src: obj.Src}
+	})
+	return err
 }
 
 func parseSecretString(str string) secretEntry {
@@ -379,22 +378,16 @@ func (e *ecrOption) UnmarshalJSON(b []byte) error {
 }
 
 // accountIDs reads "1,2", 1 or ["1", 2] (the schema allows each).
-func accountIDs(raw json.RawMessage) []string {
-	if len(raw) == 0 {
+func accountIDs(js json.RawMessage) []string {
+	if len(js) == 0 {
 		return nil
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		list = []json.RawMessage{raw}
-	}
+	lists, _ := entries(js, splitList, func(n json.RawMessage) []string { // a RawMessage always decodes
+		return []string{strings.TrimSpace(string(n))}
+	})
 	var out []string
-	for _, item := range list {
-		var s string
-		if json.Unmarshal(item, &s) == nil {
-			out = append(out, splitList(s)...)
-			continue
-		}
-		out = append(out, strings.TrimSpace(string(item)))
+	for _, l := range lists {
+		out = append(out, l...)
 	}
 	return out
 }

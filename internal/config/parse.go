@@ -105,6 +105,21 @@ func (v *validator) addf(key, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
+// normalize returns what norm makes of each entry of the list option key,
+// leaving out, and reporting at key[i], the entries it rejects.
+func (v *validator) normalize(key string, list []string, norm func(string) (string, error)) []string {
+	var out []string
+	for i, s := range list {
+		n, err := norm(s)
+		if err != nil {
+			v.addf(fmt.Sprintf("%s[%d]", key, i), "%v", err)
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
 func (v *validator) abs(p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return filepath.Clean(p)
