@@ -19,10 +19,17 @@ func (e Env) Get(key string) string {
 // PluginName is the name Buildkite derives from this plugin's repository.
 const PluginName = "remote-buildkit"
 
-// RawFromEnv returns the plugin's configuration as JSON and where it came from:
+// RawFromEnv returns the plugin's configuration as JSON:
 // BUILDKITE_PLUGIN_CONFIGURATION (set by the agent for the running plugin),
 // else this plugin's entry in BUILDKITE_PLUGINS.
-func RawFromEnv(env Env) ([]byte, string, error) {
+func RawFromEnv(env Env) ([]byte, error) {
+	js, _, err := rawFromEnv(env)
+	return js, err
+}
+
+// rawFromEnv is RawFromEnv, also saying where the configuration came from
+// (which variable, which BUILDKITE_PLUGINS entry).
+func rawFromEnv(env Env) ([]byte, string, error) {
 	if v, ok := env("BUILDKITE_PLUGIN_CONFIGURATION"); ok && strings.TrimSpace(v) != "" {
 		return []byte(v), "BUILDKITE_PLUGIN_CONFIGURATION", nil
 	}

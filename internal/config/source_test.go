@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,7 +130,10 @@ func TestRawFromEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			js, source, err := config.RawFromEnv(envOf(tt.env))
+			js, source, err := config.RawFromEnvWithSource(envOf(tt.env))
+			if js2, err2 := config.RawFromEnv(envOf(tt.env)); string(js2) != string(js) || fmt.Sprint(err2) != fmt.Sprint(err) {
+				t.Errorf("RawFromEnv() = %s, %v; want %s, %v as with its source", js2, err2, js, err)
+			}
 			if tt.wantErr != nil {
 				if err == nil {
 					t.Fatalf("RawFromEnv() = %s, %q, nil; want an error mentioning %q", js, source, tt.wantErr)
