@@ -143,7 +143,7 @@ func (r *Runner) checkVersions(ctx context.Context, s *state) Check {
 		return skip("daemon not reached")
 	}
 	bv, bp := versions.BuildctlVersion(ctx, r.LookPath)
-	rep := versions.Compare(s.daemonVer, versions.ClientVersion(), bv, bp)
+	rep := versions.Compare(s.daemonVer, r.clientVersion(), bv, bp)
 	p := rep.Problem()
 	switch {
 	case p == "":

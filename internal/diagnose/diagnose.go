@@ -19,6 +19,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
 // Status of a check.
@@ -71,6 +72,9 @@ type Runner struct {
 	AWS       AWSAPI    // S3 and ECR calls; nil when unavailable
 	Registry  RegistryAPI
 	Buildkite BuildkiteAPI // nil without BUILDKITE_API_TOKEN
+
+	free          func(dir string) (uint64, error) // free bytes (default statfs); tests fake it
+	clientVersion func() string                    // default versions.ClientVersion
 }
 
 // state is what earlier checks learned, for later ones.
@@ -130,6 +134,12 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	}
 	if r.Now == nil {
 		r.Now = time.Now
+	}
+	if r.free == nil {
+		r.free = freeBytes
+	}
+	if r.clientVersion == nil {
+		r.clientVersion = versions.ClientVersion
 	}
 	rep := &Report{OK: true}
 	run := func(st step, s *state, prefix string) {
@@ -361,7 +371,7 @@ func (r *Runner) checkDisk(_ context.Context, s *state) Check {
 		}
 		dir = parent
 	}
-	free, err := freeBytes(dir)
+	free, err := r.free(dir)
 	if err != nil {
 		return warn(fmt.Sprintf("cannot read free space of %s: %v", dir, err), "")
 	}

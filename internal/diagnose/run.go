@@ -31,7 +31,7 @@ func Run(ctx context.Context, env config.Env, workDir string, out, errOut io.Wri
 // daemon, AWS, registry and Buildkite clients.
 func NewRunner(env config.Env, workDir string) *Runner {
 	r := &Runner{Env: env, LookPath: exec.LookPath, Now: time.Now}
-	js, _, err := config.RawFromEnv(env)
+	js, err := config.RawFromEnv(env)
 	if err == nil {
 		r.Config, err = config.ParseForEnvironment(js, env, workDir)
 	}
