@@ -13,7 +13,7 @@ import (
 // The schema has already checked shapes when these decoders run; they only
 // normalise the accepted spellings (string or list, map or "K=V" list, ...).
 
-// raw mirrors the schema; the decoders in values.go normalise each shape.
+// raw mirrors the schema; the decoders below normalise each shape.
 type raw struct {
 	BuildkitHost   *stringList   `json:"buildkit-host"`
 	Nodes          []rawNode     `json:"nodes"`
@@ -151,9 +151,9 @@ func scalarString(v any) string {
 	}
 }
 
-// entries decodes one entry or a list of them, each a string (read by
+// decodeEntries decodes one entry or a list of them, each a string (read by
 // fromString) or an object (decoded into O, then read by fromObject).
-func entries[E, O any](b []byte, fromString func(string) E, fromObject func(O) E) ([]E, error) {
+func decodeEntries[E, O any](b []byte, fromString func(string) E, fromObject func(O) E) ([]E, error) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		raw = []json.RawMessage{b}
@@ -185,7 +185,7 @@ type attrEntries []attrEntry
 
 func (a *attrEntries) UnmarshalJSON(b []byte) error {
 	var err error
-	*a, err = entries(b, func(s string) (e attrEntry) {
+	*a, err = decodeEntries(b, func(s string) (e attrEntry) {
 		e.Type, e.Attrs, e.Err = parseAttrString(s)
 		return e
 	}, attrEntryFromObject)
@@ -242,7 +242,7 @@ type secretEntries []secretEntry
 
 func (s *secretEntries) UnmarshalJSON(b []byte) error {
 	var err error
-	*s, err = entries(b, parseSecretString, func(obj struct{ ID, Env, Src string }) secretEntry {
+	*s, err = decodeEntries(b, parseSecretString, func(obj struct{ ID, Env, Src string }) secretEntry {
 		return secretEntry{ID: obj.ID, Env: obj.Env, Src: obj.Src}
 	})
 	return err
@@ -382,7 +382,7 @@ func accountIDs(js json.RawMessage) []string {
 	if len(js) == 0 {
 		return nil
 	}
-	lists, _ := entries(js, splitList, func(n json.RawMessage) []string { // a RawMessage always decodes
+	lists, _ := decodeEntries(js, splitList, func(n json.RawMessage) []string { // a RawMessage always decodes
 		return []string{strings.TrimSpace(string(n))}
 	})
 	var out []string
