@@ -88,6 +88,7 @@ func newApp(stdout, stderr io.Writer, env config.Env) *cli.App {
 		diagnoseCommand(env),
 		validateCommand(env),
 		versionCommand(),
+		certsCommand(), builderConfigCommand(),
 	}
 	for _, c := range commands {
 		c.OnUsageError = onUsageError

@@ -1,0 +1,181 @@
+package pki
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// Where builder-config's files go on the builder host.
+const (
+	UnitPath   = "/etc/systemd/system/buildkitd.service"
+	ConfigPath = "/etc/buildkit/buildkitd.toml"
+	Buildkitd  = "/usr/local/bin/buildkitd"
+)
+
+// BuilderOptions are the inputs of BuilderConfig.
+type BuilderOptions struct {
+	TLSDir    string   // where DIR/daemon's files are on the builder
+	Root      string   // buildkitd's state and cache
+	CacheSize string   // build cache cap: "100GB" or "80%" of the disk holding Root
+	Addrs     []string // listen addresses (tcp://0.0.0.0:1234)
+}
+
+// sizeRE accepts what BuildKit's DiskSpace parses: a percentage, or a size
+// in docker/go-units' RAMInBytes syntax (binary units: 1GB = 1024³ bytes).
+var sizeRE = regexp.MustCompile(`^(?:(\d+)%|\d+(?:\.\d+)? ?[kKmMgGtTpP]?[iI]?[bB]?)$`)
+
+// CheckCacheSize validates --cache-size.
+func CheckCacheSize(s string) error {
+	m := sizeRE.FindStringSubmatch(s)
+	bad := m == nil || strings.Trim(s, "0.%BbKkMmGgTtPpIi ") == "" // no digit other than 0
+	if !bad && m[1] != "" {
+		n, err := strconv.Atoi(m[1])
+		bad = err != nil || n < 1 || n > 100
+	}
+	if bad {
+		return usageError("--cache-size %q is not a size: give bytes with a unit, e.g. --cache-size 100GB, or a share of the disk holding --root, e.g. --cache-size 80%%", s)
+	}
+	return nil
+}
+
+var unitTmpl = template.Must(template.New("unit").Parse(`# {{.UnitPath}}, written by remote-buildkit builder-config
+[Unit]
+Description=BuildKit daemon for Buildkite (remote-buildkit plugin)
+Documentation=https://github.com/moby/buildkit
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart={{.Buildkitd}} --config {{.ConfigPath}}
+Restart=always
+RestartSec=5
+Delegate=yes
+KillMode=mixed
+LimitNOFILE=1048576
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+OOMScoreAdjust=-500
+
+[Install]
+WantedBy=multi-user.target
+`))
+
+var tomlTmpl = template.Must(template.New("toml").Funcs(template.FuncMap{"q": tomlString}).Parse(`# {{.ConfigPath}}, written by remote-buildkit builder-config:
+# buildkitd --config {{.ConfigPath}} needs no other flag.
+root = {{q .Root}}
+
+[grpc]
+  address = [{{range $i, $a := .Addrs}}{{if $i}}, {{end}}{{q $a}}{{end}}]
+
+# mTLS: only clients with a certificate from this CA may connect. The files
+# are DIR/daemon/ of remote-buildkit certs init (0600, root-owned).
+[grpc.tls]
+  cert = {{q .Cert}}
+  key = {{q .Key}}
+  ca = {{q .CA}}
+
+[worker.oci]
+  enabled = true
+  gc = true
+
+# Build cache garbage collection, capped at --cache-size {{.CacheSize}}
+# (a percentage is of the disk holding root): BuildKit's default policies
+# with that cap.
+[[worker.oci.gcpolicy]]
+  filters = ["type==source.local", "type==exec.cachemount", "type==source.git.checkout"]
+  keepDuration = "48h"
+  maxUsedSpace = "512MB"
+
+[[worker.oci.gcpolicy]]
+  keepDuration = "1440h"
+  maxUsedSpace = {{q .CacheSize}}
+
+[[worker.oci.gcpolicy]]
+  maxUsedSpace = {{q .CacheSize}}
+
+[[worker.oci.gcpolicy]]
+  all = true
+  maxUsedSpace = {{q .CacheSize}}
+
+[worker.containerd]
+  enabled = false
+`))
+
+// BuilderConfig returns a systemd unit and a buildkitd.toml for a builder
+// host that serves mTLS with the daemon set of certs init.
+func BuilderConfig(o BuilderOptions) (unit, toml string, err error) {
+	for flag, p := range map[string]string{"--tls-dir": o.TLSDir, "--root": o.Root} {
+		if !filepath.IsAbs(p) {
+			return "", "", usageError("%s %q must be an absolute path (buildkitd runs from /), e.g. %s /etc/buildkit/certs", flag, p, flag)
+		}
+	}
+	if len(o.Addrs) == 0 {
+		return "", "", usageError("--addr is required: the address buildkitd listens on, e.g. --addr tcp://0.0.0.0:1234")
+	}
+	for _, a := range o.Addrs {
+		if !strings.HasPrefix(a, "tcp://") && !strings.HasPrefix(a, "unix://") {
+			return "", "", usageError("--addr %q is not a tcp:// or unix:// address: e.g. --addr tcp://0.0.0.0:1234", a)
+		}
+	}
+	if err := CheckCacheSize(o.CacheSize); err != nil {
+		return "", "", err
+	}
+	data := map[string]any{
+		"UnitPath": UnitPath, "ConfigPath": ConfigPath, "Buildkitd": Buildkitd,
+		"Root": o.Root, "Addrs": o.Addrs, "CacheSize": o.CacheSize,
+		"Cert": filepath.Join(o.TLSDir, ServerFile), "Key": filepath.Join(o.TLSDir, ServerKey), "CA": filepath.Join(o.TLSDir, CAFile),
+	}
+	var u, t strings.Builder
+	if err := unitTmpl.Execute(&u, data); err != nil {
+		return "", "", err
+	}
+	if err := tomlTmpl.Execute(&t, data); err != nil {
+		return "", "", err
+	}
+	return u.String(), t.String(), nil
+}
+
+// tomlString quotes s as a TOML basic string: JSON's escapes are TOML's.
+func tomlString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// WriteBuilderConfig prints the unit and the config, or with dir writes
+// them to dir/buildkitd.service and dir/buildkitd.toml.
+func WriteBuilderConfig(o BuilderOptions, dir string, out io.Writer) error {
+	unit, toml, err := BuilderConfig(o)
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		_, err := fmt.Fprintf(out, "%s\n%s", unit, toml)
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usageError("--write %s: %v", dir, err)
+	}
+	files := []file{{filepath.Join(dir, filepath.Base(UnitPath)), []byte(unit)}, {filepath.Join(dir, filepath.Base(ConfigPath)), []byte(toml)}}
+	if err := writeFiles(files); err != nil {
+		return usageError("--write %s: %v", dir, err)
+	}
+	for _, f := range files {
+		if err := os.Chmod(f.path, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "wrote %s and %s; on the builder host:\n", files[0].path, files[1].path)
+	fmt.Fprintf(out, "  sudo install -D -m 0644 %s %s && sudo install -D -m 0644 %s %s\n", files[0].path, UnitPath, files[1].path, ConfigPath)
+	fmt.Fprintf(out, "  sudo install -d -m 0700 %s && sudo install -m 0600 DIR/daemon/* %s/   # DIR from remote-buildkit certs init\n", o.TLSDir, o.TLSDir)
+	fmt.Fprintf(out, "  sudo systemctl daemon-reload && sudo systemctl enable --now buildkitd\n")
+	return nil
+}

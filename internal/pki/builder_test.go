@@ -1,0 +1,100 @@
+package pki
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+)
+
+func builderOptions(size string) BuilderOptions {
+	return BuilderOptions{TLSDir: "/etc/buildkit/certs", Root: "/var/lib/buildkit", CacheSize: size, Addrs: []string{"tcp://0.0.0.0:1234"}}
+}
+
+func TestBuilderConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(o *BuilderOptions)
+		want string
+	}{
+		{"no unit", func(o *BuilderOptions) { o.CacheSize = "100 parsecs" }, `--cache-size "100 parsecs" is not a size`},
+		{"zero", func(o *BuilderOptions) { o.CacheSize = "0GB" }, "--cache-size"},
+		{"over 100%", func(o *BuilderOptions) { o.CacheSize = "120%" }, "--cache-size"},
+		{"0%", func(o *BuilderOptions) { o.CacheSize = "0%" }, "--cache-size"},
+		{"empty", func(o *BuilderOptions) { o.CacheSize = "" }, "--cache-size"},
+		{"relative tls-dir", func(o *BuilderOptions) { o.TLSDir = "certs" }, `--tls-dir "certs" must be an absolute path`},
+		{"relative root", func(o *BuilderOptions) { o.Root = "state" }, `--root "state" must be an absolute path`},
+		{"http addr", func(o *BuilderOptions) { o.Addrs = []string{"0.0.0.0:1234"} }, `--addr "0.0.0.0:1234" is not a tcp:// or unix:// address`},
+		{"no addr", func(o *BuilderOptions) { o.Addrs = nil }, "--addr is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := builderOptions("80%")
+			tc.edit(&o)
+			_, _, err := BuilderConfig(o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || exitcode.Of(err) != exitcode.BadConfig {
+				t.Fatalf("err = %v (exit %d), want %q, exit 2", err, exitcode.Of(err), tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteBuilderConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	var log bytes.Buffer
+	if err := WriteBuilderConfig(builderOptions("80%"), dir, &log); err != nil {
+		t.Fatal(err)
+	}
+	unit, toml, _ := BuilderConfig(builderOptions("80%"))
+	for name, want := range map[string]string{"buildkitd.service": unit, "buildkitd.toml": toml} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(b) != want {
+			t.Errorf("%s: %v, content differs from BuilderConfig", name, err)
+		}
+		if m := mode(t, filepath.Join(dir, name)); m != 0o644 {
+			t.Errorf("%s mode %o, want 644", name, m)
+		}
+	}
+	if !strings.Contains(log.String(), "systemctl enable --now buildkitd") {
+		t.Errorf("no install steps printed:\n%s", log.String())
+	}
+	var printed bytes.Buffer
+	if err := WriteBuilderConfig(builderOptions("80%"), "", &printed); err != nil || printed.String() != unit+"\n"+toml {
+		t.Errorf("printed output is not the unit and the toml: %v", err)
+	}
+}
+
+// The toml as text (the buildkitconfig-tagged tests decode it with BuildKit).
+func TestBuilderConfigText(t *testing.T) {
+	o := builderOptions("100GB")
+	o.Addrs = append(o.Addrs, "unix:///run/buildkit/buildkitd.sock")
+	_, toml, err := BuilderConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`root = "/var/lib/buildkit"`,
+		`address = ["tcp://0.0.0.0:1234", "unix:///run/buildkit/buildkitd.sock"]`,
+		"[grpc.tls]\n  cert = \"/etc/buildkit/certs/server.pem\"\n  key = \"/etc/buildkit/certs/server-key.pem\"\n  ca = \"/etc/buildkit/certs/ca.pem\"\n",
+		"[worker.oci]\n  enabled = true\n  gc = true\n",
+		"[[worker.oci.gcpolicy]]\n  all = true\n  maxUsedSpace = \"100GB\"\n",
+		"[worker.containerd]\n  enabled = false\n",
+	} {
+		if !strings.Contains(toml, line) {
+			t.Errorf("toml has no %q:\n%s", line, toml)
+		}
+	}
+	if n := strings.Count(toml, `maxUsedSpace = "100GB"`); n != 3 {
+		t.Errorf("%d policies capped at 100GB, want 3", n)
+	}
+	for _, s := range []string{"100GB", "100 GB", "1.5TB", "512MiB", "80%", "100%", "123456789"} {
+		if err := CheckCacheSize(s); err != nil {
+			t.Errorf("%s rejected: %v", s, err)
+		}
+	}
+	if tomlString(`a"b\c`) != `"a\"b\\c"` {
+		t.Errorf("tomlString = %s", tomlString(`a"b\c`))
+	}
+}
