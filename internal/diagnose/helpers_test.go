@@ -77,24 +77,37 @@ type testCA struct {
 
 var serial int64 = 1
 
-func newCA(t *testing.T, cn string, notAfter time.Time) *testCA {
+// sign creates the certificate tmpl for a new key, signed by parent (nil:
+// self-signed); it returns the certificate's and the key's PEM.
+func sign(t *testing.T, tmpl *x509.Certificate, parent *testCA) (*x509.Certificate, *ecdsa.PrivateKey, []byte, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-		NotBefore: notAfter.Add(-2 * 365 * 24 * time.Hour), NotAfter: notAfter,
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	tmpl.SerialNumber = big.NewInt(serial)
+	issuer, issuerKey := tmpl, key
+	if parent != nil {
+		issuer, issuerKey = parent.cert, parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, issuerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, _ := x509.ParseCertificate(der)
-	return &testCA{cert: c, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	return c, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+func newCA(t *testing.T, cn string, notAfter time.Time) *testCA {
+	t.Helper()
+	c, key, certPEM, _ := sign(t, &x509.Certificate{
+		Subject:   pkix.Name{CommonName: cn},
+		NotBefore: notAfter.Add(-2 * 365 * 24 * time.Hour), NotAfter: notAfter,
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}, nil)
+	return &testCA{cert: c, key: key, pem: certPEM}
 }
 
 // notBefore starts a certificate two hours ago, or a month before it
@@ -110,13 +123,8 @@ func notBefore(notAfter time.Time) time.Time {
 // server leaves cover 127.0.0.1 and localhost plus names.
 func (a *testCA) issue(t *testing.T, cn string, notAfter time.Time, server bool, names ...string) ([]byte, []byte, tls.Certificate) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial++
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+		Subject:   pkix.Name{CommonName: cn},
 		NotBefore: notBefore(notAfter), NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
@@ -125,13 +133,7 @@ func (a *testCA) issue(t *testing.T, cn string, notAfter time.Time, server bool,
 		tmpl.DNSNames = append([]string{"localhost"}, names...)
 		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, &key.PublicKey, a.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	_, _, certPEM, keyPEM := sign(t, tmpl, a)
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -167,8 +169,7 @@ func listen(t *testing.T, handle func(net.Conn)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); l.Close() })
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -181,7 +182,6 @@ func listen(t *testing.T, handle func(net.Conn)) string {
 			}()
 		}
 	}()
-	_ = done
 	return l.Addr().String()
 }
 
