@@ -34,6 +34,7 @@ func (a *Agent) run(ctx context.Context, stdin string, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, a.Path, args...)
+	cmd.WaitDelay = time.Second // a child left holding the output must not outlast the timeout
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
