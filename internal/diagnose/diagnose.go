@@ -1,5 +1,5 @@
 // Package diagnose checks a remote-buildkit set-up layer by layer — config,
-// address, DNS, TCP, TLS, certificates, gRPC, versions, workers, secrets
+// address, DNS, TCP, TLS, certificates and their expiry, gRPC, versions, workers, secrets
 // bucket, ECR, registries, disk, agent — and says for each what it found and,
 // when something is wrong, how to fix it.
 package diagnose
