@@ -7,12 +7,17 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 STACK_ENV   = $(shell bash tests/stack/stack.sh env-file)
 GOFLAGS_LD := -ldflags "-X main.version=$(VERSION)"
 
-.PHONY: build deps stack-up stack-down demo test test-unit test-integration test-hooks lint bench release
+.PHONY: build build-race deps stack-up stack-down demo test test-unit test-integration test-race-fleet test-hooks lint bench release
 
 build:
 	go build $(GOFLAGS_LD) -o $(BIN) ./cmd/remote-buildkit
 
-# Installs the Debian packages, bats-mock and the buildkitd/buildctl v0.33.1 binaries (cached).
+# The binary with the race detector, for the pool and split tests (builds run in parallel there).
+RACE_BIN ?= $(CURDIR)/bin/remote-buildkit-race
+build-race:
+	go build -race $(GOFLAGS_LD) -o $(RACE_BIN) ./cmd/remote-buildkit
+
+# Installs the Debian packages, bats-mock and the buildkitd/buildctl binaries (v0.34.2, plus v0.33.1 and v0.32.2 for skew tests; cached).
 deps:
 	bash tests/stack/stack.sh install
 
@@ -32,7 +37,7 @@ lint:
 	shellcheck -x hooks/* tests/stack/*.sh tests/*.sh .ci/run
 
 test-unit:
-	go test ./internal/... ./cmd/... .
+	go test -race ./internal/... ./cmd/... .
 
 test-hooks: build
 	bats tests/hooks
@@ -40,8 +45,14 @@ test-hooks: build
 test-integration: build stack-up
 	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(BIN) go test -count=1 -timeout 15m ./tests/integration/...
 
+# The pool and split (nodes) integration tests again, with a race-detector binary: a data race
+# makes the binary exit 66 and the test fail.
+test-race-fleet: build-race stack-up
+	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(RACE_BIN) GORACE="halt_on_error=1 exitcode=66" \
+	  go test -race -count=1 -timeout 10m -run 'TestNodes' ./tests/integration/...
+
 # Everything CI runs: `.ci/run` calls exactly this.
-test: deps lint test-unit test-hooks test-integration
+test: deps lint test-unit test-hooks test-integration test-race-fleet
 
 # Benchmarks against buildctl and the AWS CLI recipe; writes bench/results/<date>.md.
 bench: build stack-up

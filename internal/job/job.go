@@ -44,7 +44,7 @@ func FromProcess(env config.Env, out, errOut io.Writer) (Deps, error) {
 // Load reads the plugin configuration from the job's environment and
 // validates it for phase.
 func Load(d Deps, phase config.Phase) (*config.Config, error) {
-	js, _, err := config.RawFromEnv(d.Env)
+	js, err := config.RawFromEnv(d.Env)
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
 	}
@@ -63,7 +63,7 @@ func Load(d Deps, phase config.Phase) (*config.Config, error) {
 // instead of a build (diagnose: true needs no Dockerfile, so it is read
 // before the configuration is validated for a build).
 func wantsDiagnose(env config.Env) bool {
-	js, _, err := config.RawFromEnv(env)
+	js, err := config.RawFromEnv(env)
 	if err != nil {
 		return false
 	}

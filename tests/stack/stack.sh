@@ -286,10 +286,13 @@ bctl_mid() { "$MID_BUILDCTL" --addr "$MID_ADDR" --tlscacert "$TLS/ca.pem" --tlsc
 bctl_old() { "$OLD_BUILDCTL" --addr "$OLD_ADDR" --tlscacert "$TLS/ca.pem" --tlscert "$TLS/cert.pem" --tlskey "$TLS/key.pem" "$@"; }
 
 # ---------------------------------------------------------------- components
-certs_valid() { # all files there and valid for at least one more day
+# All files there and valid long enough that diagnose's expiry checks pass (CA: 90 days, server
+# certificate: 30 days): a set older than that is made anew.
+certs_valid() {
   [[ -f $TLS/key.pem && -f $TLS/ca.pem && -f $CERTS/server/key.pem && -f $CERTS/ca.key ]] &&
-    openssl x509 -checkend 86400 -noout -in "$CERTS/server/cert.pem" >/dev/null 2>&1 &&
-    openssl x509 -checkend 86400 -noout -in "$TLS/cert.pem" >/dev/null 2>&1
+    openssl x509 -checkend $((100 * 86400)) -noout -in "$CERTS/ca.pem" >/dev/null 2>&1 &&
+    openssl x509 -checkend $((40 * 86400)) -noout -in "$CERTS/server/cert.pem" >/dev/null 2>&1 &&
+    openssl x509 -checkend $((40 * 86400)) -noout -in "$TLS/cert.pem" >/dev/null 2>&1
 }
 
 make_certs() {
