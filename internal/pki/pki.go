@@ -74,7 +74,7 @@ func NewCA(now time.Time, validity time.Duration) (*Authority, []byte, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          sn,
-		Subject:               pkix.Name{Organization: []string{"remote-buildkit"}, CommonName: "remote-buildkit CA " + now.UTC().Format("2006-01-02T15:04:05Z")},
+		Subject:               pkix.Name{Organization: []string{"remote-buildkit"}, CommonName: fmt.Sprintf("remote-buildkit CA %s %x", now.UTC().Format(time.DateOnly), sn.Bytes()[:4])},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(validity),
 		IsCA:                  true,

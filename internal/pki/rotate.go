@@ -155,7 +155,7 @@ func startCARotation(l Layout, o RotateOptions, t time.Time, out io.Writer) erro
 		l.Path(CADir, CAFile), ca.Cert.NotAfter.UTC().Format(time.DateOnly), l.Path(CADir, OldCAFile))
 	fmt.Fprintf(out, "%s and %s now hold the old and the new CA; %s has a client certificate from the new CA. In this order:\n",
 		l.Path(DaemonDir, CAFile), l.Path(ClientDir, CAFile), l.Path(ClientDir, ""))
-	fmt.Fprintf(out, "  1. daemon: install %s as its --tlscacert (grpc.tls ca), keep its current server certificate, restart buildkitd: it now accepts old and new client certificates\n", l.Path(DaemonDir, CAFile))
+	fmt.Fprintf(out, "  1. daemon: install %s (ca.pem is the bundle; the server certificate is unchanged, so agents holding only the old CA still trust it), restart buildkitd: it now accepts old and new client certificates\n", l.Path(DaemonDir, ""))
 	fmt.Fprintf(out, "  2. agents: remote-buildkit certs upload --dir %s --bucket <secrets-bucket>; each agent installs the new set on its next job\n", l)
 	fmt.Fprintf(out, "  3. once every agent has run a job since step 2: remote-buildkit certs rotate --dir %s --finish, then install %s on the daemon, restart it, and upload again\n", l, l.Path(DaemonDir, ""))
 	return nil
