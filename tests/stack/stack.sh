@@ -17,7 +17,8 @@ VGW_VERSION=v1.8.0
 VGW_PORT=${STACK_VERSITY_PORT:-5006}
 VGW_DIR=$CACHE/tools/versitygw-$VGW_VERSION
 VERSITYGW=$VGW_DIR/versitygw
-AGENT_VERSION=v3.137.2
+AGENT_VERSION=v3.138.3
+AGENT_GOTOOLCHAIN=go1.27.3 # v3.138 needs Go 1.27: the go command fetches that toolchain through the module proxy
 AGENT_DIR=$CACHE/tools/buildkite-agent-$AGENT_VERSION
 AGENT=$AGENT_DIR/buildkite-agent
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -156,7 +157,8 @@ install_versitygw() {
 agent_ok() { [[ -x $AGENT ]] && "$AGENT" --version 2>/dev/null | grep -q "${AGENT_VERSION#v}"; }
 
 # The real buildkite-agent, for end-to-end jobs (`buildkite-agent bootstrap`). go install refuses
-# it (a replace directive is needed), so it is built from the module's source.
+# it (a replace directive is needed: the proxy refuses drjosh.dev/zzglob), so it is built from the
+# module's source, with the Go toolchain its go.mod asks for.
 install_agent() {
   if agent_ok; then log "buildkite-agent: $AGENT_VERSION present in $AGENT_DIR" && return 0; fi
   mkdir -p "$CACHE/tools"
@@ -166,7 +168,7 @@ install_agent() {
     local tmp src alog=$CACHE/tools/buildkite-agent-build.log
     log "buildkite-agent: building $AGENT_VERSION from the Go module proxy (~4 min cold, log $alog)"
     tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    if ! (src=$(go mod download -json "github.com/buildkite/agent/v3@$AGENT_VERSION" | jq -r .Dir) &&
+    if ! (export GOTOOLCHAIN=$AGENT_GOTOOLCHAIN && src=$(go mod download -json "github.com/buildkite/agent/v3@$AGENT_VERSION" | jq -r .Dir) &&
       cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" && cd "$tmp/src" &&
       go mod edit -replace drjosh.dev/zzglob=github.com/DrJosh9000/zzglob@v0.4.3 &&
       GOFLAGS=-mod=mod go build -o "$tmp/buildkite-agent" . &&
