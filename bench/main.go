@@ -458,8 +458,8 @@ func report(notes []string) {
 	date := time.Now().UTC().Format("2006-01-02")
 	fmt.Fprintf(&b, "# remote-buildkit benchmarks, %s\n\n", date)
 	host, _ := os.Hostname()
-	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s. BuildKit daemon and buildctl v0.33.1 (local stack, mTLS on loopback), moto_server 5.2.1, AWS CLI %s. Medians of %d alternating runs unless noted.\n\n",
-		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), awsVersion(), *runs)
+	fmt.Fprintf(&b, "Machine: %s, %d CPUs, %s/%s, %s. BuildKit daemon and buildctl %s (local stack, mTLS on loopback), moto_server 5.2.1, AWS CLI %s. Medians of %d alternating runs unless noted.\n\n",
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), os.Getenv("STACK_BUILDKIT_VERSION"), awsVersion(), *runs)
 	b.WriteString("| measurement | remote-buildkit | baseline | ratio | target | |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.what, r.a, r.b, r.ratio, r.target, r.verdict)
