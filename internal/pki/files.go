@@ -93,7 +93,7 @@ func readFile(path, fix string) ([]byte, error) {
 		return nil, certsError("%s does not exist: %s", path, fix)
 	}
 	if err != nil {
-		return nil, certsError("cannot read %s: %v: %s", path, err, fix)
+		return nil, certsError("cannot read %s: %s: %s", path, reason(err), fix)
 	}
 	return b, nil
 }

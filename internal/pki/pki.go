@@ -19,7 +19,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"os"
@@ -74,7 +76,7 @@ func NewCA(now time.Time, validity time.Duration) (*Authority, []byte, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          sn,
-		Subject:               pkix.Name{Organization: []string{"remote-buildkit"}, CommonName: fmt.Sprintf("remote-buildkit CA %s %x", now.UTC().Format(time.DateOnly), sn.Bytes()[:4])},
+		Subject:               pkix.Name{Organization: []string{"remote-buildkit"}, CommonName: fmt.Sprintf("remote-buildkit CA %s %08x", now.UTC().Format(time.DateOnly), sn.Uint64()&0xffffffff)},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(validity),
 		IsCA:                  true,
@@ -143,11 +145,11 @@ func (a *Authority) Issue(usage Usage, cn string, dns []string, ips []net.IP, no
 func LoadAuthority(certPath, keyPath string, now time.Time) (*Authority, error) {
 	certPEM, err := os.ReadFile(certPath)
 	if err != nil {
-		return nil, certsError("cannot read the CA certificate %s: %v: run remote-buildkit certs init first, or restore the CA directory from where you keep it offline", certPath, err)
+		return nil, certsError("cannot read the CA certificate %s: %s: run remote-buildkit certs init first, or restore the CA directory from where you keep it offline", certPath, reason(err))
 	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {
-		return nil, certsError("cannot read the CA key %s: %v: run as the user who ran certs init, or restore the CA directory from where you keep it offline", keyPath, err)
+		return nil, certsError("cannot read the CA key %s: %s: run as the user who ran certs init, or restore the CA directory from where you keep it offline", keyPath, reason(err))
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
@@ -196,6 +198,15 @@ func encodeKey(key *ecdsa.PrivateKey) ([]byte, error) {
 
 func serial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+}
+
+// reason is err without the path an *fs.PathError repeats.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func certsError(format string, a ...any) error {

@@ -9,6 +9,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -443,5 +444,173 @@ func TestCertsRotateCA(t *testing.T) {
 	mustRbk(t, a, "certs", "upload", "--dir", dir, "--bucket", b.Name)
 	if n, u := jobWithBuild(t, s, a, home, d.Host, b.Name); n != "1" || u != "2" {
 		t.Errorf("job after --finish: %s downloaded, %s unchanged; want 1 (ca.pem), 2", n, u)
+	}
+}
+
+// treeSnapshot maps every path below dir to its content ("/" for a directory).
+func treeSnapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case fi.IsDir():
+			m[p] = "/"
+		default:
+			b, err := os.ReadFile(p)
+			m[p] = string(b)
+			return err
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func sameTree(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// deniedS3 is a private moto_server that enforces IAM, a bucket "ro-certs"
+// the user may only read and a bucket "part-certs" where it may write only
+// buildkit/ca.pem; it returns the endpoint and the user's keys.
+func deniedS3(t *testing.T) (endpoint, key, secret string) {
+	t.Helper()
+	endpoint = startMoto(t, "INITIAL_NO_AUTH_ACTION_COUNT=5") // the 5 set-up calls below
+	policy := `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"},
+		{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::part-certs/buildkit/ca.pem"}]}`
+	var out []byte
+	for _, args := range [][]string{
+		{"s3api", "create-bucket", "--bucket", "ro-certs"},
+		{"s3api", "create-bucket", "--bucket", "part-certs"},
+		{"iam", "create-user", "--user-name", "agent"},
+		{"iam", "put-user-policy", "--user-name", "agent", "--policy-name", "read-certs", "--policy-document", policy},
+		{"iam", "create-access-key", "--user-name", "agent"},
+	} {
+		cmd := exec.Command("aws", append([]string{"--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"}, args...)...)
+		cmd.Env = mergeEnv(os.Environ(), []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "-AWS_PROFILE"})
+		var err error
+		if out, err = cmd.CombinedOutput(); err != nil {
+			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	var ak struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
+	if err := json.Unmarshal(out, &ak); err != nil || ak.AccessKey.AccessKeyId == "" {
+		t.Fatalf("create-access-key: %v\n%s", err, out)
+	}
+	return endpoint, ak.AccessKey.AccessKeyId, ak.AccessKey.SecretAccessKey
+}
+
+func bucketKeys(t *testing.T, c *s3.Client, name string) []string {
+	t.Helper()
+	out, err := c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &name})
+	if err != nil {
+		t.Fatalf("list s3://%s: %v", name, err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, *o.Key)
+	}
+	return keys
+}
+
+// Each bad input: exit 2 (usage) or 6 (certificates), one error line naming
+// the flag or the object and the fix, and nothing half-written, on disk or
+// in the bucket.
+func TestCertsBadInputs(t *testing.T) {
+	requireStack(t)
+	a := requireAWS(t)
+	good := certsInit(t, a)
+	moto := newBucket(t, s3Client(a.Moto, "test", "test"))
+	denied, key, secret := deniedS3(t)
+	deniedEnv := []string{"AWS_ENDPOINT_URL=" + denied, "AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret}
+	copyTree := func(damage func(dir string)) string {
+		dir := filepath.Join(t.TempDir(), "certs")
+		if out, err := exec.Command("cp", "-a", good, dir).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+		if damage != nil {
+			damage(dir)
+		}
+		return dir
+	}
+	newOut := filepath.Join(t.TempDir(), "new")
+	keyIsDir := copyTree(func(d string) {
+		os.Remove(filepath.Join(d, "ca", "ca-key.pem"))
+		os.Mkdir(filepath.Join(d, "ca", "ca-key.pem"), 0o700)
+	})
+	keyCorrupt := copyTree(func(d string) {
+		os.WriteFile(filepath.Join(d, "ca", "ca-key.pem"), []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n"), 0o600)
+	})
+	mismatched := copyTree(func(d string) {
+		os.WriteFile(filepath.Join(d, "client", "key.pem"), mustRead(t, filepath.Join(d, "daemon", "server-key.pem")), 0o600)
+	})
+	tests := []struct {
+		name  string
+		env   []string
+		args  []string
+		code  int
+		want  []string
+		watch string          // a directory that must not change
+		empty func() []string // bucket contents that must stay empty (or as listed in left)
+		left  []string
+	}{
+		{"init without --server-name", nil, []string{"certs", "init", "--out", newOut}, 2, []string{"--server-name is required", "e.g. --server-name"}, filepath.Dir(newOut), nil, nil},
+		{"init into an existing DIR", nil, []string{"certs", "init", "--out", good, "--server-name", "b"}, 2, []string{"--out " + good + " already exists", "pick a new directory"}, good, nil, nil},
+		{"init with a bad --ip", nil, []string{"certs", "init", "--out", newOut, "--server-name", "b", "--ip", "10.1"}, 2, []string{`--ip "10.1" is not an IP address`}, filepath.Dir(newOut), nil, nil},
+		{"unknown flag", nil, []string{"certs", "init", "--out", newOut, "--sever-name", "b"}, 2, []string{"flag provided but not defined: -sever-name"}, filepath.Dir(newOut), nil, nil},
+		{"rotate, CA key unreadable", nil, []string{"certs", "rotate", "--dir", keyIsDir}, 6, []string{"cannot read the CA key " + filepath.Join(keyIsDir, "ca", "ca-key.pem"), "restore"}, keyIsDir, nil, nil},
+		{"rotate, CA key corrupt", nil, []string{"certs", "rotate", "--dir", keyCorrupt, "--new-ca"}, 6, []string{"the CA key " + filepath.Join(keyCorrupt, "ca", "ca-key.pem") + " is not the valid, unencrypted PEM key"}, keyCorrupt, nil, nil},
+		{"rotate --new-ca --bucket", nil, []string{"certs", "rotate", "--dir", good, "--new-ca", "--bucket", moto.Name}, 2, []string{"--bucket cannot be used with --new-ca"}, good, func() []string { return bucketKeys(t, moto.c, moto.Name) }, nil},
+		{"upload without --bucket", nil, []string{"certs", "upload", "--dir", good}, 2, []string{"--bucket is required"}, good, nil, nil},
+		{"upload, key of another certificate", nil, []string{"certs", "upload", "--dir", mismatched, "--bucket", moto.Name}, 6, []string{filepath.Join(mismatched, "client", "key.pem") + " does not belong to", "nothing was uploaded"}, mismatched, func() []string { return bucketKeys(t, moto.c, moto.Name) }, nil},
+		{"upload, no such bucket", nil, []string{"certs", "upload", "--dir", good, "--bucket", "rbk-no-such-bucket"}, 6, []string{"bucket s3://rbk-no-such-bucket does not exist (404)", "fix --bucket"}, good, nil, nil},
+		{"upload, bucket the role cannot write", deniedEnv, []string{"certs", "upload", "--dir", good, "--bucket", "ro-certs"}, 6,
+			[]string{"access denied (403) writing s3://ro-certs/buildkit/ca.pem", "s3:PutObject", "nothing was uploaded"}, good, func() []string { return bucketKeys(t, s3Client(denied, key, secret), "ro-certs") }, nil},
+		{"upload, second object denied", deniedEnv, []string{"certs", "upload", "--dir", good, "--bucket", "part-certs"}, 6,
+			[]string{"access denied (403) writing s3://part-certs/buildkit/cert.pem", "already uploaded: s3://part-certs/buildkit/ca.pem ("}, good, func() []string { return bucketKeys(t, s3Client(denied, key, secret), "part-certs") }, []string{"buildkit/ca.pem"}},
+		{"builder-config, bad --cache-size", nil, []string{"builder-config", "--cache-size", "lots"}, 2, []string{`--cache-size "lots" is not a size`, "100GB", "80%"}, "", nil, nil},
+		{"builder-config, relative --tls-dir", nil, []string{"builder-config", "--tls-dir", "certs"}, 2, []string{`--tls-dir "certs" must be an absolute path`}, "", nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var before map[string]string
+			if tc.watch != "" {
+				before = treeSnapshot(t, tc.watch)
+			}
+			r := rbk(t, a, tc.env, tc.args...)
+			lines := errorLines(r.Stderr)
+			if r.Code != tc.code || len(lines) != 1 {
+				t.Fatalf("want exit %d and one error line: %s", tc.code, r)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(lines[0], w) {
+					t.Errorf("error line lacks %q: %s", w, lines[0])
+				}
+			}
+			if tc.watch != "" && !sameTree(before, treeSnapshot(t, tc.watch)) {
+				t.Errorf("%s changed", tc.watch)
+			}
+			if tc.empty != nil {
+				if got := tc.empty(); strings.Join(got, ",") != strings.Join(tc.left, ",") {
+					t.Errorf("bucket holds %v, want %v", got, tc.left)
+				}
+			}
+			t.Logf("exit %d in %s: %s", r.Code, r.Elapsed.Round(time.Millisecond), lines[0])
+		})
 	}
 }
