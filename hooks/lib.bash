@@ -82,10 +82,10 @@ remote_buildkit_bin() {
 # OS/arch: from the cache keyed by version, else downloaded from
 # ${REMOTE_BUILDKIT_DOWNLOAD_URL} and checked against the SHA-256 sums committed
 # in hooks/checksums.sha256. Returns 1 to fall through to the next source (no
-# sums, unsupported platform, download failed: then it prints "tried:<url>")
-# and 2 on a checksum mismatch.
+# sums, unsupported platform, no curl or SHA-256 tool, download failed: then it
+# prints "tried:<url>") and 2 on a checksum mismatch.
 remote_buildkit_release() {
-  local sums="$1/hooks/checksums.sha256" os arch asset want version dir bin tmp got url
+  local sums="$1/hooks/checksums.sha256" os arch line asset="" want="" version dir bin tmp got url err
   [[ -f "$sums" ]] || return 1
   os="$(uname -s | tr '[:upper:]' '[:lower:]')"
   case "$(uname -m)" in
@@ -93,37 +93,78 @@ remote_buildkit_release() {
     aarch64 | arm64) arch=arm64 ;;
     *) return 1 ;;
   esac
-  while read -r want asset; do
-    [[ "$asset" == remote-buildkit-*-"$os-$arch" ]] && break
-    asset=""
+  # sha256sum lines: "<hex>  <asset>" (or "<hex> *<asset>"); the version is in the asset's name.
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    asset="${line#* }"
+    asset="${asset# }"
+    asset="${asset#\*}"
+    if [[ "$asset" == remote-buildkit-*-"$os-$arch" ]]; then
+      want="${line%% *}"
+      break
+    fi
   done <"$sums"
-  [[ -n "$asset" && "$want" =~ ^[0-9a-f]{64}$ ]] || return 1
+  [[ "$want" =~ ^[0-9a-f]{64}$ ]] || return 1
   version="${asset#remote-buildkit-}"
   version="${version%-"$os-$arch"}"
+  if ! type -P sha256sum >/dev/null && ! type -P shasum >/dev/null; then
+    echo "remote-buildkit: neither sha256sum nor shasum is installed, so the release binary cannot be verified; trying the next source" >&2
+    return 1
+  fi
   dir="${BUILDKITE_PLUGINS_PATH:-${XDG_CACHE_HOME:-$HOME/.cache}}/remote-buildkit-bin/${version}/${os}-${arch}"
   bin="$dir/remote-buildkit"
-  if [[ -x "$bin" ]] && [[ "$(sha256sum "$bin" | cut -d' ' -f1)" == "$want" ]]; then
+  if [[ -f "$bin" && -x "$bin" ]] && got="$(remote_buildkit_sha256 "$bin")" && [[ "$got" == "$want" ]]; then
     printf '%s\n' "$bin"
     return 0
   fi
   url="${REMOTE_BUILDKIT_DOWNLOAD_URL:-https://github.com/remote-buildkit/remote-buildkit/releases/download}/${version}/${asset}"
-  mkdir -p -- "$dir" && tmp="$(mktemp "$dir/.download.XXXXXX")" || return 1
+  if ! type -P curl >/dev/null; then
+    echo "remote-buildkit: curl is not installed, so ${url} cannot be downloaded; trying the next source" >&2
+    return 1
+  fi
+  if ! mkdir -p -- "$dir" 2>/dev/null || ! tmp="$(mktemp "$dir/.download.XXXXXX" 2>/dev/null)"; then
+    echo "remote-buildkit: cannot write to the binary cache ${dir}, so the release binary is not downloaded (set BUILDKITE_PLUGINS_PATH or XDG_CACHE_HOME to a writable directory); trying the next source" >&2
+    return 1
+  fi
   echo "remote-buildkit: downloading ${asset}…" >&2
-  if ! curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 10 --max-time 120 -o "$tmp" "$url"; then
+  # Transient errors (timeouts, refused connections, HTTP 408/429/5xx) are retried
+  # with curl's exponential backoff (1 s, 2 s, 4 s); a 404 is not.
+  if ! err="$(curl -fsS --retry 3 --retry-connrefused --retry-max-time 180 --connect-timeout 10 --max-time 120 -o "$tmp" -- "$url" 2>&1)"; then
     rm -f -- "$tmp"
-    echo "remote-buildkit: could not download ${url}; trying the next source" >&2
+    err="${err%$'\n'}"
+    echo "remote-buildkit: could not download ${url} (${err##*$'\n'}); trying the next source" >&2
     printf 'tried:%s\n' "$url"
     return 1
   fi
-  got="$(sha256sum "$tmp" | cut -d' ' -f1)"
+  if ! got="$(remote_buildkit_sha256 "$tmp")"; then
+    rm -f -- "$tmp"
+    echo "remote-buildkit: cannot compute the SHA-256 of the download of ${url}; trying the next source" >&2
+    printf 'tried:%s\n' "$url"
+    return 1
+  fi
   if [[ "$got" != "$want" ]]; then
     rm -f -- "$tmp"
     echo "remote-buildkit: checksum mismatch for ${url}: got sha256 ${got}, hooks/checksums.sha256 says ${want}; refusing to run it (check the download URL or a proxy rewriting it)" >&2
     return 2
   fi
-  if ! chmod +x "$tmp" || ! mv -f -- "$tmp" "$bin"; then
+  # Rename into place: concurrent agents never run a partial or unverified file.
+  if ! chmod +x -- "$tmp" || ! mv -f -- "$tmp" "$bin"; then
     rm -f -- "$tmp"
+    echo "remote-buildkit: cannot install the verified download as ${bin}; trying the next source" >&2
     return 1
   fi
   printf '%s\n' "$bin"
+}
+
+# remote_buildkit_sha256 FILE prints FILE's SHA-256 in hex (sha256sum, or shasum
+# on macOS, which may lack sha256sum).
+remote_buildkit_sha256() {
+  local out
+  if type -P sha256sum >/dev/null; then
+    out="$(sha256sum -- "$1")" || return 1
+  else
+    out="$(shasum -a 256 -- "$1")" || return 1
+  fi
+  out="${out%% *}"
+  [[ "$out" =~ ^[0-9a-f]{64}$ ]] || return 1
+  printf '%s\n' "$out"
 }

@@ -44,7 +44,22 @@ serve() {
   FAIL="${1:-0}" python3 "$BATS_TEST_DIRNAME/serve.py" "$SERVED" "$BATS_TEST_TMPDIR/requests" "$BATS_TEST_TMPDIR/port" &
   SERVER_PID=$!
   for _ in $(seq 50); do [[ -f "$BATS_TEST_TMPDIR/port" ]] && break; sleep 0.1; done
-  export REMOTE_BUILDKIT_DOWNLOAD_URL="http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/port")"
+  REMOTE_BUILDKIT_DOWNLOAD_URL="http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/port")"
+  export REMOTE_BUILDKIT_DOWNLOAD_URL
+  URL="$REMOTE_BUILDKIT_DOWNLOAD_URL/v9.9.9/$ASSET"
+}
+
+# sandbox_without TOOL... [+ EXTRA...]: HOOK_PATH becomes a copy of the tool
+# sandbox without the TOOLs, plus the host's EXTRA tools (after "+").
+sandbox_without() {
+  local dir="$BATS_TEST_TMPDIR/sandbox" tool drop=() extra=()
+  while (($#)) && [[ "$1" != + ]]; do drop+=("$1") && shift; done
+  (($#)) && shift && extra=("$@")
+  mkdir -p "$dir"
+  cp -P "$SANDBOX_BIN"/* "$dir/"
+  for tool in "${drop[@]}"; do rm -f "$dir/$tool"; done
+  for tool in "${extra[@]}"; do ln -sf "$(type -P "$tool")" "$dir/$tool"; done
+  HOOK_PATH="$dir"
 }
 
 requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/requests" || echo 0; }
@@ -54,11 +69,15 @@ requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/
   run_hook "$PLUGIN/hooks"
   assert_success
   assert_output "released remote-buildkit build"
+  assert_equal "$stderr" "remote-buildkit: downloading $ASSET…"
   assert_file_executable "$CACHED"
-  [ "$(requests)" -eq 1 ]
+  # Only the verified binary: no temp file left next to it.
+  assert_equal "$(ls -A "$(dirname "$CACHED")")" remote-buildkit
+  assert_equal "$(cat "$BATS_TEST_TMPDIR/requests")" "/v9.9.9/$ASSET"
   run_hook "$PLUGIN/hooks"
   assert_success
   assert_output "released remote-buildkit build"
+  assert_equal "$stderr" ""
   [ "$(requests)" -eq 1 ]
 }
 
@@ -68,14 +87,19 @@ requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/
   HOOK_PATH="$BATS_TEST_TMPDIR/gobin:$HOOK_PATH"
   run_hook "$PLUGIN/hooks"
   assert_failure
-  [[ "$stderr" == *"remote-buildkit: checksum mismatch for $REMOTE_BUILDKIT_DOWNLOAD_URL/v9.9.9/$ASSET: got sha256 $(sha256sum "$SERVED/v9.9.9/$ASSET" | cut -d' ' -f1), hooks/checksums.sha256 says $(cut -d' ' -f1 "$PLUGIN/hooks/checksums.sha256"); refusing to run it"* ]]
+  assert_output ""
+  local got want
+  got="$(sha256sum "$SERVED/v9.9.9/$ASSET" | cut -d' ' -f1)"
+  want="$(sha256sum "$BATS_TEST_TMPDIR/asset" | cut -d' ' -f1)"
+  assert_equal "$stderr" "remote-buildkit: downloading $ASSET…
+remote-buildkit: checksum mismatch for $URL: got sha256 $got, hooks/checksums.sha256 says $want; refusing to run it (check the download URL or a proxy rewriting it)"
   assert_file_not_exist "$CACHED"
   run find "$BUILDKITE_PLUGINS_PATH" -type f
   assert_output ""
   assert_file_not_exist "$BATS_TEST_TMPDIR/go.calls"
 }
 
-@test "a 404 falls through to the go build" {
+@test "a 404 falls through to the go build, with a one-line note" {
   rm "$SERVED/v9.9.9/$ASSET"
   serve
   HOOK_PATH="$BATS_TEST_TMPDIR/gobin:$HOOK_PATH"
@@ -83,7 +107,14 @@ requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/
   assert_success
   assert_output "built-by-go"
   assert_file_exist "$BATS_TEST_TMPDIR/go.calls"
-  [[ "$stderr" == *"could not download $REMOTE_BUILDKIT_DOWNLOAD_URL/v9.9.9/$ASSET; trying the next source"* ]]
+  # Not retried: a 404 is not transient.
+  [ "$(requests)" -eq 1 ]
+  assert_equal "${stderr_lines[0]}" "remote-buildkit: downloading $ASSET…"
+  assert_equal "${stderr_lines[1]}" "remote-buildkit: could not download $URL (curl: (22) The requested URL returned error: 404); trying the next source"
+  assert_equal "${stderr_lines[2]}" "remote-buildkit: building the helper binary from $(cd -P "$PLUGIN" && pwd) (commit $(git -C "$PLUGIN" rev-parse HEAD)) with go…"
+  assert_equal "${#stderr_lines[@]}" 3
+  run find "$BUILDKITE_PLUGINS_PATH" -type f
+  assert_output ""
 }
 
 @test "a 404 and no go: the not-found error names the URL tried" {
@@ -91,7 +122,7 @@ requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/
   serve
   run_hook "$PLUGIN/hooks"
   assert_failure
-  [[ "$stderr" == *"helper binary not found (tried $REMOTE_BUILDKIT_DOWNLOAD_URL/v9.9.9/$ASSET)"* ]]
+  assert_equal "${stderr_lines[-1]}" "remote-buildkit: helper binary not found (tried $URL): set REMOTE_BUILDKIT_BIN, put remote-buildkit on PATH (e.g. bake it into the agent AMI), or install Go so the plugin can build it from its checkout"
 }
 
 @test "a tampered cached binary is not used: it is downloaded again" {
@@ -103,19 +134,40 @@ requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/
   assert_success
   assert_output "released remote-buildkit build"
   [ "$(requests)" -eq 2 ]
+  assert_equal "$(cat "$CACHED")" "$(cat "$BATS_TEST_TMPDIR/asset")"
+}
+
+@test "a tampered cached binary and a corrupted asset: refused, the tampered file never runs" {
+  serve
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  printf '#!/usr/bin/env bash\necho evil\n' >"$CACHED"
+  echo 'tampered' >>"$SERVED/v9.9.9/$ASSET"
+  HOOK_PATH="$BATS_TEST_TMPDIR/gobin:$HOOK_PATH"
+  run_hook "$PLUGIN/hooks"
+  assert_failure
+  assert_output ""
+  assert_equal "${#stderr_lines[@]}" 2
+  [[ "${stderr_lines[1]}" == "remote-buildkit: checksum mismatch for $URL: "* ]]
+  assert_file_not_exist "$BATS_TEST_TMPDIR/go.calls"
 }
 
 @test "remote-buildkit on PATH wins over the cache and the download" {
   serve
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_file_executable "$CACHED"
   make_fake_bin "$BATS_TEST_TMPDIR/onpath/remote-buildkit" on-path 0
   HOOK_PATH="$BATS_TEST_TMPDIR/onpath:$HOOK_PATH"
   run_hook "$PLUGIN/hooks"
   assert_success
   assert_output "on-path stdout"
-  [ "$(requests)" -eq 0 ]
+  assert_equal "$(cat "$BATS_TEST_TMPDIR/onpath/remote-buildkit.argv")" build
+  # Only the first run's request.
+  [ "$(requests)" -eq 1 ]
 }
 
-@test "an unsupported architecture skips the download" {
+@test "an unsupported architecture skips the cache and the download" {
   serve
   mkdir -p "$BATS_TEST_TMPDIR/fakeuname"
   printf '#!/usr/bin/env bash\n[ "$1" = -m ] && echo sparc64 || echo Linux\n' >"$BATS_TEST_TMPDIR/fakeuname/uname"
@@ -125,6 +177,7 @@ requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/
   assert_success
   assert_output "built-by-go"
   [ "$(requests)" -eq 0 ]
+  assert_file_not_exist "$BUILDKITE_PLUGINS_PATH"
 }
 
 @test "a flaky server is retried: 500 first, then the asset" {
@@ -133,4 +186,56 @@ requests() { [[ -f "$BATS_TEST_TMPDIR/requests" ]] && wc -l <"$BATS_TEST_TMPDIR/
   assert_success
   assert_output "released remote-buildkit build"
   [ "$(requests)" -eq 2 ]
+  assert_equal "$(ls -A "$(dirname "$CACHED")")" remote-buildkit
+}
+
+@test "no sums file: no cache lookup, no download, straight to the go build" {
+  serve
+  rm "$PLUGIN/hooks/checksums.sha256"
+  HOOK_PATH="$BATS_TEST_TMPDIR/gobin:$HOOK_PATH"
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_output "built-by-go"
+  [ "$(requests)" -eq 0 ]
+}
+
+@test "the sums file may list other platforms, use binary-mode names and lack a final newline" {
+  local want
+  want="$(sha256sum "$BATS_TEST_TMPDIR/asset" | cut -d' ' -f1)"
+  printf '%s  remote-buildkit-v9.9.9-plan9-amd64\n%s *%s' "$want" "$want" "$ASSET" >"$PLUGIN/hooks/checksums.sha256"
+  serve
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_output "released remote-buildkit build"
+  [ "$(requests)" -eq 1 ]
+}
+
+@test "without sha256sum, shasum verifies (macOS)" {
+  type -P shasum >/dev/null || skip "shasum is not installed"
+  sandbox_without sha256sum + shasum
+  serve
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_output "released remote-buildkit build"
+  # The cache check works with shasum too: no second request.
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_output "released remote-buildkit build"
+  [ "$(requests)" -eq 1 ]
+  echo 'tampered' >>"$SERVED/v9.9.9/$ASSET"
+  rm "$CACHED"
+  run_hook "$PLUGIN/hooks"
+  assert_failure
+  [[ "$stderr" == *"checksum mismatch for $URL"* ]]
+}
+
+@test "without curl: a one-line note, then the go build" {
+  sandbox_without curl
+  HOOK_PATH="$BATS_TEST_TMPDIR/gobin:$HOOK_PATH"
+  serve
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_output "built-by-go"
+  assert_equal "${stderr_lines[0]}" "remote-buildkit: curl is not installed, so $URL cannot be downloaded; trying the next source"
+  [ "$(requests)" -eq 0 ]
 }
