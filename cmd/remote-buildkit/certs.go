@@ -1,12 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
-	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/pki"
 )
 
@@ -41,7 +40,7 @@ func certsCommand() *cli.Command {
 		Usage: "verify DIR/client and put it into the secrets bucket (SSE-KMS)",
 		Flags: append([]cli.Flag{dir}, bucket...),
 		Action: func(c *cli.Context) error {
-			api, err := s3Putter(c)
+			api, err := pki.NewS3(c.Context, c.String("region"))
 			if err != nil {
 				return err
 			}
@@ -59,7 +58,7 @@ func certsCommand() *cli.Command {
 			var api pki.S3Putter
 			if c.String("bucket") != "" {
 				var err error
-				if api, err = s3Putter(c); err != nil {
+				if api, err = pki.NewS3(c.Context, c.String("region")); err != nil {
 					return err
 				}
 				o.Upload = uploadOptions(c)
@@ -70,7 +69,12 @@ func certsCommand() *cli.Command {
 	for _, s := range subs {
 		s.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return &usageError{err} }
 	}
-	return &cli.Command{Name: "certs", Usage: "create, upload and rotate the daemon's mTLS certificates", Subcommands: subs}
+	return &cli.Command{Name: "certs", Usage: "create, upload and rotate the daemon's mTLS certificates", Subcommands: subs, Action: func(c *cli.Context) error {
+		if !c.Args().Present() {
+			return cli.ShowSubcommandHelp(c)
+		}
+		return &usageError{fmt.Errorf("unknown command \"certs %s\": the certs commands are init, upload and rotate (remote-buildkit certs --help)", c.Args().First())}
+	}}
 }
 
 func builderConfigCommand() *cli.Command {
@@ -93,15 +97,4 @@ func builderConfigCommand() *cli.Command {
 
 func uploadOptions(c *cli.Context) *pki.UploadOptions {
 	return &pki.UploadOptions{Dir: c.String("dir"), Bucket: c.String("bucket"), Prefix: c.String("prefix"), Pipeline: c.String("pipeline"), KMSKeyID: c.String("kms-key-id")}
-}
-
-func s3Putter(c *cli.Context) (pki.S3Putter, error) {
-	cfg, err := awsx.Load(c.Context, c.String("region"), "")
-	if err != nil {
-		return nil, exitcode.With(exitcode.Certs, err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	return awsx.S3(cfg), nil
 }

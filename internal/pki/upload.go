@@ -24,6 +24,19 @@ type S3Putter interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 }
 
+// NewS3 is the S3 client of the environment's AWS configuration (region ""
+// = AWS_REGION, else us-east-1), with the endpoint overrides awsx honours.
+func NewS3(ctx context.Context, region string) (S3Putter, error) {
+	cfg, err := awsx.Load(ctx, region, "")
+	if err != nil {
+		return nil, certsError("%v", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return awsx.S3(cfg), nil
+}
+
 // UploadOptions say which client set goes where.
 type UploadOptions struct {
 	Dir      string // the directory certs init wrote; its client/ set is uploaded

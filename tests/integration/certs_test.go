@@ -572,6 +572,7 @@ func TestCertsBadInputs(t *testing.T) {
 		{"init without --server-name", nil, []string{"certs", "init", "--out", newOut}, 2, []string{"--server-name is required", "e.g. --server-name"}, filepath.Dir(newOut), nil, nil},
 		{"init into an existing DIR", nil, []string{"certs", "init", "--out", good, "--server-name", "b"}, 2, []string{"--out " + good + " already exists", "pick a new directory"}, good, nil, nil},
 		{"init with a bad --ip", nil, []string{"certs", "init", "--out", newOut, "--server-name", "b", "--ip", "10.1"}, 2, []string{`--ip "10.1" is not an IP address`}, filepath.Dir(newOut), nil, nil},
+		{"unknown certs command", nil, []string{"certs", "create"}, 2, []string{`unknown command "certs create"`, "init, upload and rotate"}, "", nil, nil},
 		{"unknown flag", nil, []string{"certs", "init", "--out", newOut, "--sever-name", "b"}, 2, []string{"flag provided but not defined: -sever-name"}, filepath.Dir(newOut), nil, nil},
 		{"rotate, CA key unreadable", nil, []string{"certs", "rotate", "--dir", keyIsDir}, 6, []string{"cannot read the CA key " + filepath.Join(keyIsDir, "ca", "ca-key.pem"), "restore"}, keyIsDir, nil, nil},
 		{"rotate, CA key corrupt", nil, []string{"certs", "rotate", "--dir", keyCorrupt, "--new-ca"}, 6, []string{"the CA key " + filepath.Join(keyCorrupt, "ca", "ca-key.pem") + " is not the valid, unencrypted PEM key"}, keyCorrupt, nil, nil},
