@@ -29,7 +29,7 @@ type Layout string
 // Path joins the layout's directory with a set and file name.
 func (l Layout) Path(set, name string) string { return filepath.Join(string(l), set, name) }
 
-// file is one file to write: its path, content and permissions.
+// file is one file to write (0600) and its content.
 type file struct {
 	path string
 	data []byte
