@@ -15,7 +15,7 @@ func certsCommand() *cli.Command {
 		&cli.IntFlag{Name: "ca-days", Value: int(pki.DefaultCAValidity.Hours() / 24), Usage: "validity of a new CA, in days"},
 		&cli.IntFlag{Name: "days", Value: int(pki.DefaultValidity.Hours() / 24), Usage: "validity of new server and client certificates, in days"},
 	}
-	dir := &cli.StringFlag{Name: "dir", Usage: "the directory `DIR` certs init wrote"}
+	dir := &cli.StringFlag{Name: "dir", Usage: "the `DIR` made by certs init"}
 	bucket := []cli.Flag{
 		&cli.StringFlag{Name: "bucket", Usage: "the Elastic CI Stack secrets bucket (the plugin's secrets-bucket)"},
 		&cli.StringFlag{Name: "prefix", Value: "buildkit", Usage: "key prefix (the plugin's secrets-prefix)"},
