@@ -17,6 +17,9 @@ VGW_VERSION=v1.8.0
 VGW_PORT=${STACK_VERSITY_PORT:-5006}
 VGW_DIR=$CACHE/tools/versitygw-$VGW_VERSION
 VERSITYGW=$VGW_DIR/versitygw
+TOXI_VERSION=v2.5.0 # toxiproxy (TCP faults) for the fault-injection tests; they start their own instances
+TOXI_DIR=$CACHE/tools/toxiproxy-$TOXI_VERSION
+TOXIPROXY=$TOXI_DIR/toxiproxy
 AGENT_VERSION=v3.138.3
 AGENT_GOTOOLCHAIN=go1.27.3 # v3.138 needs Go 1.27: the go command fetches that toolchain through the module proxy
 AGENT_DIR=$CACHE/tools/buildkite-agent-$AGENT_VERSION
@@ -152,6 +155,30 @@ install_versitygw() {
   exec 8>&-
   versitygw_ok || die "versitygw: $VERSITYGW does not report $VGW_VERSION"
   log "versitygw: $("$VERSITYGW" --version | head -n 1 | tr -s ' ')"
+}
+
+toxiproxy_ok() { [[ -x $TOXIPROXY ]] && "$TOXIPROXY" --version 2>/dev/null | grep -w "${TOXI_VERSION#v}" >/dev/null; }
+
+install_toxiproxy() {
+  if toxiproxy_ok; then log "toxiproxy: $TOXI_VERSION present in $TOXI_DIR" && return 0; fi
+  mkdir -p "$CACHE/tools"
+  exec 8>"$CACHE/tools/.toxiproxy.lock"
+  flock -n 8 || { log "toxiproxy: another build is running, waiting for it" && flock 8; }
+  if ! toxiproxy_ok; then
+    local tmp tlog=$CACHE/tools/toxiproxy-build.log
+    log "toxiproxy: building $TOXI_VERSION from the Go module proxy (log $tlog)"
+    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+    # The version is set at link time (as upstream's Makefile does), or it reports "git".
+    if ! (cd "$tmp" && GOWORK=off GOBIN=$tmp go install -ldflags "-X github.com/Shopify/toxiproxy/v2.Version=${TOXI_VERSION#v}" \
+      "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXI_VERSION" &&
+      mkdir -p "$TOXI_DIR" && mv "$tmp/server" "$TOXIPROXY" && rmdir "$tmp") >"$tlog" 2>&1; then
+      tail -n 30 "$tlog" >&2 && rm -rf "$tmp"
+      die "toxiproxy: build failed (log $tlog)"
+    fi
+  fi
+  exec 8>&-
+  toxiproxy_ok || die "toxiproxy: $TOXIPROXY does not report $TOXI_VERSION"
+  log "toxiproxy: $("$TOXIPROXY" --version | head -n 1)"
 }
 
 agent_ok() { [[ -x $AGENT ]] && "$AGENT" --version 2>/dev/null | grep -q "${AGENT_VERSION#v}"; }
@@ -453,7 +480,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
     STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
     STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
-    STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" \
+    STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" STACK_TOXIPROXY "$TOXIPROXY" \
     BATS_MOCK_STUB "$BATS_MOCK_STUB")"; then log "env: wrote $STATE/env"; fi
 }
 
@@ -503,7 +530,7 @@ cmd_status() {
 case ${1:-} in
 install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_MID_VERSION" &&
   install_buildkit "$BK_OLD_VERSION" &&
-  install_versitygw && install_agent && install_agent_stub ;;
+  install_versitygw && install_toxiproxy && install_agent && install_agent_stub ;;
 up) cmd_up ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
