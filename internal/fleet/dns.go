@@ -1,0 +1,117 @@
+package fleet
+
+// A pool discovered from DNS: buildkit-host dns://NAME:PORT stands for every
+// A/AAAA record of NAME (an Auto Scaling group registered in Route 53 or
+// Cloud Map, a Kubernetes headless Service), resolved once per job.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+)
+
+// ParseDNS splits dns://NAME:PORT; ok is false for any other form (another
+// scheme, no port, a path, a user or a query).
+func ParseDNS(addr string) (name string, port string, ok bool) {
+	u, err := url.Parse(addr)
+	if err != nil || u.Scheme != "dns" || u.User != nil || u.Opaque != "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", "", false
+	}
+	name, port = u.Hostname(), u.Port()
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || !validName(name) {
+		return "", "", false
+	}
+	return name, port, true
+}
+
+// validName accepts a DNS name (letters, digits, '-', '_' and dots, an
+// optional trailing dot) of at most 253 characters.
+func validName(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Resolver returns the resolver for server ("host:port"; "" = the system's
+// resolver). With a server, Go's own resolver sends every query there.
+func Resolver(server string) *net.Resolver {
+	if server == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, server)
+		},
+	}
+}
+
+// Resolve looks up every A and AAAA record of name and returns the members'
+// addresses tcp://IP:PORT, sorted by IP and without duplicates. No record is
+// an error naming the name.
+func Resolve(ctx context.Context, name, port string, server string) ([]string, error) {
+	via := ""
+	if server != "" {
+		via = " (DNS server " + server + ")"
+	}
+	ips, err := Resolver(server).LookupIPAddr(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("dns://%s:%s: resolve %s%s: %w", name, port, name, via, err)
+	}
+	var addrs []netip.Addr
+	for _, ip := range ips {
+		if a, ok := netip.AddrFromSlice(ip.IP); ok {
+			addrs = append(addrs, a.Unmap())
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("dns://%s:%s: %s has no A or AAAA records%s", name, port, name, via)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	addrs = slices.Compact(addrs)
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = "tcp://" + net.JoinHostPort(a.String(), port)
+	}
+	return out, nil
+}
+
+// Members turns resolved addresses into pool members with base's settings:
+// Host tcp://IP:PORT, Name IP:PORT (the rendezvous key, so a member keeps its
+// pipelines while others come and go), and TLSServerName name unless base
+// sets one (the daemons' certificate is issued for the DNS name).
+func Members(name string, addrs []string, base config.Node) []config.Node {
+	out := make([]config.Node, 0, len(addrs))
+	for _, a := range addrs {
+		n := base
+		n.Platforms = slices.Clone(base.Platforms)
+		n.Host = a
+		n.Name = strings.TrimPrefix(a, "tcp://")
+		if n.TLSServerName == "" {
+			n.TLSServerName = strings.TrimSuffix(name, ".")
+		}
+		out = append(out, n)
+	}
+	return out
+}
