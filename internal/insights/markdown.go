@@ -64,18 +64,18 @@ func slowestTable(b *strings.Builder, slow []Step) {
 		b.WriteString("| Slowest steps | Duration | |\n|---|--:|---|\n")
 	}
 	for _, s := range slow {
-		note := ""
+		note := " "
 		switch {
 		case s.Failed():
-			note = ":x: failed"
+			note = " :x: failed "
 		case s.Cached:
-			note = "cached"
+			note = " cached "
 		}
 		fmt.Fprintf(b, "| `%s` |", mdCode(Truncate(s.Name, 120)))
 		if lanes {
 			fmt.Fprintf(b, " %s |", mdText(s.Lane))
 		}
-		fmt.Fprintf(b, " %s | %s |\n", FormatDuration(s.Duration()), note)
+		fmt.Fprintf(b, " %s |%s|\n", FormatDuration(s.Duration()), note)
 	}
 	b.WriteString("\n")
 }
