@@ -53,7 +53,7 @@ func TestRecorderUpdates(t *testing.T) {
 	r := &Recorder{}
 	r.Update(nil)
 	r.Update(&client.SolveStatus{Statuses: []*client.VertexStatus{{ID: "transferring context:", Vertex: d, Current: 9}}}) // before its vertex: ignored
-	r.Update(&client.SolveStatus{Vertexes: []*client.Vertex{{Digest: d, Name: "x"}}})                                        // queued
+	r.Update(&client.SolveStatus{Vertexes: []*client.Vertex{{Digest: d, Name: "x"}}})                                     // queued
 	if s := r.Steps()[0]; !s.Start.IsZero() || s.Seconds != 0 {
 		t.Fatalf("a queued step has no times: %+v", s)
 	}
@@ -110,13 +110,13 @@ func TestLanes(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	s := time.Second
 	cases := []struct {
-		name                                string
-		steps                               []fakeStep
-		wall, cachedSecs, executedSecs      float64
-		total, cached                       int
-		contextBytes                        int64
-		slowest                             []string
-		failed                              string
+		name                           string
+		steps                          []fakeStep
+		wall, cachedSecs, executedSecs float64
+		total, cached                  int
+		contextBytes                   int64
+		slowest                        []string
+		failed                         string
 	}{
 		{name: "empty", slowest: []string{}},
 		{
