@@ -126,7 +126,7 @@ func Connect(ctx context.Context, c config.Node, timeout time.Duration) (*client
 	cl, err := client.New(cctx, c.Host, opts...)
 	unlock()
 	if err != nil {
-		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, timeout, t))
+		return nil, nil, t, connectError(err, c, timeout, t)
 	}
 	info, err := cl.Info(cctx)
 	if err != nil {
@@ -137,9 +137,18 @@ func Connect(ctx context.Context, c config.Node, timeout time.Duration) (*client
 		if cctx.Err() != nil && !strings.Contains(err.Error(), "connection refused") {
 			err = context.DeadlineExceeded
 		}
-		return nil, nil, t, exitcode.With(exitcode.Connect, explainConnect(err, c, timeout, t))
+		return nil, nil, t, connectError(err, c, timeout, t)
 	}
 	return cl, info, t, nil
+}
+
+// connectError explains err and says whether waiting may fix it (exit 3).
+func connectError(err error, c config.Node, timeout time.Duration, t TLS) error {
+	cause := ""
+	if !errors.Is(err, context.DeadlineExceeded) {
+		cause = transportCause(err.Error())
+	}
+	return exitcode.With(exitcode.Connect, &ConnectError{Host: c.Host, Cause: cause, Transient: cause != "", Err: explainConnect(err, c, timeout, t)})
 }
 
 // explainConnect turns transport errors into one line naming the setting to fix.
@@ -148,7 +157,7 @@ func explainConnect(err error, c config.Node, timeout time.Duration, t TLS) erro
 	host := c.Host
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("no answer from the BuildKit daemon at %s within %s (connect-timeout): check that buildkitd is running there and that a security group or firewall lets this agent reach the port", host, timeout)
+		return fmt.Errorf("no answer from the BuildKit daemon at %s within %s (connect-timeout): check that buildkitd is running there and that a security group or firewall lets this agent reach the port", host, timeout.Round(100*time.Millisecond))
 	case strings.Contains(msg, "connection refused"):
 		return fmt.Errorf("nothing is listening at %s (connection refused): start buildkitd there or fix buildkit-host", host)
 	case strings.Contains(msg, "no such host"):

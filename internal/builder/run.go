@@ -32,9 +32,18 @@ type Result struct {
 	Seconds       float64        `json:"duration_seconds"`
 	Node          string         `json:"node,omitempty"`      // the pool member that built it
 	Manifests     []Manifest     `json:"manifests,omitempty"` // per platform, when nodes split the build
+	Attempts      []Attempt      `json:"attempts,omitempty"`  // the failed attempts before this result
 	Steps         int            `json:"steps"`
 	CachedSteps   int            `json:"cached_steps"`
 	Exporter      map[string]any `json:"-"`
+}
+
+// Attempt is a failed attempt of a build that was run again.
+type Attempt struct {
+	Attempt int    `json:"attempt"`
+	Cause   string `json:"cause"`
+	Host    string `json:"host"`
+	Node    string `json:"node,omitempty"`
 }
 
 // Manifest is one platform's image of a build split across nodes.

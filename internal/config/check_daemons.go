@@ -26,6 +26,10 @@ func (v *validator) connection(r *raw, c *Config) {
 			v.addf("connect-timeout", "must be more than 0 (e.g. \"20s\"); leave it out for the default %s", DefaultConnectTimeout)
 		}
 	}
+	c.Retries = DefaultRetries
+	if r.Retries != nil {
+		c.Retries = *r.Retries // 0–10, checked by the schema
+	}
 	if r.Timeout != nil {
 		c.Timeout = time.Duration(*r.Timeout)
 		if c.Timeout <= 0 {

@@ -57,6 +57,7 @@ type raw struct {
 	SBOM                attestation             `json:"sbom"`
 	MetadataFile        string                  `json:"metadata-file"`
 	Timeout             *duration               `json:"timeout"`
+	Retries             *int                    `json:"retries"`
 }
 
 // rawNode is one entry of nodes.

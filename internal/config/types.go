@@ -8,6 +8,7 @@ import (
 // Defaults.
 const (
 	DefaultConnectTimeout = 20 * time.Second
+	DefaultRetries        = 1
 	DefaultTLSDirName     = ".buildkit"
 )
 
@@ -71,6 +72,7 @@ type Config struct {
 	SBOM         *string
 	MetadataFile string // absolute, "" for none
 	Timeout      time.Duration
+	Retries      int // runs again after an infrastructure failure
 }
 
 // Attrs is a typed "type=...,k=v" entry (cache import/export or output).

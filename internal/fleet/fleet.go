@@ -69,9 +69,11 @@ func Connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connec
 }
 
 // Choose connects to the first node in rendezvous order that answers within
-// timeout; each node skipped is reported through warn.
+// timeout; each node skipped is reported through warn. When none answers
+// the error is a *builder.ConnectError, transient when every node's was.
 func Choose(ctx context.Context, dial Dial, key string, nodes []config.Node, timeout time.Duration, warn func(string)) (*Connected, error) {
 	var errs []string
+	transient := true
 	for i, n := range Ordered(key, nodes) {
 		c, err := dial(ctx, n, timeout)
 		if err == nil {
@@ -81,10 +83,13 @@ func Choose(ctx context.Context, dial Dial, key string, nodes []config.Node, tim
 		if ctx.Err() != nil {
 			return nil, err
 		}
+		var ce *builder.ConnectError
+		transient = transient && errors.As(err, &ce) && ce.Transient
 		warn(fmt.Sprintf("skipping BuildKit node %s: %v", n.Name, err))
 		errs = append(errs, n.Name)
 	}
-	return nil, fmt.Errorf("no BuildKit node answered (tried %s): see the warnings above", strings.Join(errs, ", "))
+	return nil, &builder.ConnectError{Host: "the pool", Cause: "no member answered", Transient: transient,
+		Err: fmt.Errorf("no BuildKit node answered (tried %s): see the warnings above", strings.Join(errs, ", "))}
 }
 
 // ErrNoNativeNode: a wanted platform has no node that builds it natively.

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -34,11 +35,14 @@ func Build(ctx context.Context, d Deps) error {
 	return err
 }
 
-// build runs one configured build and reports it on the log and in the
-// metadata file.
+// build runs one configured build, again after an infrastructure failure
+// (retries), and reports it on the log and in the metadata file.
 func build(ctx context.Context, d Deps, cfg *config.Config) (*builder.Result, error) {
 	req := builder.NewRequest(cfg)
 	if err := checkNodes(cfg, req); err != nil {
+		return nil, err
+	}
+	if err := checkKeyModes(d, cfg); err != nil {
 		return nil, err
 	}
 	auth, err := registryauth.ForConfig(cfg, d.Env)
@@ -64,21 +68,8 @@ func build(ctx context.Context, d Deps, cfg *config.Config) (*builder.Result, er
 	if err := auth.Preflight(ctx, cfg.RegistryHosts()); err != nil {
 		return nil, exitcode.With(exitcode.RegistryAuth, err)
 	}
-	targets, err := route(ctx, d, cfg, req)
-	if err != nil {
-		return nil, err
-	}
-	defer closeAll(targets)
-	if err := greet(ctx, d, cfg, targets); err != nil {
-		return nil, err
-	}
 	s := &solver{d: d, cfg: cfg, auth: auth, req: req}
-	var res *builder.Result
-	if len(targets) > 1 {
-		res, err = s.split(ctx, targets)
-	} else {
-		res, err = s.one(ctx, targets[0])
-	}
+	res, err := s.withRetries(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +77,68 @@ func build(ctx context.Context, d Deps, cfg *config.Config) (*builder.Result, er
 		return nil, err
 	}
 	return res, nil
+}
+
+// withRetries runs attempts until one succeeds, one fails for a reason of
+// the build's own, or retries run out; each attempt gets a log section.
+func (s *solver) withRetries(ctx context.Context) (*builder.Result, error) {
+	var failed []builder.Attempt
+	for n := 1; ; n++ {
+		if n > 1 {
+			fmt.Fprintf(s.d.Out, "--- :repeat: remote-buildkit: attempt %d of %d (after: %s)\n", n, s.cfg.Retries+1, failed[len(failed)-1].Cause)
+		}
+		res, err := s.attempt(ctx)
+		if err == nil {
+			res.Attempts = append(failed, res.Attempts...)
+			return res, nil
+		}
+		var ie *builder.InfraError
+		if !errors.As(err, &ie) || ctx.Err() != nil {
+			return nil, err
+		}
+		failed = append(failed, builder.Attempt{Attempt: n, Cause: ie.Cause, Host: ie.Host, Node: ie.Node})
+		if n > s.cfg.Retries {
+			return nil, exitcode.With(exitcode.Connect, fmt.Errorf("%s; %s", ie.Cause, retried(n-1)))
+		}
+		fmt.Fprintf(s.d.Err, "remote-buildkit: %s: running the build again (retries: %d)\n", ie.Cause, s.cfg.Retries)
+	}
+}
+
+func retried(n int) string {
+	switch n {
+	case 0:
+		return "not retried (retries: 0)"
+	case 1:
+		return "retried 1 time"
+	}
+	return fmt.Sprintf("retried %d times", n)
+}
+
+// attempt is one try: route, greet, solve.
+func (s *solver) attempt(ctx context.Context) (*builder.Result, error) {
+	targets, err := route(ctx, s.d, s.cfg, s.req)
+	if err != nil {
+		return nil, unreachable(err)
+	}
+	defer closeAll(targets)
+	if err := greet(ctx, s.d, s.cfg, targets); err != nil {
+		return nil, err
+	}
+	if len(targets) > 1 {
+		return s.split(ctx, targets)
+	}
+	return s.one(ctx, targets[0])
+}
+
+// unreachable marks a daemon that stayed unreachable through connect-timeout
+// as an infrastructure failure (a retry may find it back, or another pool
+// member); TLS and configuration errors stay as they are.
+func unreachable(err error) error {
+	var ce *builder.ConnectError
+	if !errors.As(err, &ce) || !ce.Transient {
+		return err
+	}
+	return exitcode.With(exitcode.Connect, &builder.InfraError{Cause: ce.Err.Error(), Host: ce.Host, Err: err})
 }
 
 // greet logs each daemon the build goes to and applies version-check.

@@ -45,6 +45,12 @@ func explainBuildError(ctx context.Context, cfg *config.Config, auth *registryau
 				host, map[bool]string{true: "on", false: "off"}[cfg.ECR.Enabled]))
 		}
 	}
+	if ie := builder.ClassifyInfra(t.Node.Host, err); ie != nil && ctx.Err() == nil {
+		if t.Node.Name != t.Node.Host {
+			ie.Node = t.Node.Name
+		}
+		return exitcode.With(exitcode.Connect, ie)
+	}
 	if exitcode.Of(err) == exitcode.BuildFailed && versions.LooksLikeSkew(err.Error()) {
 		parity := versions.Compare(t.Info.BuildkitVersion.Version, versions.ClientVersion(), "", "")
 		return exitcode.With(exitcode.BuildFailed, fmt.Errorf("%w (this looks like BuildKit version skew: %s; %s)", err, parity.Summary(), versions.Fix))

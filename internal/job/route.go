@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
@@ -49,7 +51,7 @@ func declaresPlatforms(nodes []config.Node) bool {
 // nodes, one node per group of platforms.
 func route(ctx context.Context, d Deps, cfg *config.Config, req builder.Request) ([]fleet.Assignment, error) {
 	if !cfg.Several() {
-		c, err := d.Dial(ctx, cfg.Default(), cfg.ConnectTimeout)
+		c, err := dialWaiting(ctx, d, cfg.Default(), cfg.ConnectTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -62,11 +64,35 @@ func route(ctx context.Context, d Deps, cfg *config.Config, req builder.Request)
 	if len(cfg.Platforms) > 1 || (len(cfg.Platforms) == 1 && declared) {
 		return routeByPlatform(ctx, d, cfg, req, key, declared, warn)
 	}
-	c, err := fleet.Choose(ctx, d.Dial, key, cfg.Nodes, cfg.ConnectTimeout, warn)
+	c, err := chooseWaiting(ctx, d, cfg, key, warn)
 	if err != nil {
 		return nil, exitcode.With(exitcode.Connect, err)
 	}
 	return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+}
+
+// dialWaiting connects to one daemon, waiting within timeout while it
+// refuses or drops connections (starting, restarting).
+func dialWaiting(ctx context.Context, d Deps, n config.Node, timeout time.Duration) (*fleet.Connected, error) {
+	var c *fleet.Connected
+	err := builder.WaitFor(ctx, n.Host, timeout, d.Err, func(left time.Duration) error {
+		var err error
+		c, err = d.Dial(ctx, n, left)
+		return err
+	})
+	return c, err
+}
+
+// chooseWaiting picks a pool member; while none answers it tries again,
+// within connect-timeout.
+func chooseWaiting(ctx context.Context, d Deps, cfg *config.Config, key string, warn func(string)) (*fleet.Connected, error) {
+	var c *fleet.Connected
+	err := builder.WaitFor(ctx, "every pool member", cfg.ConnectTimeout, d.Err, func(left time.Duration) error {
+		var err error
+		c, err = fleet.Choose(ctx, d.Dial, key, cfg.Nodes, left, warn)
+		return err
+	})
+	return c, err
 }
 
 // routeByPlatform gives each platform to a node that builds it natively.
@@ -76,7 +102,7 @@ func routeByPlatform(ctx context.Context, d Deps, cfg *config.Config, req builde
 		// A pool of like daemons: one of them builds every platform, as a
 		// single daemon would (cross-compiling stages or QEMU).
 		fmt.Fprintf(d.Err, "remote-buildkit: not every platform has a native node (%s): building all of them on one pool member\n", strings.Join(cfg.Platforms, ", "))
-		c, cerr := fleet.Choose(ctx, d.Dial, key, cfg.Nodes, cfg.ConnectTimeout, warn)
+		c, cerr := chooseWaiting(ctx, d, cfg, key, warn)
 		if cerr != nil {
 			return nil, exitcode.With(exitcode.Connect, cerr)
 		}
@@ -90,4 +116,27 @@ func routeByPlatform(ctx context.Context, d Deps, cfg *config.Config, req builde
 		return nil, exitcode.With(exitcode.BadConfig, errSplitNeedsPush)
 	}
 	return as, nil
+}
+
+// checkKeyModes warns about a client key other users can read (an error
+// with require-tls): whoever reads it can run builds on the daemon.
+func checkKeyModes(d Deps, cfg *config.Config) error {
+	seen := map[string]bool{}
+	for _, n := range cfg.Nodes {
+		t, err := builder.ResolveTLS(n)
+		if err != nil || !t.ClientCertUsed || seen[t.Key] {
+			continue // missing files are reported when connecting
+		}
+		seen[t.Key] = true
+		fi, err := os.Stat(t.Key)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		msg := fmt.Sprintf("the client key %s is readable by other users (mode %04o): anyone who reads it can run builds on the daemon; run chmod 600 %s", t.Key, fi.Mode().Perm(), t.Key)
+		if cfg.RequireTLS {
+			return exitcode.With(exitcode.Certs, errors.New(msg+" (require-tls is set)"))
+		}
+		warnf(d.Err, "%s", msg)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package job
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -58,7 +59,7 @@ func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builde
 		names = append(names, fmt.Sprintf("%s → %s", strings.Join(t.Platforms, ","), t.Node.Name))
 	}
 	fmt.Fprintf(s.d.Out, "Splitting across %d nodes: %s\n", len(targets), strings.Join(names, "; "))
-	parts, err := s.parts(ctx, targets, repo)
+	parts, failed, err := s.parts(ctx, targets, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -73,36 +74,78 @@ func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builde
 	for _, m := range manifests {
 		fmt.Fprintf(s.d.Out, "manifest: %s %s (node %s)\n", m.Platform, m.Digest, m.Node)
 	}
-	return assemble(s.req, false, targets, parts, &index{digest: digest, manifests: manifests}), nil
+	res := assemble(s.req, false, targets, parts, &index{digest: digest, manifests: manifests})
+	res.Attempts = failed
+	return res, nil
 }
 
 // parts runs every node's share in parallel, log lines prefixed with the
-// node's name.
-func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo string) ([]*builder.Solved, error) {
+// node's name; a node's share that fails for an infrastructure reason is
+// run again on that node (retries), the others' results kept.
+func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo string) ([]*builder.Solved, []builder.Attempt, error) {
 	results := make([]*builder.Solved, len(targets))
+	failed := make([][]builder.Attempt, len(targets))
 	var logMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	for i, t := range targets {
+	for i := range targets {
 		g.Go(func() error {
-			plan, err := s.req.ForPlatforms(t.Platforms).PushByDigest(repo).Plan(s.auth.Attachable())
-			if err != nil {
-				return exitcode.With(exitcode.BadConfig, err)
-			}
-			w := &prefixWriter{prefix: "[" + t.Node.Name + "] ", w: s.d.Err, mu: &logMu}
-			res, err := builder.Solve(gctx, t.Client, plan, "plain", w)
-			w.Flush()
-			if err != nil {
-				if ctx.Err() == nil && gctx.Err() != nil && exitcode.Of(err) == exitcode.Cancelled {
-					return err // cancelled because another node failed: that node's error is reported
-				}
-				err = explainBuildError(ctx, s.cfg, s.auth, t, err)
-				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s (%s, %s): %w", t.Node.Name, t.Node.Host, strings.Join(t.Platforms, ","), err))
-			}
-			results[i] = res
-			return nil
+			w := &prefixWriter{prefix: "[" + targets[i].Node.Name + "] ", w: s.d.Err, mu: &logMu}
+			defer w.Flush()
+			var err error
+			results[i], failed[i], err = s.part(ctx, gctx, &targets[i], repo, w)
+			return err
 		})
 	}
-	return results, g.Wait()
+	err := g.Wait()
+	var all []builder.Attempt
+	for _, f := range failed {
+		all = append(all, f...)
+	}
+	return results, all, err
+}
+
+// part builds one node's platforms, pushing by digest.
+func (s *solver) part(ctx, gctx context.Context, t *fleet.Assignment, repo string, w *prefixWriter) (*builder.Solved, []builder.Attempt, error) {
+	var failed []builder.Attempt
+	for n := 1; ; n++ {
+		plan, err := s.req.ForPlatforms(t.Platforms).PushByDigest(repo).Plan(s.auth.Attachable())
+		if err != nil {
+			return nil, failed, exitcode.With(exitcode.BadConfig, err)
+		}
+		res, err := builder.Solve(gctx, t.Client, plan, "plain", w)
+		if err == nil {
+			return res, failed, nil
+		}
+		if ctx.Err() == nil && gctx.Err() != nil && exitcode.Of(err) == exitcode.Cancelled {
+			return nil, failed, err // cancelled because another node failed: that node's error is reported
+		}
+		err = explainBuildError(ctx, s.cfg, s.auth, *t, err)
+		where := fmt.Sprintf("node %s (%s, %s)", t.Node.Name, t.Node.Host, strings.Join(t.Platforms, ","))
+		var ie *builder.InfraError
+		if !errors.As(err, &ie) || gctx.Err() != nil {
+			return nil, failed, exitcode.With(exitcode.Of(err), fmt.Errorf("%s: %w", where, err))
+		}
+		failed = append(failed, builder.Attempt{Attempt: n, Cause: ie.Cause, Host: t.Node.Host, Node: t.Node.Name})
+		if n > s.cfg.Retries {
+			return nil, failed, exitcode.With(exitcode.Connect, fmt.Errorf("%s: %s; %s", where, ie.Cause, retried(n-1)))
+		}
+		fmt.Fprintf(w, "--- :repeat: remote-buildkit: attempt %d of %d on this node (after: %s)\n", n+1, s.cfg.Retries+1, ie.Cause)
+		if err := s.reconnect(gctx, t); err != nil {
+			return nil, failed, exitcode.With(exitcode.Connect, fmt.Errorf("%s: %s, and it did not come back: %w", where, ie.Cause, err))
+		}
+	}
+}
+
+// reconnect replaces a node's client after its connection was lost.
+func (s *solver) reconnect(ctx context.Context, t *fleet.Assignment) error {
+	c, err := dialWaiting(ctx, s.d, t.Node, s.cfg.ConnectTimeout)
+	if err != nil {
+		return err
+	}
+	t.Close()
+	c.Platforms, c.Rank = t.Connected.Platforms, t.Rank
+	t.Connected = c
+	return nil
 }
 
 // index is the image index a split build pushed.

@@ -108,7 +108,8 @@ func TestRuntimeFailures(t *testing.T) {
 		want     string
 		within   time.Duration
 	}{
-		{"unreachable host", "", map[string]any{"buildkit-host": "tcp://" + closedAddr}, nil,
+		// Nothing listening: waited out within connect-timeout, then run once more (retries: 1).
+		{"unreachable host", "", map[string]any{"buildkit-host": "tcp://" + closedAddr, "connect-timeout": "2s"}, nil,
 			3, "nothing is listening at tcp://" + closedAddr, 10 * time.Second},
 		{"silent host hits connect-timeout", "", map[string]any{"buildkit-host": "tcp://" + silent.Addr().String(), "connect-timeout": "3s"}, nil,
 			3, "within 3s (connect-timeout)", 10 * time.Second},
