@@ -9,18 +9,33 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
+// MaxAttempts bounds every AWS call: the SDK's standard retryer retries 5xx,
+// throttling and connection errors with exponential backoff (at most
+// MaxBackoff between tries), so a brief S3 or ECR outage does not fail the job.
+const (
+	MaxAttempts = 5
+	MaxBackoff  = 2 * time.Second
+)
+
 // Load returns the SDK configuration for region ("" = the environment's),
 // assuming roleARN when it is set.
 func Load(ctx context.Context, region, roleARN string) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+	opts := []func(*config.LoadOptions) error{config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = MaxAttempts
+			o.MaxBackoff = MaxBackoff
+		})
+	})}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
