@@ -61,7 +61,7 @@ declare -A PORT=([buildkitd]=$BK_PORT [buildkitd-plain]=$PLAIN_PORT [buildkitd-o
 DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto versitygw)
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
 APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
-  busybox-static jq openssl curl)
+  busybox-static jq openssl curl dnsmasq) # dnsmasq: the fleet tests start their own on 127.0.0.1:535x
 APPLETS=(sh echo cat ls mkdir cp mv rm test '[' sleep true false env grep sed wc tar find touch chmod id
   uname head tail printf sha256sum date)
 
@@ -481,7 +481,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
     STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
     STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" STACK_TOXIPROXY "$TOXIPROXY" \
-    BATS_MOCK_STUB "$BATS_MOCK_STUB")"; then log "env: wrote $STATE/env"; fi
+    BATS_MOCK_STUB "$BATS_MOCK_STUB" STACK_DNSMASQ "$(PATH=$PATH:/usr/sbin command -v dnsmasq || echo /usr/sbin/dnsmasq)")"; then log "env: wrote $STATE/env"; fi
 }
 
 cmd_up() {
