@@ -1,0 +1,464 @@
+package integration
+
+// Fault-injection acceptance tests of issue 11 (builds that survive daemon
+// restarts, lost connections and transient registry/S3 errors), on real
+// processes only: buildkitd daemons of the tests' own killed with SIGKILL
+// and restarted, toxiproxy in front of a daemon, and faultproxy (tests/
+// faultproxy) answering chosen registry and S3 requests with 5xx/429/403 or
+// a reset connection. Every case checks the exit code, the message and a
+// bound on the wall time.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
+)
+
+// The daemon comes up 3 s after the job started: the job waits for it,
+// printing one line per wait, and builds.
+func TestFaultDaemonStartsLate(t *testing.T) {
+	s := requireStack(t)
+	d := newDaemon(t)
+	repo := s.repo(t)
+	dir, nonce := nonceContext(t, s, "")
+	started := make(chan error, 1)
+	time.AfterFunc(3*time.Second, func() { started <- d.StartReady() })
+	r := s.run(t, dir, s.baseConfig(map[string]any{"buildkit-host": d.Host, "tags": []string{repo + ":late"}, "push": true}))
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	if r.Code != 0 {
+		t.Fatalf("want success once the daemon is up: %s", r)
+	}
+	checkWaited(t, r, d.Host, "connection refused")
+	if r.Elapsed < 3*time.Second {
+		t.Errorf("finished in %s, before the daemon started", r.Elapsed)
+	}
+	within(t, r, 15*time.Second)
+	if got := s.imageFile(t, repo+":late", "nonce"); got != nonce {
+		t.Errorf("image has nonce %q, want %q", got, nonce)
+	}
+	t.Logf("%d waiting lines, done in %s", len(waitLines(r.Stderr, d.Host)), r.Elapsed.Round(time.Millisecond))
+}
+
+// The daemon is killed (-9) in the middle of `RUN sleep 5` and restarted
+// about 1 s later: the build runs again (attempt 2 of 2), succeeds, and the
+// image has the content of a build without faults. Killed again during the
+// retry, the job fails naming the lost connection and the retry.
+func TestFaultDaemonRestartMidBuild(t *testing.T) {
+	s := requireStack(t)
+	d := startDaemon(t)
+	const step = "RUN sleep 5 && cat /nonce > /out"
+	run := func(t *testing.T, kills int) (result, string, string) {
+		repo := s.repo(t)
+		dir, nonce := nonceContext(t, s, strings.TrimPrefix(step, "RUN "))
+		meta := filepath.Join(t.TempDir(), "m.json")
+		j := s.startBuild(t, dir, s.baseConfig(map[string]any{"buildkit-host": d.Host, "tags": []string{repo + ":restart"},
+			"push": true, "metadata-file": meta}))
+		from := 0
+		for i := 0; i < kills; i++ {
+			if i > 0 { // the step again, in the retry's section
+				from = waitLine(t, j, attemptRe, from, 60*time.Second).Index
+			}
+			from = waitLine(t, j, stepRe(step), from, 60*time.Second).Index
+			time.Sleep(time.Second)
+			if err := d.Restart(time.Second); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("kill %d: buildkitd restarted", i+1)
+		}
+		r := finish(t, j, 90*time.Second)
+		if kills == 1 && r.Code == 0 {
+			if got, want := s.imageFile(t, repo+":restart", "out"), nonce; got != want {
+				t.Errorf("image /out = %q, want %q", got, want)
+			}
+			if as := metaAttempts(t, meta); len(as) != 1 || as[0].Attempt != 1 || as[0].Host != d.Host || as[0].Cause == "" {
+				t.Errorf("metadata attempts = %+v, want one failed attempt 1 on %s with its cause", as, d.Host)
+			}
+		}
+		return r, repo, meta
+	}
+	t.Run("once", func(t *testing.T) {
+		r, _, _ := run(t, 1)
+		if r.Code != 0 {
+			t.Fatalf("want success on the retry: %s", r)
+		}
+		if causes := retriedAfter(r.Stdout); len(causes) != 1 || !strings.Contains(r.Stdout, "attempt 2 of 2") {
+			t.Errorf("want one `--- :repeat: remote-buildkit: attempt 2 of 2 (after: <cause>)` section, got %q: %s", causes, r)
+		}
+		within(t, r, 45*time.Second)
+	})
+	t.Run("twice", func(t *testing.T) {
+		r, repo, _ := run(t, 2)
+		want := "remote-buildkit: error: lost the connection to buildkitd at " + d.Host + " during the build"
+		if r.Code != 3 || !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, "retried 1 time") {
+			t.Fatalf("want exit 3, %q and \"retried 1 time\": %s", want, r)
+		}
+		if !s.repoMissing(t, repo) {
+			t.Errorf("a failed build pushed %s", repo)
+		}
+		within(t, r, 60*time.Second)
+	})
+}
+
+// A pool of two: the member building is killed mid-build and stays down;
+// the retry goes to the other member at once and succeeds.
+func TestFaultPoolMemberKilled(t *testing.T) {
+	s := requireStack(t)
+	a, b := startDaemon(t), startDaemon(t)
+	members := map[string]*faultkit.Daemon{a.Host: a, b.Host: b}
+	repo := s.repo(t)
+	dir, nonce := nonceContext(t, s, "sleep 5 && cat /nonce > /out")
+	meta := filepath.Join(t.TempDir(), "m.json")
+	j := s.startBuild(t, dir, s.baseConfig(map[string]any{"buildkit-host": []string{a.Host, b.Host},
+		"tags": []string{repo + ":pool"}, "push": true, "metadata-file": meta}), "BUILDKITE_PIPELINE_SLUG=faults-pool")
+	conn := waitLine(t, j, regexp.MustCompile(`^Connected to BuildKit`), 0, 30*time.Second)
+	var first *faultkit.Daemon
+	for h, d := range members {
+		if strings.Contains(conn.Text, " "+h+" ") {
+			first = d
+		}
+	}
+	if first == nil {
+		t.Fatalf("the connection line names neither %s nor %s: %q", a.Host, b.Host, conn.Text)
+	}
+	waitLine(t, j, stepRe("RUN sleep 5"), conn.Index, 60*time.Second)
+	time.Sleep(time.Second)
+	killed := time.Now()
+	if err := first.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	r := finish(t, j, 90*time.Second)
+	if r.Code != 0 {
+		t.Fatalf("want success on the other member: %s", r)
+	}
+	other := a
+	if first == a {
+		other = b
+	}
+	if got := readMetadata(t, meta)["remote-buildkit"].(map[string]any)["buildkit_host"]; got != other.Host {
+		t.Errorf("metadata buildkit_host = %v, want the surviving member %s", got, other.Host)
+	}
+	if as := metaAttempts(t, meta); len(as) != 1 || as[0].Host != first.Host {
+		t.Errorf("metadata attempts = %+v, want one failed attempt on %s", as, first.Host)
+	}
+	if len(retriedAfter(r.Stdout)) != 1 {
+		t.Errorf("want one attempt 2 section: %s", r)
+	}
+	if got := s.imageFile(t, repo+":pool", "out"); got != nonce {
+		t.Errorf("image /out = %q, want %q", got, nonce)
+	}
+	if after := time.Since(killed); after > 20*time.Second {
+		t.Errorf("the retry on %s finished %s after the kill, want < 20s (no wait for the dead member)", other.Host, after.Round(time.Millisecond))
+	}
+	t.Logf("killed %s; rebuilt on %s; job %s", first.Host, other.Host, r.Elapsed.Round(time.Millisecond))
+}
+
+// Registry faults through faultproxy in front of the stack's registry:
+// transient ones (5xx, 429, a reset connection) are retried and the push
+// lands; a 403 is not retried; a registry that stays down fails with
+// exit 3 naming it after the bounded retries.
+func TestFaultRegistry(t *testing.T) {
+	s := requireStack(t)
+	manifests := `^/v2/.+/manifests/[^/]+$`
+	transient := []struct {
+		name string
+		rule faultkit.Rule
+	}{
+		{"503 on the first manifest PUT", faultkit.Rule{Method: "PUT", Path: manifests, Status: 503, Count: 1}},
+		{"429 on the first manifest PUT", faultkit.Rule{Method: "PUT", Path: manifests, Status: 429, Count: 1, Header: map[string]string{"Retry-After": "1"}}},
+		{"reset on the first blob upload", faultkit.Rule{Path: `^/v2/.+/blobs/uploads/`, Drop: true, Count: 1}},
+	}
+	for _, tc := range transient {
+		t.Run(tc.name, func(t *testing.T) {
+			r, fp, tag := registryBuild(t, s, tc.rule)
+			es, log := proxyLog(t, fp)
+			if r.Code != 0 {
+				t.Fatalf("want success after a transient %s: %s\n--- faultproxy\n%s", tc.name, r, log)
+			}
+			injected := 0
+			for _, e := range es {
+				if e.Fault != "" {
+					injected++
+				}
+			}
+			if injected != 1 {
+				t.Errorf("faultproxy injected %d faults, want 1:\n%s", injected, log)
+			}
+			got, err := s.headDigest(t, strings.Replace(tag, fp.Addr, s.Registry, 1))
+			if want := lineValue(r.Stdout, "digest"); err != nil || got != want {
+				t.Errorf("registry has %s (%v), the build printed %s", got, err, want)
+			}
+			within(t, r, 40*time.Second)
+			t.Logf("retries: %q; %s", retriedAfter(r.Stdout), r.Elapsed.Round(time.Millisecond))
+		})
+	}
+	t.Run("403 on manifest PUT is not retried", func(t *testing.T) {
+		r, fp, _ := registryBuild(t, s, faultkit.Rule{Method: "PUT", Path: manifests, Status: 403})
+		_, log := proxyLog(t, fp)
+		if r.Code == 0 || len(retriedAfter(r.Stdout)) != 0 || strings.Contains(r.Stderr, "retried") {
+			t.Fatalf("want a failure without a retry: %s\n--- faultproxy\n%s", r, log)
+		}
+		within(t, r, 30*time.Second)
+	})
+	for _, down := range []string{"refused", "503 forever"} {
+		t.Run("down for good: "+down, func(t *testing.T) {
+			var host string
+			var r result
+			if down == "refused" {
+				host = fmt.Sprintf("127.0.0.1:%d", takePort(t, proxyPorts))
+				r, _ = registryBuildAt(t, s, host)
+			} else {
+				var fp *faultkit.FaultProxy
+				r, fp, _ = registryBuild(t, s, faultkit.Rule{Path: `^/v2/`, Status: 503})
+				host = fp.Addr
+			}
+			if r.Code != 3 || !strings.Contains(r.Stderr, "registry "+host) || !strings.Contains(r.Stderr, "retried 1 time") {
+				t.Fatalf("want exit 3 naming registry %s and \"retried 1 time\": %s", host, r)
+			}
+			if len(retriedAfter(r.Stdout)) != 1 {
+				t.Errorf("want one attempt 2 section: %s", r)
+			}
+			within(t, r, 60*time.Second)
+		})
+	}
+}
+
+// registryBuild pushes a fresh image through a faultproxy (in front of the
+// stack's registry) that has rule; it returns the tag pushed.
+func registryBuild(t *testing.T, s *stack, rule faultkit.Rule) (result, *faultkit.FaultProxy, string) {
+	t.Helper()
+	fp := startFaultProxy(t, "http://"+s.Registry)
+	addRule(t, fp, rule)
+	r, tag := registryBuildAt(t, s, fp.Addr)
+	return r, fp, tag
+}
+
+// registryBuildAt pushes a fresh image to the registry at host, logged in
+// as the stack's user.
+func registryBuildAt(t *testing.T, s *stack, host string) (result, string) {
+	t.Helper()
+	tag := strings.Replace(s.repo(t), s.Registry, host, 1) + ":fault"
+	dir, _ := nonceContext(t, s, "")
+	login, env := s.registryAuthFor(host)
+	r := s.run(t, dir, s.baseConfig(map[string]any{"tags": []string{tag}, "push": true,
+		"registry-credentials": []any{login}}), env...)
+	return r, tag
+}
+
+// S3 faults through faultproxy in front of the stack's moto, on `remote-
+// buildkit environment` (through the real hooks/environment): two 500s on
+// the first object GETs are retried by the SDK and the set is installed; an
+// S3 that stays down (503 on everything, or nothing listening) fails naming
+// the bucket and key, and the set installed before is left untouched.
+func TestFaultS3(t *testing.T) {
+	s := requireStack(t)
+	a := requireAWS(t)
+	good := stackClientSet(t)
+	newer := stackCA(t).valid(t, "faults-newer")
+	s3err := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>faultproxy</Message></Error>`
+	t.Run("500 on the first 2 GETs", func(t *testing.T) {
+		b := newBucket(t, s3Client(a.Moto, "test", "test"))
+		b.putSet("buildkit/", good)
+		fp := startFaultProxy(t, a.Moto)
+		addRule(t, fp, faultkit.Rule{Method: "GET", Path: "^/" + b.Name + "/.+", Status: 500, Count: 2, Body: s3err})
+		home := t.TempDir()
+		r := a.hooks(t, s, hookRun{Home: home, Cfg: map[string]any{"buildkit-host": s.BuildkitHost, "secrets-bucket": b.Name},
+			Env: []string{"AWS_ENDPOINT_URL=" + fp.URL}})
+		es, log := proxyLog(t, fp)
+		if r.Code != 0 {
+			t.Fatalf("want success after two 500s: %s\n--- faultproxy\n%s", r, log)
+		}
+		if !mustReadSet(t, filepath.Join(home, ".buildkit")).equal(good) {
+			t.Errorf("the set was not installed")
+		}
+		var injected, ok int
+		for _, e := range es {
+			if e.Method == "GET" && e.Fault != "" {
+				injected++
+			} else if e.Method == "GET" && e.Status == 200 && injected == 2 {
+				ok++
+			}
+		}
+		if injected != 2 || ok < 2 {
+			t.Errorf("want 2 injected 500s, then the GETs answered 200:\n%s", log)
+		}
+		within(t, r.result, 15*time.Second)
+	})
+	for _, down := range []string{"503 forever", "refused"} {
+		t.Run("down: "+down, func(t *testing.T) {
+			b := newBucket(t, s3Client(a.Moto, "test", "test"))
+			b.putSet("buildkit/", good)
+			home := t.TempDir()
+			cfg := map[string]any{"buildkit-host": s.BuildkitHost, "secrets-bucket": b.Name}
+			if r := a.hooks(t, s, hookRun{Home: home, Cfg: cfg}); r.Code != 0 {
+				t.Fatalf("installing the good set: %s", r)
+			}
+			b.putSet("buildkit/", newer) // a fetch that got through would install this
+			endpoint, want, log := fmt.Sprintf("http://127.0.0.1:%d", takePort(t, proxyPorts)), "", func() string { return "" }
+			if down == "503 forever" {
+				fp := startFaultProxy(t, a.Moto)
+				addRule(t, fp, faultkit.Rule{Path: "^/" + b.Name, Status: 503, Body: s3err})
+				endpoint, want = fp.URL, "503"
+				log = func() string { _, l := proxyLog(t, fp); return l }
+			}
+			r := a.hooks(t, s, hookRun{Home: home, Cfg: cfg, Env: []string{"AWS_ENDPOINT_URL=" + endpoint}})
+			lines := errorLines(r.Stderr)
+			if r.Code != 6 || len(lines) != 1 || !strings.Contains(lines[0], "s3://"+b.Name+"/") ||
+				!strings.Contains(lines[0], ".pem") || !strings.Contains(lines[0], want) {
+				t.Fatalf("want exit 6 and one error line naming s3://%s/<key> and %q: %s\n--- faultproxy\n%s", b.Name, want, r, log())
+			}
+			if !mustReadSet(t, filepath.Join(home, ".buildkit")).equal(good) {
+				t.Errorf("the installed set changed")
+			}
+			if r.Exports != "" {
+				t.Errorf("a failed run printed exports: %q", r.Exports)
+			}
+			within(t, r.result, 30*time.Second)
+			t.Logf("%s in %s\n%s", lines[0], r.Elapsed.Round(time.Millisecond), log())
+		})
+	}
+}
+
+// TLS errors are not retried: a client CA that did not sign the daemon's
+// certificate, or a client certificate the daemon does not trust, fail at
+// once with exit 3 and no waiting lines.
+func TestFaultTLSNotRetried(t *testing.T) {
+	s := requireStack(t)
+	wrong := newCA(t, "faults wrong CA")
+	stackSet := stackClientSet(t)
+	untrusted := wrong.valid(t, "faults-stranger")
+	sets := map[string]certSet{
+		"wrong CA":                  wrong.valid(t, "faults-client"),
+		"client cert of another CA": {CA: stackSet.CA, Cert: untrusted.Cert, Key: untrusted.Key},
+	}
+	for name, set := range sets {
+		t.Run(name, func(t *testing.T) {
+			tlsDir := filepath.Join(t.TempDir(), "tls")
+			writeSet(t, tlsDir, set)
+			dir := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
+			r := s.run(t, dir, map[string]any{"buildkit-host": s.BuildkitHost, "tls-dir": tlsDir})
+			if r.Code != 3 {
+				t.Fatalf("want exit 3: %s", r)
+			}
+			if len(waitLines(r.Stderr, s.BuildkitHost)) > 0 || len(retriedAfter(r.Stdout)) > 0 {
+				t.Errorf("a TLS error was retried: %s", r)
+			}
+			if !strings.Contains(strings.ToLower(r.Stderr), "certificate") {
+				t.Errorf("the error does not say it is about certificates: %s", r)
+			}
+			within(t, r, time.Second)
+		})
+	}
+}
+
+// A failing RUN is the build's own failure: exit 1, never retried.
+func TestFaultFailingRunNotRetried(t *testing.T) {
+	s := requireStack(t)
+	dir, _ := nonceContext(t, s, "false")
+	meta := filepath.Join(t.TempDir(), "m.json")
+	r := s.run(t, dir, s.baseConfig(map[string]any{"metadata-file": meta}))
+	if r.Code != 1 {
+		t.Fatalf("want exit 1: %s", r)
+	}
+	if len(retriedAfter(r.Stdout)) > 0 || strings.Contains(r.Stderr, "retried") || strings.Count(r.Stdout, "Connected to BuildKit") != 1 {
+		t.Errorf("a failing RUN was retried: %s", r)
+	}
+	within(t, r, 20*time.Second)
+}
+
+// toxiproxy in front of the stack's daemon while the job connects: a
+// listener that is closed and opened 2 s later, and connections reset on
+// their first bytes for 2 s, are waited out; a black hole (no byte ever
+// passes) is bounded by connect-timeout.
+func TestFaultToxiproxyConnect(t *testing.T) {
+	s := requireStack(t)
+	x := startToxiproxy(t)
+	upstream := strings.TrimPrefix(s.BuildkitHost, "tcp://")
+	cases := []struct {
+		name   string
+		setup  func(proxy string) error // before the job
+		heal   func(proxy string) error // 2 s into the job
+		causes []string
+	}{
+		{"disabled then enabled", nil, func(p string) error { return x.SetEnabled(p, true) }, []string{"connection refused"}},
+		{"reset_peer", func(p string) error {
+			return x.AddToxic(p, faultkit.Toxic{Name: "reset", Type: "reset_peer", Stream: "upstream", Attributes: map[string]any{"timeout": 0}})
+		}, func(p string) error { return x.RemoveToxic(p, "reset") }, []string{"reset", "EOF"}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := fmt.Sprintf("faults-%d", i)
+			listen := fmt.Sprintf("127.0.0.1:%d", takePort(t, proxyPorts))
+			if err := x.Proxy(proxy, listen, upstream, tc.setup != nil); err != nil {
+				t.Fatal(err)
+			}
+			if tc.setup != nil {
+				if err := tc.setup(proxy); err != nil {
+					t.Fatal(err)
+				}
+			}
+			healed := make(chan error, 1)
+			time.AfterFunc(2*time.Second, func() { healed <- tc.heal(proxy) })
+			dir := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
+			r := s.run(t, dir, s.baseConfig(map[string]any{"buildkit-host": "tcp://" + listen}))
+			if err := <-healed; err != nil {
+				t.Fatal(err)
+			}
+			if r.Code != 0 {
+				t.Fatalf("want success once the proxy heals: %s", r)
+			}
+			checkWaited(t, r, "tcp://"+listen, tc.causes...)
+			if r.Elapsed < 2*time.Second {
+				t.Errorf("done in %s, before the proxy healed", r.Elapsed)
+			}
+			within(t, r, 12*time.Second)
+		})
+	}
+	t.Run("black hole bounded by connect-timeout", func(t *testing.T) {
+		listen := fmt.Sprintf("127.0.0.1:%d", takePort(t, proxyPorts))
+		if err := x.Proxy("faults-hole", listen, upstream, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.AddToxic("faults-hole", faultkit.Toxic{Name: "hole", Type: "timeout", Attributes: map[string]any{"timeout": 0}}); err != nil {
+			t.Fatal(err)
+		}
+		dir := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
+		r := s.run(t, dir, s.baseConfig(map[string]any{"buildkit-host": "tcp://" + listen, "connect-timeout": "3s"}))
+		if r.Code != 3 || !strings.Contains(r.Stderr, "tcp://"+listen) {
+			t.Fatalf("want exit 3 naming tcp://%s: %s", listen, r)
+		}
+		if r.Elapsed < 2500*time.Millisecond {
+			t.Errorf("gave up after %s, before connect-timeout 3s", r.Elapsed)
+		}
+		within(t, r, 6*time.Second)
+	})
+}
+
+// key.pem readable by group or others: the build warns naming the file and
+// `chmod 600`; with require-tls it fails.
+func TestFaultKeyPermissions(t *testing.T) {
+	s := requireStack(t)
+	tlsDir := filepath.Join(t.TempDir(), "tls")
+	writeSet(t, tlsDir, stackClientSet(t))
+	key := filepath.Join(tlsDir, "key.pem")
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
+	r := s.run(t, dir, map[string]any{"buildkit-host": s.BuildkitHost, "tls-dir": tlsDir})
+	if r.Code != 0 || !strings.Contains(r.Stderr, key) || !strings.Contains(r.Stderr, "chmod 600") {
+		t.Errorf("want success with a warning naming %s and `chmod 600`: %s", key, r)
+	}
+	r = s.run(t, dir, map[string]any{"buildkit-host": s.BuildkitHost, "tls-dir": tlsDir, "require-tls": true})
+	lines := errorLines(r.Stderr)
+	if r.Code == 0 || len(lines) != 1 || !strings.Contains(lines[0], key) || !strings.Contains(lines[0], "chmod 600") {
+		t.Errorf("with require-tls: want a failure whose error line names %s and `chmod 600`: %s", key, r)
+	}
+}
