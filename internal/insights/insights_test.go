@@ -262,6 +262,13 @@ func svgTexts(t *testing.T, svg []byte) (root xml.StartElement, texts []struct {
 				root = e
 			}
 			depth++
+			seen := map[string]bool{}
+			for _, a := range e.Attr {
+				if seen[a.Name.Local] {
+					t.Fatalf("<%s> has attribute %s twice: not well-formed", e.Name.Local, a.Name.Local)
+				}
+				seen[a.Name.Local] = true
+			}
 			if e.Name.Local == "text" {
 				inText = len(texts)
 				texts = append(texts, struct{ x, text string }{attr(e, "x"), ""})

@@ -71,7 +71,7 @@ func slowestTable(b *strings.Builder, slow []Step) {
 		case s.Cached:
 			note = " cached "
 		}
-		fmt.Fprintf(b, "| `%s` |", mdCode(Truncate(s.Name, 120)))
+		fmt.Fprintf(b, "| `%s` |", mdCode(Truncate(s.Name, 90)))
 		if lanes {
 			fmt.Fprintf(b, " %s |", mdText(s.Lane))
 		}

@@ -48,6 +48,9 @@ var (
 // cell a little wider than the usual 0.6 em so that no font overflows.
 func cells(width, size float64) int { return int(width / (size * cellWidth / fontSize)) }
 
+// cancelledStyle draws a step that was cancelled or never finished.
+const cancelledStyle = `fill="#ffffff" stroke="#6b7280" stroke-dasharray="3 2"`
+
 // timeline is the layout state while rendering.
 type timeline struct {
 	b      strings.Builder
@@ -153,12 +156,13 @@ func (t *timeline) header(title string, height int) {
 		fmt.Fprintf(b, `<text x="%d" y="24" font-size="14" font-weight="bold" fill="#111827">%s</text>`+"\n",
 			svgPad, esc(Truncate(title, titleCells)))
 	}
-	legend := []struct{ fill, label string }{
-		{ColorExecuted, "executed"}, {"url(#hatch)", "cached"}, {ColorFailed, "failed"},
+	legend := []struct{ style, label string }{
+		{`fill="` + ColorExecuted + `"`, "executed"}, {`fill="url(#hatch)" stroke="` + ColorCached + `"`, "cached"}, {`fill="` + ColorFailed + `"`, "failed"},
+		{cancelledStyle, "cancelled or unfinished"},
 	}
 	x := svgPad
 	for _, l := range legend {
-		fmt.Fprintf(b, `<rect x="%d" y="36" width="14" height="10" fill="%s" stroke="#6b7280" stroke-width="0.5"/>`, x, l.fill)
+		fmt.Fprintf(b, `<rect x="%d" y="36" width="14" height="10" %s/>`, x, l.style)
 		fmt.Fprintf(b, `<text x="%d" y="45" fill="#374151">%s</text>`, x+20, l.label)
 		x += 20 + len(l.label)*7 + 20
 	}
@@ -183,7 +187,7 @@ func tickLabel(at, step time.Duration) string {
 	if at == 0 {
 		return "0"
 	}
-	if step < time.Second {
+	if step < time.Second || (at < time.Minute && at%time.Second == 0) {
 		return fmt.Sprintf("%gs", at.Seconds())
 	}
 	return FormatDuration(at)
@@ -198,8 +202,10 @@ func (t *timeline) lane(l lane, i int, heading bool) {
 			name = "(shared)"
 		}
 		fmt.Fprintf(b, `<rect x="0" y="%d" width="%d" height="%d" fill="#f3f4f6"/>`, t.y, svgWidth, laneHead)
-		fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold" fill="#111827" clip-path="url(#names)">%s</text>`+"\n",
+		fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold" fill="#111827" clip-path="url(#names)">%s</text>`,
 			nameX, t.y+15, esc(Truncate(name, nameCells)))
+		first, total := span(l.steps)
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" fill="#4b5563">%s</text>`+"\n", t.x(first), t.y+15, esc(FormatDuration(total)))
 		t.y += laneHead
 	}
 	for _, s := range l.steps {
@@ -223,7 +229,7 @@ func (t *timeline) step(s Step) {
 	case s.Failed():
 		bar = fmt.Sprintf(`fill="%s"`, ColorFailed)
 	case s.Cancelled() || s.End.IsZero():
-		bar = `fill="none" stroke="#6b7280" stroke-dasharray="3 2"`
+		w, bar = max(w, 6), cancelledStyle
 	case s.Cached:
 		nameFill, w = "#6b7280", max(w, 6)
 		bar = fmt.Sprintf(`fill="url(#hatch)" stroke="%s" stroke-width="0.5"`, ColorCached)
