@@ -61,7 +61,8 @@ declare -A PORT=([buildkitd]=$BK_PORT [buildkitd-plain]=$PLAIN_PORT [buildkitd-o
 DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto versitygw)
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
 APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
-  busybox-static jq openssl curl dnsmasq) # dnsmasq: the fleet tests start their own on 127.0.0.1:535x
+  busybox-static jq openssl curl dnsmasq # dnsmasq: the fleet tests start their own on 127.0.0.1:535x
+  docker.io openssh-server) # the stack's own Docker engine (docker-container://, load) and sshd (ssh://)
 APPLETS=(sh echo cat ls mkdir cp mv rm test '[' sleep true false env grep sed wc tar find touch chmod id
   uname head tail printf sha256sum date)
 
