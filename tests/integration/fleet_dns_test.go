@@ -1,0 +1,456 @@
+package integration
+
+// Acceptance tests of issue 13 (fleets discovered from DNS, sticky routing
+// with bounded loads) on real processes: three buildkitd on 127.0.0.31-33
+// port 1260 with one server certificate for builders.test (and the three
+// IPs), and a dnsmasq of the test's own on 127.0.0.1:5350-5359 that serves
+// builders.test's A records from a hosts file it re-reads on SIGHUP. Both
+// are started and killed here. The fleet functions are tested against them
+// directly; the end-to-end builds go through the binary with buildkit-host
+// dns://builders.test:1260 (skipped, saying so, while the binary does not
+// accept dns:// yet).
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+)
+
+const (
+	fleetName = "builders.test"
+	fleetPort = "1260"
+)
+
+var fleetIPs = []string{"127.0.0.31", "127.0.0.32", "127.0.0.33"}
+
+// fleetEnv is one test's certificates, DNS server and daemons.
+type fleetEnv struct {
+	t         *testing.T
+	dir       string // short: the daemons' trace sockets live here
+	ClientDir string // tls-dir for the members
+	serverDir string
+	hosts     string // dnsmasq's hosts file
+	dns       *exec.Cmd
+	Server    string // the DNS server, 127.0.0.1:PORT
+}
+
+func newFleetEnv(t *testing.T) *fleetEnv {
+	t.Helper()
+	requireStack(t)
+	for _, v := range []string{"STACK_DNSMASQ", "STACK_BUILDKITD", "STACK_BUILDCTL"} {
+		if os.Getenv(v) == "" {
+			t.Fatalf("%s is unset: re-run `make stack-up` (dnsmasq comes from tests/stack/stack.sh install)", v)
+		}
+	}
+	dir, err := os.MkdirTemp("", "fleet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	e := &fleetEnv{t: t, dir: dir, ClientDir: filepath.Join(dir, "client"), serverDir: filepath.Join(dir, "server"), hosts: filepath.Join(dir, "hosts")}
+	e.makeCerts(append(slices.Clone(fleetIPs), "127.0.0.34"))
+	e.startDNS(fleetIPs)
+	return e
+}
+
+// makeCerts writes a CA, a server certificate for builders.test and ips,
+// and a client certificate.
+func (e *fleetEnv) makeCerts(ips []string) {
+	ca := newCA(e.t, "fleet test CA")
+	writeSet(e.t, e.ClientDir, ca.valid(e.t, "fleet client"))
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(e.t),
+		Subject:      pkix.Name{CommonName: fleetName},
+		DNSNames:     []string{fleetName},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, ip := range ips {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(ip))
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	k, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	writeSet(e.t, e.serverDir, certSet{
+		CA:   ca.PEM,
+		Cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		Key:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k}),
+	})
+}
+
+// startDNS starts dnsmasq on the first free port of 5350-5359, answering
+// only for builders.test (no upstream, no /etc/hosts, no config file).
+func (e *fleetEnv) startDNS(ips []string) {
+	e.writeHosts(ips)
+	for port := 5350; port <= 5359; port++ {
+		logPath := filepath.Join(e.dir, fmt.Sprintf("dnsmasq-%d.log", port))
+		logf, err := os.Create(logPath)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		cmd := exec.Command(os.Getenv("STACK_DNSMASQ"), "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+			"--addn-hosts="+e.hosts, fmt.Sprintf("--port=%d", port), "--listen-address=127.0.0.1", "--bind-interfaces",
+			"--user=root", "--group=root", "--local-ttl=0", "--log-facility=-", "--log-queries")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			e.t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); logf.Close(); close(exited) }()
+		e.Server = fmt.Sprintf("127.0.0.1:%d", port)
+		if e.waitResolves(len(ips), exited) {
+			e.dns = cmd
+			e.t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+			return
+		}
+		cmd.Process.Kill()
+		<-exited
+		b, _ := os.ReadFile(logPath)
+		e.t.Logf("dnsmasq on port %d did not serve: %s", port, b)
+	}
+	e.t.Fatal("dnsmasq did not start on any port of 5350-5359")
+}
+
+func (e *fleetEnv) writeHosts(ips []string) {
+	var b strings.Builder
+	for _, ip := range ips {
+		fmt.Fprintf(&b, "%s %s\n", ip, fleetName)
+	}
+	if err := os.WriteFile(e.hosts, []byte(b.String()), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// waitResolves waits up to 10s for builders.test to have n records.
+func (e *fleetEnv) waitResolves(n int, exited chan struct{}) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		select {
+		case <-exited:
+			return false
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		addrs, err := fleet.Resolve(ctx, fleetName, fleetPort, e.Server)
+		cancel()
+		if err == nil && len(addrs) == n || n == 0 && err != nil {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// setRecords replaces builders.test's A records (dnsmasq re-reads its
+// hosts file on SIGHUP).
+func (e *fleetEnv) setRecords(ips []string) {
+	e.t.Helper()
+	e.writeHosts(ips)
+	if err := e.dns.Process.Signal(syscall.SIGHUP); err != nil {
+		e.t.Fatal(err)
+	}
+	if !e.waitResolves(len(ips), nil) {
+		e.t.Fatalf("dnsmasq does not serve %d records after SIGHUP", len(ips))
+	}
+}
+
+// members resolves builders.test into pool members with the client set.
+func (e *fleetEnv) members() []config.Node {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := fleet.Resolve(ctx, fleetName, fleetPort, e.Server)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fleet.Members(fleetName, addrs, config.Node{TLSDir: e.ClientDir, TLSDirSet: true})
+}
+
+// startDaemon starts buildkitd on ip:1260 with the server certificate, its
+// own root and its own trace socket.
+func (e *fleetEnv) startDaemon(ip string) {
+	e.t.Helper()
+	root := filepath.Join(e.dir, ip)
+	conf := filepath.Join(root, "buildkitd.toml")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[otel]\n  socketPath = %q\n", filepath.Join(root, "otel.sock"))), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	addr := net.JoinHostPort(ip, fleetPort)
+	if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+		c.Close()
+		e.t.Fatalf("%s is taken: a buildkitd left over from an earlier run?", addr)
+	}
+	logf, err := os.Create(filepath.Join(root, "buildkitd.log"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command(os.Getenv("STACK_BUILDKITD"), "--addr", "tcp://"+addr, "--root", filepath.Join(root, "state"), "--config", conf,
+		"--tlscacert", filepath.Join(e.serverDir, "ca.pem"), "--tlscert", filepath.Join(e.serverDir, "cert.pem"), "--tlskey", filepath.Join(e.serverDir, "key.pem"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logf.Close() })
+	n := config.Node{Name: addr, Host: "tcp://" + addr, TLSDir: e.ClientDir, TLSDirSet: true, TLSServerName: fleetName}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		c, err := fleet.Connect(context.Background(), n, 2*time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(root, "buildkitd.log"))
+			e.t.Fatalf("buildkitd on %s does not answer: %v\n%s", addr, err, b)
+		}
+	}
+}
+
+// The name resolves to the three members, each reached over mTLS with the
+// certificate verified against the DNS name.
+func TestFleetDNSResolve(t *testing.T) {
+	e := newFleetEnv(t)
+	for _, ip := range fleetIPs {
+		e.startDaemon(ip)
+	}
+	ms := e.members()
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.Name)
+		if m.TLSServerName != fleetName || m.Host != "tcp://"+m.Name {
+			t.Errorf("member %+v: want Host tcp://%s and TLSServerName %s", m, m.Name, fleetName)
+		}
+		c, err := fleet.Connect(context.Background(), m, 5*time.Second)
+		if err != nil {
+			t.Errorf("connect %s: %v", m.Name, err)
+			continue
+		}
+		t.Logf("%s: BuildKit %s, %s", m.Name, c.Info.BuildkitVersion.Version, c.TLS)
+		c.Close()
+	}
+	if want := []string{"127.0.0.31:1260", "127.0.0.32:1260", "127.0.0.33:1260"}; !slices.Equal(names, want) {
+		t.Errorf("members %v, want %v", names, want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := fleet.Resolve(ctx, "missing.test", fleetPort, e.Server); err == nil || !strings.Contains(err.Error(), "missing.test") {
+		t.Errorf("an unknown name: %v, want an error naming it", err)
+	}
+}
+
+// Removing one record moves only the pipelines that member won, to their
+// runner-up; adding it back brings them home.
+func TestFleetDNSRemoveRecordMovesOnlyItsPipelines(t *testing.T) {
+	e := newFleetEnv(t)
+	winners := func() map[string]string {
+		ms := e.members()
+		out := map[string]string{}
+		for i := 0; i < 30; i++ {
+			key := fleet.Key(fmt.Sprintf("pipeline-%d", i), "Dockerfile")
+			out[key] = fleet.Ordered(key, ms)[0].Name
+		}
+		return out
+	}
+	before := winners()
+	all := e.members()
+	e.setRecords([]string{fleetIPs[0], fleetIPs[2]})
+	after := winners()
+	removed := net.JoinHostPort(fleetIPs[1], fleetPort)
+	owned := 0
+	for key, w := range before {
+		switch {
+		case w == removed:
+			owned++
+			if want := fleet.Ordered(key, all)[1].Name; after[key] != want {
+				t.Errorf("%q: moved to %s, want its runner-up %s", key, after[key], want)
+			}
+		case after[key] != w:
+			t.Errorf("%q moved from %s to %s though %s is still there", key, w, after[key], w)
+		}
+	}
+	t.Logf("%s won %d of 30 pipelines; only those moved", removed, owned)
+	if owned == 0 || owned == 30 {
+		t.Errorf("the removed member won %d of 30 pipelines: the test needs some of each", owned)
+	}
+	e.setRecords(fleetIPs)
+	if back := winners(); fmt.Sprint(back) != fmt.Sprint(before) {
+		t.Errorf("with the record back the pipelines did not return:\nbefore %v\nafter  %v", before, back)
+	}
+}
+
+// build runs buildctl build of a Dockerfile on a member (no output).
+func (e *fleetEnv) buildctl(ctx context.Context, s *stack, host, dockerfile string) *exec.Cmd {
+	dir := writeFiles(e.t, map[string]string{"Dockerfile": dockerfile})
+	cmd := exec.CommandContext(ctx, s.Buildctl, "--addr", host, "--tlsdir", e.ClientDir, "--tlsservername", fleetName,
+		"build", "--frontend", "dockerfile.v0", "--local", "context="+dir, "--local", "dockerfile="+dir)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+s.DockerConfig)
+	return cmd
+}
+
+// activeBuilds asks a member how many builds it runs.
+func activeBuilds(t *testing.T, m config.Node) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := fleet.Connect(ctx, m, 5*time.Second)
+	if err != nil {
+		t.Fatalf("connect %s: %v", m.Name, err)
+	}
+	defer c.Close()
+	n, err := fleet.ActiveBuilds(ctx, c.Client)
+	if err != nil {
+		t.Fatalf("active builds on %s: %v", m.Name, err)
+	}
+	return n
+}
+
+// waitActive polls a member until it runs want builds (within 20s).
+func waitActive(t *testing.T, m config.Node, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); activeBuilds(t, m) != want; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never ran %d builds", m.Name, want)
+		}
+	}
+}
+
+// A daemon running a build reports it, through its build history; Probe
+// sees it there and nowhere else; when it is done the count is 0 again.
+func TestFleetDNSActiveBuilds(t *testing.T) {
+	s := requireStack(t)
+	e := newFleetEnv(t)
+	for _, ip := range fleetIPs {
+		e.startDaemon(ip)
+	}
+	ms := e.members()
+	if n := activeBuilds(t, ms[0]); n != 0 {
+		t.Fatalf("a fresh daemon runs %d builds", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	build := e.buildctl(ctx, s, ms[0].Host, fmt.Sprintf("FROM %s\nRUN sleep 3 && echo %d\n", s.BaseImage, time.Now().UnixNano()))
+	out := &syncBuffer{}
+	build.Stdout, build.Stderr = out, out
+	if err := build.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ms[0], 1)
+	ls := fleet.Probe(ctx, fleet.Connect, ms, 5*time.Second, time.Second)
+	for _, l := range ls {
+		if l.Conn != nil {
+			l.Conn.Close()
+		}
+	}
+	want := map[string]int{ms[0].Name: 1, ms[1].Name: 0, ms[2].Name: 0}
+	if got := fleet.Loads(ls); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Probe while one build runs on %s: %v, want %v (%+v)", ms[0].Name, got, want, ls)
+	}
+	if err := build.Wait(); err != nil {
+		t.Fatalf("buildctl build: %v\n%s", err, out.String())
+	}
+	waitActive(t, ms[0], 0)
+}
+
+// silentMember accepts TCP connections on ip:1260 and never answers.
+func silentMember(t *testing.T, ip string) {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, fleetPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+}
+
+// A member that accepts TCP but never answers is marked down by Probe
+// within its 1s deadline, and bounded routing passes it for the next one.
+func TestFleetDNSProbeSkipsSilentMember(t *testing.T) {
+	e := newFleetEnv(t)
+	for _, ip := range fleetIPs {
+		e.startDaemon(ip)
+	}
+	silentMember(t, "127.0.0.34")
+	e.setRecords(append(slices.Clone(fleetIPs), "127.0.0.34"))
+	ms := e.members()
+	silent := "127.0.0.34:" + fleetPort
+	start := time.Now()
+	ls := fleet.Probe(context.Background(), fleet.Connect, ms, 10*time.Second, time.Second)
+	took := time.Since(start)
+	for _, l := range ls {
+		if up := l.Node.Name != silent; up != (l.Active == 0 && l.Conn != nil) {
+			t.Errorf("%s: active %d, err %v; want %s", l.Node.Name, l.Active, l.Err, map[bool]string{true: "0", false: "down"}[up])
+		}
+		if l.Conn != nil {
+			l.Conn.Close()
+		}
+	}
+	if took > 2*time.Second {
+		t.Errorf("Probe took %s, want under 2s", took)
+	}
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := fleet.Key(fmt.Sprint("pipeline-", i), "Dockerfile"); fleet.Ordered(k, ms)[0].Name == silent {
+			key = k
+		}
+	}
+	var warns []string
+	start = time.Now()
+	c, _, err := fleet.ChooseLoaded(context.Background(), fleet.Connect, key, ms, 1.25, 0, 10*time.Second, time.Second, func(s string) { warns = append(warns, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Logf("chose %s (rank %d) in %s; %q", c.Node.Name, c.Rank, time.Since(start).Round(time.Millisecond), warns)
+	if c.Node.Name == silent || c.Rank != 2 || time.Since(start) > 2*time.Second || len(warns) != 1 || !strings.Contains(warns[0], silent+": down") {
+		t.Errorf("chose %s rank %d after %s, warnings %q; want the runner-up within 2s and one warning naming %s", c.Node.Name, c.Rank, time.Since(start), warns, silent)
+	}
+}
