@@ -306,3 +306,6 @@ func within(t *testing.T, r result, max time.Duration) {
 		t.Errorf("took %s, want < %s", r.Elapsed.Round(time.Millisecond), max)
 	}
 }
+
+// retriedRe is the end of the error of a job whose retries ran out.
+var retriedRe = regexp.MustCompile(`retried \d+ times?`)
