@@ -16,8 +16,8 @@ import (
 
 // loadJobs runs n builds at once on hosts (one host, or a pool), job i with
 // pipeline slug load-<i> and a file of its own (copied, then read by a RUN),
-// pushing <repo>:job-<i>; it
-// checks each job and returns how many each daemon built.
+// pushing <repo>:job-<i>; it checks each job and returns how many each
+// daemon built.
 func loadJobs(t *testing.T, s *stack, n int, hosts []string) map[string]int {
 	t.Helper()
 	repo := s.repo(t)
