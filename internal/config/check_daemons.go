@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +28,16 @@ func (v *validator) connection(r *raw, c *Config) {
 		if c.ConnectTimeout <= 0 {
 			v.addf("connect-timeout", "must be more than 0 (e.g. \"20s\"); leave it out for the default %s", DefaultConnectTimeout)
 		}
+	}
+	c.MaxLoadFactor = DefaultMaxLoadFactor
+	if r.MaxLoadFactor != nil {
+		c.MaxLoadFactor = *r.MaxLoadFactor // more than 1, checked by the schema
+	}
+	if r.DNSServer != "" {
+		if err := checkDNSServer(r.DNSServer); err != nil {
+			v.addf("dns-server", "%v", err)
+		}
+		c.DNSServer = r.DNSServer
 	}
 	c.Retries = DefaultRetries
 	if r.Retries != nil {
@@ -145,7 +158,7 @@ func safeName(s string) string {
 func checkHost(host string) error {
 	u, err := url.Parse(host)
 	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("%q is not an address: want tcp://host:port, unix:///path, docker-container://name, kube-pod://name or ssh://user@host", host)
+		return fmt.Errorf("%q is not an address: want tcp://host:port, unix:///path, dns://name:port, docker-container://name, kube-pod://name or ssh://user@host", host)
 	}
 	switch u.Scheme {
 	case "tcp":
@@ -156,9 +169,40 @@ func checkHost(host string) error {
 		if u.Path == "" {
 			return fmt.Errorf("%q needs a socket path: want unix:///run/buildkit/buildkitd.sock", host)
 		}
+	case "dns":
+		return checkDNSHost(host, u)
 	case "docker-container", "podman-container", "nerdctl-container", "kube-pod", "ssh":
 	default:
-		return fmt.Errorf("unsupported scheme %q in %q: use tcp, unix, docker-container, podman-container, nerdctl-container, kube-pod or ssh", u.Scheme, host)
+		return fmt.Errorf("unsupported scheme %q in %q: use tcp, unix, dns, docker-container, podman-container, nerdctl-container, kube-pod or ssh", u.Scheme, host)
+	}
+	return nil
+}
+
+// checkDNSHost checks dns://NAME:PORT, a pool of every address NAME
+// resolves to: a DNS name and a port, nothing else.
+func checkDNSHost(host string, u *url.URL) error {
+	if u.User != nil || u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q: a dns:// address is only a name and a port: want dns://builders.internal:1234", host)
+	}
+	name := strings.TrimSuffix(u.Hostname(), ".")
+	if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q needs a name and port: want dns://builders.internal:1234", host)
+	}
+	if !dnsName.MatchString(name) || len(name) > 253 || net.ParseIP(name) != nil {
+		return fmt.Errorf("%q: %q is not a DNS name (letters, digits, - and _ in dot-separated labels): for one daemon by IP use tcp://", host, u.Hostname())
+	}
+	return nil
+}
+
+// dnsName is a DNS name: labels of letters, digits, '-' and '_', not
+// starting or ending with '-', at most 63 characters each.
+var dnsName = regexp.MustCompile(`^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+
+// checkDNSServer checks dns-server's host:port.
+func checkDNSServer(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%q is not host:port: want the DNS server's address and port, e.g. 127.0.0.1:5353", s)
 	}
 	return nil
 }

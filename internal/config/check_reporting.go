@@ -5,13 +5,17 @@ import (
 	"path/filepath"
 )
 
-// reporting reads progress, the attestations and metadata-file.
+// reporting reads progress, insights, the attestations and metadata-file.
 func (v *validator) reporting(r *raw, c *Config) {
 	if c.Progress == "" {
 		c.Progress = "auto"
 		if v.env.Get("BUILDKITE") != "" {
 			c.Progress = "plain"
 		}
+	}
+	c.Insights = v.env.Get("BUILDKITE") != ""
+	if r.Insights != nil {
+		c.Insights = *r.Insights
 	}
 	if r.Provenance.Set {
 		val := r.Provenance.Value

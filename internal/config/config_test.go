@@ -101,6 +101,8 @@ func TestParseDefaults(t *testing.T) {
 					TLSDir:         "/home/agent/.buildkit",
 					ConnectTimeout: 20 * time.Second,
 					Retries:        1,
+					MaxLoadFactor:  1.25,
+					Call:           "build",
 					SecretsPrefix:  "buildkit",
 					SecretsObjects: config.Objects{CA: "ca.pem", Cert: "cert.pem", Key: "key.pem"},
 					ECR:            config.ECR{Enabled: true},
@@ -124,6 +126,8 @@ func TestParseDefaults(t *testing.T) {
 					TLSDir:         "/var/lib/buildkite-agent/.buildkit",
 					ConnectTimeout: config.DefaultConnectTimeout,
 					Retries:        1,
+					MaxLoadFactor:  1.25,
+					Call:           "build",
 					SecretsPrefix:  "buildkit",
 					SecretsObjects: config.Objects{CA: "ca.pem", Cert: "cert.pem", Key: "key.pem"},
 					ECR:            config.ECR{Enabled: true},
@@ -134,6 +138,7 @@ func TestParseDefaults(t *testing.T) {
 					SessionKey:     "remote-buildkit::.",
 					Dockerfile:     filepath.Join(wd, "Dockerfile"),
 					Progress:       "plain",
+					Insights:       true,
 				}
 			},
 		},
@@ -146,6 +151,8 @@ func TestParseDefaults(t *testing.T) {
 					Nodes:          []config.Node{{Name: "tcp://other:1234", Host: "tcp://other:1234"}},
 					ConnectTimeout: 20 * time.Second,
 					Retries:        1,
+					MaxLoadFactor:  1.25,
+					Call:           "build",
 					SecretsPrefix:  "buildkit",
 					SecretsObjects: config.Objects{CA: "ca.pem", Cert: "cert.pem", Key: "key.pem"},
 					ECR:            config.ECR{Enabled: true},
@@ -233,6 +240,8 @@ func TestParseAllOptions(t *testing.T) {
 		TLSDir:         "/home/agent/certs",
 		ConnectTimeout: 45 * time.Second,
 		Retries:        1,
+		MaxLoadFactor:  1.25,
+		Call:           "build",
 		SecretsPrefix:  "buildkit",
 		SecretsObjects: config.Objects{CA: "ca.pem", Cert: "cert.pem", Key: "key.pem"},
 		ECR:            config.ECR{Enabled: true},
@@ -283,6 +292,7 @@ func TestParseAllOptions(t *testing.T) {
 		SBOM:         strPtr(""),
 		MetadataFile: filepath.Join(wd, "out/metadata.json"),
 		Timeout:      90 * time.Minute,
+		Insights:     true,
 	}
 	diffConfig(t, got, want)
 }

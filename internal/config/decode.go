@@ -58,6 +58,19 @@ type raw struct {
 	MetadataFile        string                  `json:"metadata-file"`
 	Timeout             *duration               `json:"timeout"`
 	Retries             *int                    `json:"retries"`
+	MaxLoadFactor       *float64                `json:"max-load-factor"`
+	DNSServer           string                  `json:"dns-server"`
+	Insights            *bool                   `json:"insights"`
+	Load                bool                    `json:"load"`
+	Call                string                  `json:"call"`
+	Annotations         lineList                `json:"annotations"`
+	NoCacheFilters      stringList              `json:"no-cache-filters"`
+	Pull                bool                    `json:"pull"`
+	AddHosts            stringList              `json:"add-hosts"`
+	Network             string                  `json:"network"`
+	Allow               stringList              `json:"allow"`
+	ShmSize             *scalar                 `json:"shm-size"`
+	Ulimit              stringList              `json:"ulimit"`
 }
 
 // rawNode is one entry of nodes.
@@ -105,6 +118,42 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// lineList decodes "a\nb" or ["a", "b"]: only lines split a string, so
+// entries may hold commas (annotation values, "manifest,index:key=v").
+type lineList []string
+
+func (l *lineList) UnmarshalJSON(b []byte) error {
+	var items []string
+	if err := json.Unmarshal(b, &items); err != nil {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		items = []string{s}
+	}
+	*l = nil
+	for _, item := range items {
+		for _, line := range strings.Split(item, "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				*l = append(*l, line)
+			}
+		}
+	}
+	return nil
+}
+
+// scalar decodes a string or a number as its text.
+type scalar string
+
+func (s *scalar) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = scalar(scalarString(v))
+	return nil
 }
 
 // keyValue is one entry of a map or "K=V" list; HasValue is false for a bare "K".

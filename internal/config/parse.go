@@ -145,6 +145,7 @@ func (v *validator) build(r *raw) *Config {
 	v.connection(r, c)
 	v.sources(r, c)
 	v.image(r, c)
+	v.buildInputs(r, c)
 	c.CacheFrom = v.cacheEntries("cache-from", r.CacheFrom, false)
 	c.CacheTo = v.cacheEntries("cache-to", r.CacheTo, true)
 	c.Outputs = v.outputs(r.Outputs)

@@ -10,6 +10,7 @@ const (
 	DefaultConnectTimeout = 20 * time.Second
 	DefaultRetries        = 1
 	DefaultTLSDirName     = ".buildkit"
+	DefaultMaxLoadFactor  = 1.25
 )
 
 // TLS file names inside tls-dir, the layout `buildctl --tlsdir` also reads.
@@ -28,6 +29,8 @@ type Config struct {
 	Nodes          []Node
 	TLSDir         string // the top-level tls-dir: where the secrets bucket's certificates are installed
 	ConnectTimeout time.Duration
+	MaxLoadFactor  float64 // a pool member's bound: ceil(factor × (running + 1) / members)
+	DNSServer      string  // "host:port" resolving dns:// daemon addresses; "" = the system's resolver
 
 	ContextDir    string // absolute
 	SessionKey    string // stable per pipeline and context: the daemon diffs against the last upload
@@ -39,8 +42,21 @@ type Config struct {
 
 	Tags      []string // normalised references
 	Push      bool
+	Load      bool     // also into the agent's Docker engine (single platform)
 	Platforms []string // normalised platform strings
 	NoCache   bool
+
+	// docker/build-push-action's inputs, in the form the frontend takes
+	// them (as buildx sends them).
+	Call           string            // build, check, outline or targets
+	Annotations    map[string]string // exporter attr (annotation.K, annotation-manifest[linux/arm64].K, ...) → value
+	NoCacheFilters []string          // stages rebuilt without the cache
+	Pull           bool              // image-resolve-mode=pull
+	AddHosts       []string          // "host=ip"
+	Network        string            // "" (default), none or host
+	Allow          []string          // entitlements: network.host, security.insecure, device[=NAME]
+	ShmSize        int64             // bytes; 0 = the daemon's default
+	Ulimits        []string          // "name=soft:hard", sorted by name
 
 	CacheFrom []Attrs
 	CacheTo   []Attrs
@@ -66,6 +82,7 @@ type Config struct {
 	Annotate bool
 	MetaData MetaData
 	Artifact bool
+	Insights bool // per-step timings in the metadata file and the annotation
 
 	Progress     string
 	Provenance   *string // nil: off; otherwise the attest:provenance value
