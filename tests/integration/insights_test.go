@@ -93,6 +93,24 @@ func TestInsightsRealBuild(t *testing.T) {
 // update through a Recorder, and returns the steps and the ref.
 func insightsBuild(t *testing.T, ctx context.Context, c *client.Client, s *stack, dir, what string) ([]insights.Step, string) {
 	t.Helper()
+	steps, ref, err := solveRecorded(t, ctx, c, s, dir)
+	if err != nil {
+		t.Fatalf("%s build: %v", what, err)
+	}
+	for _, st := range steps {
+		if st.Start.IsZero() || st.End.IsZero() || st.Digest == "" {
+			t.Errorf("%s build: step without times or digest: %+v", what, st)
+		}
+	}
+	sum := insights.Summarize(steps)
+	t.Logf("%s build %s: wall %.2fs, %d steps, %d cached (%.3fs), executed %.2fs, context %d bytes, slowest %q",
+		what, ref, sum.WallSeconds, sum.Steps, sum.CachedSteps, sum.CachedSeconds, sum.ExecutedSeconds, sum.ContextBytes, names(sum.Slowest))
+	return steps, ref
+}
+
+// solveRecorded runs one solve as builder.Solve does: the status channel
+// drained by a goroutine that feeds the Recorder.
+func solveRecorded(t *testing.T, ctx context.Context, c *client.Client, s *stack, dir string) ([]insights.Step, string, error) {
 	fs, err := fsutil.NewFS(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -113,19 +131,40 @@ func insightsBuild(t *testing.T, ctx context.Context, c *client.Client, s *stack
 		Session:     []session.Attachable{registryLogin(s)},
 	}, ch)
 	<-done
+	return rec.Steps(), ref, err
+}
+
+// TestInsightsFailedBuild: the failing step is the failed one (red in the
+// timeline), and the failed build's record exports too.
+func TestInsightsFailedBuild(t *testing.T) {
+	s := requireStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := client.New(ctx, s.BuildkitHost,
+		client.WithServerConfig("localhost", filepath.Join(s.TLSDir, "ca.pem")),
+		client.WithCredentials(filepath.Join(s.TLSDir, "cert.pem"), filepath.Join(s.TLSDir, "key.pem")))
 	if err != nil {
-		t.Fatalf("%s build: %v", what, err)
+		t.Fatal(err)
 	}
-	steps := rec.Steps()
-	for _, st := range steps {
-		if st.Start.IsZero() || st.End.IsZero() || st.Digest == "" {
-			t.Errorf("%s build: step without times or digest: %+v", what, st)
-		}
+	defer c.Close()
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM " + s.BaseImage + "\nRUN echo " + randomHex(t) + " && sleep 0.3 && exit 3\n"})
+	steps, ref, err := solveRecorded(t, ctx, c, s, dir)
+	if err == nil {
+		t.Fatal("the build succeeded; want exit 3")
 	}
 	sum := insights.Summarize(steps)
-	t.Logf("%s build %s: wall %.2fs, %d steps, %d cached (%.3fs), executed %.2fs, context %d bytes, slowest %q",
-		what, ref, sum.WallSeconds, sum.Steps, sum.CachedSteps, sum.CachedSeconds, sum.ExecutedSeconds, sum.ContextBytes, names(sum.Slowest))
-	return steps, ref
+	if !strings.HasPrefix(sum.Failed, "[2/2] RUN echo") {
+		t.Errorf("failed step %q, want the RUN; steps %v", sum.Failed, names(steps))
+	}
+	svg := string(insights.RenderSVG(steps, insights.SVGOptions{}))
+	if !strings.Contains(svg, `fill="`+insights.ColorFailed+`"`) {
+		t.Error("no red bar in the failed build's timeline")
+	}
+	path := filepath.Join(t.TempDir(), "failed.dockerbuild")
+	exportRecord(t, ctx, c, ref, path)
+	if got := readBundle(t, path); got.ref != ref {
+		t.Errorf("the failed build's bundle holds %q, want %q", got.ref, ref)
+	}
 }
 
 // registryLogin serves the stack registry's credentials to the daemon.
