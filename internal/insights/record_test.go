@@ -57,7 +57,6 @@ func TestExportRecordsArguments(t *testing.T) {
 // the annotation.
 func BenchmarkRecorderAndRender(b *testing.B) {
 	sts := stream(exampleSteps(50), 2000)
-	b.ReportMetric(float64(len(sts)), "updates/op")
 	b.ReportAllocs()
 	for b.Loop() {
 		r := &Recorder{Lane: "linux/amd64"}
@@ -68,5 +67,18 @@ func BenchmarkRecorderAndRender(b *testing.B) {
 		_ = Summarize(steps)
 		_ = RenderSVG(steps, SVGOptions{Title: "bench"})
 		_ = Markdown("bench", steps, "timeline.svg", nil)
+	}
+	b.ReportMetric(float64(len(sts)), "updates/op")
+}
+
+// BenchmarkRecorderUpdate is the cost the status goroutine pays per update.
+func BenchmarkRecorderUpdate(b *testing.B) {
+	sts := stream(exampleSteps(50), 2000)
+	r := &Recorder{}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r.Update(sts[i%len(sts)])
+		i++
 	}
 }
