@@ -4,6 +4,8 @@
 # signatures) and a busybox base image.
 # Extra daemons for version-skew and TLS-mismatch tests: buildkitd-plain ($BK_VERSION, no TLS) and
 # buildkitd-mid ($BK_MID_VERSION) and buildkitd-old ($BK_OLD_VERSION), both with the same mTLS certificates.
+# For docker-container:// endpoints and `load: true`: a Docker engine of its own (dockerd on $STATE/docker/docker.sock,
+# never the system's) with a buildkitd image; for ssh:// endpoints: an sshd on 127.0.0.1:2220 in front of buildkitd.
 # Usage: stack.sh install|up|down [name...]|status|env-file
 set -euo pipefail
 
@@ -54,11 +56,23 @@ BASE_IMAGE=$REGISTRY/busybox:latest
 CERTS=$STATE/certs
 TLS=$CERTS/client
 REG_USER=ci
+# The stack's own Docker engine (never /var/run/docker.sock): its API socket stands in for a port. Its exec-root
+# holds unix sockets (containerd's, libnetwork's): kept short, below /run, named after $STATE.
+DOCKER_SOCK=$STATE/docker/docker.sock
+DOCKER_EXEC=/run/rbk-docker-$(printf '%s' "$STATE" | sha256sum | cut -c1-8)
+DOCKER_BK_IMAGE=remote-buildkit/buildkitd:$BK_VERSION # buildkitd + buildctl + runc + busybox, for docker-container://
+# How that image runs a working buildkitd here: --privileged fails (this kernel withholds CAP_SYS_RESOURCE), so all
+# other capabilities, no seccomp/apparmor, the host's cgroup tree writable (runc inside creates cgroups) and a volume
+# for its state (overlayfs cannot sit on the container's overlay root). --network host reaches the stack's registry.
+DOCKER_BK_FLAGS=(--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+  --security-opt systempaths=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup -v /var/lib/buildkit --pull never)
+SSH_PORT=${STACK_SSH_PORT:-2220} # sshd: ssh://root@127.0.0.1:$SSH_PORT reaches the stack's buildkitd (its unix socket)
+SSH_DIR=$STATE/sshd
 declare -A BIN=([buildkitd]=buildkitd [buildkitd-plain]=buildkitd [buildkitd-old]=buildkitd [buildkitd-mid]=buildkitd
-  [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw)
+  [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw [docker]=dockerd [sshd]=sshd)
 declare -A PORT=([buildkitd]=$BK_PORT [buildkitd-plain]=$PLAIN_PORT [buildkitd-old]=$OLD_PORT [buildkitd-mid]=$MID_PORT [registry]=$REG_PORT
-  [moto]=$MOTO_PORT [versitygw]=$VGW_PORT)
-DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto versitygw)
+  [moto]=$MOTO_PORT [versitygw]=$VGW_PORT [docker]=$DOCKER_SOCK [sshd]=$SSH_PORT)
+DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto versitygw docker sshd)
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
 APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
   busybox-static jq openssl curl dnsmasq # dnsmasq: the fleet tests start their own on 127.0.0.1:535x
@@ -245,10 +259,15 @@ install_agent_stub() {
 is_ours() { # name pid
   local cwd
   [[ -n ${2:-} && -d /proc/$2 ]] && cwd=$(readlink "/proc/$2/cwd" 2>/dev/null) &&
-    [[ $cwd == "$STATE/$1" || $cwd == "$STATE/$1/"* ]] &&
+    { [[ $cwd == "$STATE/$1" || $cwd == "$STATE/$1/"* ]] || own_config "$1" "$2"; } &&
     tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null | grep -q "${BIN[$1]}"
 }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# sshd changes into / whatever it is started in: it is known by its config file, -f $STATE/sshd/sshd_config.
+own_config() { [[ $1 == sshd && $(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null) == *" -f $STATE/$1/"* ]]; }
+port_open() { # a TCP port on 127.0.0.1, or (a path) the unix socket of an HTTP API (the Docker engine's)
+  if [[ $1 == /* ]]; then curl -s -o /dev/null --max-time 5 --unix-socket "$1" http://localhost/_ping; else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; fi
+}
 recorded_pid() { cat "$STATE/pids/$1.pid" 2>/dev/null || true; }
 
 running() { # name: true when the recorded (or an adoptable) process is ours, alive, and its port answers
@@ -432,6 +451,103 @@ versitygw_signed_ok() { # a SigV4-signed ListBuckets with the stack's keys answe
       "$VGW_ENDPOINT/" 2>/dev/null
 }
 
+# ---- the Docker engine (docker-container:// endpoints, load: true) and sshd (ssh:// endpoints)
+dock() { DOCKER_HOST=unix://$DOCKER_SOCK DOCKER_CONFIG=$STATE/docker/cli docker "$@"; }
+
+up_docker() {
+  running docker && return 0
+  stop docker
+  mkdir -p "$STATE/docker/root" "$STATE/docker/cli" "$DOCKER_EXEC" && chmod 0700 "$DOCKER_EXEC"
+  start docker dockerd --iptables=false --bridge=none --data-root "$STATE/docker/root" --exec-root "$DOCKER_EXEC" \
+    -H "unix://$DOCKER_SOCK" --pidfile "$STATE/docker/pid" --shutdown-timeout 5
+  wait_for docker dock version
+}
+
+# $DOCKER_BK_IMAGE, imported from a rootfs (no pulls): the stack's buildkitd + buildctl, Debian runc and busybox,
+# their shared libraries. Made again when one of those files changes (their sizes and times label the image).
+up_docker_image() {
+  local dir=$STATE/docker/image runc sum f lib
+  runc=$(PATH=$PATH:/usr/sbin command -v runc)
+  sum=$(stat -L -c '%n %s %Y' "$BUILDKITD" "$BUILDCTL" "$runc" /bin/busybox | sha256sum | cut -c1-16)
+  [[ $(dock image inspect -f '{{index .Config.Labels "remote-buildkit.sum"}}' "$DOCKER_BK_IMAGE" 2>/dev/null) == "$sum" ]] &&
+    return 0
+  log "docker: importing $DOCKER_BK_IMAGE (buildkitd $BK_VERSION, runc, busybox)"
+  rm -rf "$dir" && mkdir -p "$dir"/rootfs/{bin,usr/bin,etc,tmp,root,var/lib/buildkit,run/buildkit} "$dir/ctx"
+  cp "$BUILDKITD" "$BUILDCTL" "$runc" "$dir/rootfs/usr/bin/"
+  cp -L /bin/busybox "$dir/rootfs/bin/busybox"
+  for f in sh ls cat mkdir mount ps; do ln -s busybox "$dir/rootfs/bin/$f"; done
+  for f in "$BUILDKITD" "$BUILDCTL" "$runc"; do
+    for lib in $(ldd "$f" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'); do
+      mkdir -p "$dir/rootfs${lib%/*}" && cp -L "$lib" "$dir/rootfs$lib"
+    done
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$dir/rootfs/etc/passwd"
+  printf 'root:x:0:\n' >"$dir/rootfs/etc/group"
+  chmod 1777 "$dir/rootfs/tmp"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$dir/rootfs" -c . |
+    dock import -c 'ENV PATH=/usr/bin:/bin' -c 'ENTRYPOINT ["buildkitd"]' -c "LABEL remote-buildkit.sum=$sum" - \
+      "$DOCKER_BK_IMAGE" >/dev/null || die "docker: import of $DOCKER_BK_IMAGE failed"
+  docker_image_check "$dir/ctx" || die "docker: buildkitd in a $DOCKER_BK_IMAGE container does not build (log $STATE/logs/docker-image.log)"
+  log "docker: $DOCKER_BK_IMAGE imported; a RUN step built in a container of it through docker-container://"
+}
+
+docker_image_check() { # ctx-dir: buildkitd in a container of the image runs a RUN step, reached through the connhelper
+  local name=rbk-stack-check-$$ ok=0
+  cp -L /bin/busybox "$1/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "true"]\n' >"$1/Dockerfile"
+  dock run -d --name "$name" --network none "${DOCKER_BK_FLAGS[@]}" "$DOCKER_BK_IMAGE" >"$STATE/logs/docker-image.log" 2>&1 ||
+    return 1
+  # (buildctl calls `docker exec -i NAME buildctl dial-stdio`; the daemon takes a moment to listen)
+  DOCKER_HOST=unix://$DOCKER_SOCK DOCKER_CONFIG=$STATE/docker/cli \
+    wait_for docker "$BUILDCTL" --addr "docker-container://$name" debug workers
+  DOCKER_HOST=unix://$DOCKER_SOCK DOCKER_CONFIG=$STATE/docker/cli "$BUILDCTL" --addr "docker-container://$name" build \
+    --progress=plain --frontend dockerfile.v0 --local context="$1" --local dockerfile="$1" >>"$STATE/logs/docker-image.log" 2>&1 || ok=1
+  dock rm -f -v "$name" >/dev/null 2>&1 || true
+  return $ok
+}
+
+up_sshd() {
+  local d=$SSH_DIR changed=false
+  mkdir -p "$d" && chmod 0700 "$d"
+  [[ -s $d/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C remote-buildkit-stack-client -f "$d/id_ed25519"
+  if [[ ! -s $d/host_ed25519 ]]; then
+    ssh-keygen -q -t ed25519 -N '' -C remote-buildkit-stack-host -f "$d/host_ed25519" && changed=true
+  fi
+  write_if_changed "$d/authorized_keys" "$(cat "$d/id_ed25519.pub")" || true
+  write_if_changed "$d/known_hosts" "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$d/host_ed25519.pub")" || true
+  # The client side, for `ssh -F` (ssh reads ~/.ssh of the passwd entry, not $HOME).
+  write_if_changed "$d/ssh_config" "Host 127.0.0.1
+  User root
+  Port $SSH_PORT
+  IdentityFile $d/id_ed25519
+  IdentitiesOnly yes
+  UserKnownHostsFile $d/known_hosts
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  BatchMode yes" || true
+  # The remote side of ssh://root@127.0.0.1:$SSH_PORT: `buildctl dial-stdio` finds buildctl on PATH and the daemon in
+  # BUILDKIT_HOST. (StrictModes no: the files are ours, in a 0700 directory that may lie below a world-writable one.)
+  write_if_changed "$d/sshd_config" "Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $d/host_ed25519
+AuthorizedKeysFile $d/authorized_keys
+AuthenticationMethods publickey
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+PrintMotd no
+X11Forwarding no
+SetEnv BUILDKIT_HOST=unix://$BK_SOCK PATH=$BK_DIR:/usr/local/bin:/usr/bin:/bin" && changed=true
+  if ! $changed && running sshd; then return 0; fi
+  stop sshd
+  mkdir -p /run/sshd && chmod 0755 /run/sshd # its privilege-separation directory
+  start sshd "$(PATH=$PATH:/usr/sbin command -v sshd)" -D -e -f "$d/sshd_config"
+  wait_for sshd ssh -F "$d/ssh_config" 127.0.0.1 buildctl debug workers
+}
+
 docker_config() {
   mkdir -p "$STATE/docker-config" && chmod 0700 "$STATE/docker-config"
   write_if_changed "$STATE/docker-config/config.json" \
@@ -482,6 +598,9 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
     STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
     STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" STACK_TOXIPROXY "$TOXIPROXY" \
+    STACK_DOCKER_HOST "unix://$DOCKER_SOCK" STACK_DOCKER_BUILDKITD_IMAGE "$DOCKER_BK_IMAGE" \
+    STACK_DOCKER_BUILDKITD_FLAGS "${DOCKER_BK_FLAGS[*]}" STACK_SSH_HOST "ssh://root@127.0.0.1:$SSH_PORT" \
+    STACK_SSH_CONFIG "$SSH_DIR/ssh_config" STACK_SSHD "$(PATH=$PATH:/usr/sbin command -v sshd || echo /usr/sbin/sshd)" \
     BATS_MOCK_STUB "$BATS_MOCK_STUB" STACK_DNSMASQ "$(PATH=$PATH:/usr/sbin command -v dnsmasq || echo /usr/sbin/dnsmasq)")"; then log "env: wrote $STATE/env"; fi
 }
 
@@ -507,6 +626,9 @@ cmd_up() {
   up_registry
   up_moto
   up_versitygw
+  up_docker
+  up_docker_image
+  up_sshd
   local pw
   pw=$(cat "$STATE/registry-password")
   docker_config "$pw"
@@ -535,7 +657,7 @@ install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && i
 up) cmd_up ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
-  [[ $# -gt 0 ]] || set -- versitygw moto registry buildkitd-mid buildkitd-old buildkitd-plain buildkitd
+  [[ $# -gt 0 ]] || set -- sshd docker versitygw moto registry buildkitd-mid buildkitd-old buildkitd-plain buildkitd
   for n in "$@"; do [[ -v "PORT[$n]" ]] || die "down: unknown daemon $n (${DAEMONS[*]})"; done
   for n in "$@"; do stop "$n"; done
   ;;
