@@ -62,7 +62,7 @@ func TestInsightsRealBuild(t *testing.T) {
 		"Dockerfile": fmt.Sprintf(insightsDockerfile, s.BaseImage, nonce),
 		"deps.txt":   "deps " + nonce, "app.txt": "app v1", "big.bin": string(big),
 	})
-	first, _ := insightsBuild(t, ctx, c, s, dir, "first")
+	first, firstRef := insightsBuild(t, ctx, c, s, dir, "first")
 	if sum := insights.Summarize(first); sum.ContextBytes < 512<<10 {
 		t.Errorf("first build: context bytes %d, want at least the 512 KiB file", sum.ContextBytes)
 	}
@@ -87,6 +87,42 @@ func TestInsightsRealBuild(t *testing.T) {
 		t.Errorf("buildx's bundle: ref %q layers %v; ours: ref %q layers %v", theirs.ref, theirs.layers, ours.ref, ours.layers)
 	}
 	t.Logf("record %s: %d layers (%v), the same in buildx's own export", ref, len(ours.layers), ours.mediaTypes)
+	checkTwoRecords(t, ctx, c, firstRef, ref)
+}
+
+// checkTwoRecords exports two builds as one bundle (a split build's nodes):
+// an index with one manifest a record, each named by its ref.
+func checkTwoRecords(t *testing.T, ctx context.Context, c *client.Client, refs ...string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "two.dockerbuild")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var srcs []insights.RecordSource
+	for _, r := range refs {
+		srcs = append(srcs, insights.RecordSource{Client: c, Ref: r})
+	}
+	if err := insights.ExportRecords(ctx, srcs, f); err != nil {
+		t.Fatal(err)
+	}
+	blobs := untarGz(t, path)
+	var index struct{ Manifests []struct{ Digest string } }
+	mustJSON(t, blobs["index.json"], &index)
+	var inner struct {
+		Manifests []struct {
+			Annotations map[string]string
+		}
+	}
+	mustJSON(t, blobs[blobPath(index.Manifests[0].Digest)], &inner)
+	var got []string
+	for _, m := range inner.Manifests {
+		got = append(got, m.Annotations["vnd.buildkit.history.reference"])
+	}
+	if !slices.Equal(got, refs) {
+		t.Errorf("the two-record bundle names %v, want %v", got, refs)
+	}
 }
 
 // insightsBuild solves dir's Dockerfile with a fresh ref, every status
