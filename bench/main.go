@@ -136,6 +136,7 @@ func main() {
 	*bin = abs
 	must(os.MkdirAll(*cache, 0o755))
 	var notes []string
+	faults(&notes) // bench/faults.go (with -faults-only: only that table)
 
 	overhead(&notes)
 	buildTime(&notes)
@@ -468,6 +469,7 @@ func report(notes []string) {
 	for _, n := range notes {
 		b.WriteString("- " + n + "\n")
 	}
+	b.WriteString(faultsTable())
 	b.WriteString("\n## Raw numbers\n\n")
 	for _, r := range rows {
 		b.WriteString("- " + r.raw + "\n")

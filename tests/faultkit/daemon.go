@@ -1,10 +1,13 @@
 package faultkit
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -138,4 +141,28 @@ func (d *Daemon) Log(n int) string {
 		return ""
 	}
 	return d.proc.Tail(n)
+}
+
+// Remove is Stop, then the root goes: what the killed instances left
+// mounted below it (the snapshots of the containers they ran) is detached
+// first.
+func (d *Daemon) Remove() error {
+	err := d.Stop()
+	if f, ferr := os.Open("/proc/self/mountinfo"); ferr == nil {
+		var mounts []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if fs := strings.Fields(sc.Text()); len(fs) > 4 && strings.HasPrefix(fs[4], d.Root+"/") {
+				mounts = append(mounts, fs[4])
+			}
+		}
+		f.Close()
+		for i := len(mounts) - 1; i >= 0; i-- {
+			syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+		}
+	}
+	if rerr := os.RemoveAll(d.Root); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
 }

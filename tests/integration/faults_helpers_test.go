@@ -6,13 +6,11 @@ package integration
 // (proxies), killed by their ids when the test ends.
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,12 +51,8 @@ func newDaemon(t *testing.T) *faultkit.Daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Errorf("stopping buildkitd at %s: %v", d.Host, err)
-		}
-		detachMounts(root)
-		if err := os.RemoveAll(root); err != nil {
-			t.Logf("removing %s: %v", root, err)
+		if err := d.Remove(); err != nil {
+			t.Errorf("removing buildkitd at %s: %v", d.Host, err)
 		}
 	})
 	return d
@@ -72,26 +66,6 @@ func startDaemon(t *testing.T) *faultkit.Daemon {
 		t.Fatal(err)
 	}
 	return d
-}
-
-// detachMounts lazily unmounts what a killed daemon left mounted below root
-// (the snapshots of the containers it was running).
-func detachMounts(root string) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	var mounts []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fs := strings.Fields(sc.Text()); len(fs) > 4 && strings.HasPrefix(fs[4], root+"/") {
-			mounts = append(mounts, fs[4])
-		}
-	}
-	for i := len(mounts) - 1; i >= 0; i-- {
-		syscall.Unmount(mounts[i], syscall.MNT_DETACH)
-	}
 }
 
 // startToxiproxy is a toxiproxy-server of the test's own.
