@@ -381,11 +381,15 @@ averaged over time (time avg) or its 99th percentile over the time the mean is a
 ## Over the burst size (mean 4 active per member; all bursts of this many jobs)
 
 %s
+## Over the burst spread (mean 4 active per member; a burst's jobs start within this many seconds)
+
+%s
 `, p.Seed, p.Jobs, p.Pipelines, p.ZipfS, p.BurstSpread, p.MedianSec, p.Sigma, p.Members, p.MeanActive, p.LagSec,
 		p.MeanActive, p.LagSec, main,
 		simSweep("mean active per member", []float64{1, 2, 4, 8, 16}, func(p *simParams, v float64) { p.MeanActive = v }),
 		simSweep("probe lag (s)", []float64{0, 0.5, 2, 10}, func(p *simParams, v float64) { p.LagSec = v }),
-		simSweep("jobs per burst", []float64{1, 3, 8}, func(p *simParams, v float64) { p.FixedBurst = int(v) }))
+		simSweep("jobs per burst", []float64{1, 3, 8}, func(p *simParams, v float64) { p.FixedBurst = int(v) }),
+		simSweep("burst spread (s)", []float64{0, 1, 5, 20}, func(p *simParams, v float64) { p.BurstSpread = v }))
 }
 
 const simNotesMarker = "<!-- notes: kept when the file is regenerated -->"
