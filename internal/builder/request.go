@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -23,6 +24,16 @@ type Request struct {
 	secrets                                    []config.Secret
 	ssh                                        []config.SSH
 	provenance, sbom                           *string
+
+	// docker/build-push-action's inputs, as config holds them.
+	call                     string
+	annotations              map[string]string
+	noCacheFilters, addHosts []string
+	allow, ulimits           []string
+	network                  string
+	shmSize                  int64
+	pull, load               bool
+	loader                   func(map[string]string) (io.WriteCloser, error)
 }
 
 // NewRequest takes the build's inputs out of a validated configuration.
@@ -33,7 +44,30 @@ func NewRequest(c *config.Config) Request {
 		tags: slices.Clone(c.Tags), push: c.Push, noCache: c.NoCache, platforms: slices.Clone(c.Platforms),
 		cacheFrom: cloneAttrs(c.CacheFrom), cacheTo: cloneAttrs(c.CacheTo), outputs: cloneAttrs(c.Outputs),
 		secrets: slices.Clone(c.Secrets), ssh: slices.Clone(c.SSH), provenance: c.Provenance, sbom: c.SBOM,
+		call: c.Call, annotations: maps.Clone(c.Annotations), noCacheFilters: slices.Clone(c.NoCacheFilters),
+		addHosts: slices.Clone(c.AddHosts), allow: slices.Clone(c.Allow), ulimits: slices.Clone(c.Ulimits),
+		network: c.Network, shmSize: c.ShmSize, pull: c.Pull, load: c.Load,
 	}
+}
+
+// Load reports whether the image also goes into the agent's Docker engine.
+func (r Request) Load() bool { return r.load }
+
+// Call is what the frontend is asked for: build, check, outline or targets
+// (anything but build exports nothing; run it with Call, not Solve).
+func (r Request) Call() string {
+	if r.call == "" {
+		return "build"
+	}
+	return r.call
+}
+
+// WithLoader is the same build with fn receiving the docker exporter's
+// tarball when Load is true (fn gets the exporter's response attributes and
+// returns where the image tarball is written, e.g. `docker load`'s stdin).
+func (r Request) WithLoader(fn func(map[string]string) (io.WriteCloser, error)) Request {
+	r.loader = fn
+	return r
 }
 
 // Tags are the image references the build writes.
@@ -70,11 +104,12 @@ func (r Request) ForPlatforms(platforms []string) Request {
 }
 
 // PushByDigest is the same build pushed to repo by digest, untagged, as one
-// node's part of a split build: no tags, no other outputs, and each
+// node's part of a split build: no tags, no other outputs, no load, and each
 // platform set gets its own registry cache ref (ref:tag → ref:tag-linux-arm64)
 // so nodes don't overwrite each other's cache.
 func (r Request) PushByDigest(repo string) Request {
 	r.tags = nil
+	r.load = false // load is single-platform only: never a split build
 	r.outputs = []config.Attrs{{Type: "image", Attrs: map[string]string{"name": repo, "push": "true", "push-by-digest": "true"}}}
 	r.cacheFrom = perPlatformCache(r.cacheFrom, r.platforms)
 	r.cacheTo = perPlatformCache(r.cacheTo, r.platforms)

@@ -1,56 +1,85 @@
 package builder
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/frontend/subrequests/lint"
+	"github.com/moby/buildkit/frontend/subrequests/outline"
+	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 )
 
-// Plan is everything one Solve needs, made from a Request before connecting.
+// Plan is everything one Solve (or Call) needs, made from a Request before
+// connecting.
 type Plan struct {
 	Opt   client.SolveOpt
+	call  string // build, check, outline or targets
 	files *pendingFiles
 }
 
 // Plan turns the request into a SolveOpt: frontend attributes, local mounts,
-// exporters, cache entries and the session's attachables (auth plus secrets
-// and ssh). Nothing is written until the build succeeds.
+// exporters, cache entries, entitlements and the session's attachables (auth
+// plus secrets and ssh). Nothing is written until the build succeeds. A
+// call other than build exports nothing (no image, outputs, load or cache).
 func (r Request) Plan(auth session.Attachable) (*Plan, error) {
+	if r.load && r.loader == nil && r.Call() == "build" {
+		return nil, errors.New("load is set but the request has no loader for the Docker engine (WithLoader)")
+	}
 	attrs := r.frontendAttrs()
 	mounts, err := r.localMounts(attrs)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{files: &pendingFiles{}}
+	p := &Plan{call: r.Call(), files: &pendingFiles{}}
 	attachables, err := r.attachables(auth)
 	if err != nil {
 		return nil, err
 	}
 	p.Opt = client.SolveOpt{
-		Frontend:      "dockerfile.v0",
-		FrontendAttrs: attrs,
-		LocalMounts:   mounts,
-		Exports:       r.exports(p.files),
-		CacheImports:  cacheEntries(r.cacheFrom),
-		CacheExports:  cacheEntries(r.cacheTo),
-		Session:       attachables,
+		Frontend:            "dockerfile.v0",
+		FrontendAttrs:       attrs,
+		LocalMounts:         mounts,
+		CacheImports:        cacheEntries(r.cacheFrom),
+		AllowedEntitlements: r.entitlements(),
+		Session:             attachables,
 		// Context uploads are diffed against the daemon's copy from the last
 		// build with the same key: only changed files travel.
 		SharedKey: r.sessionKey,
 	}
+	if p.call == "build" {
+		p.Opt.Exports = r.exports(p.files)
+		p.Opt.CacheExports = cacheEntries(r.cacheTo)
+	} else {
+		p.Opt.Internal = true // as buildx marks a call: not in the daemon's build history
+	}
 	return p, nil
+}
+
+// entitlements are allow plus network.host for network: host, which buildx
+// adds itself (build/opt.go toSolveOpt); config has already made sure allow
+// names it.
+func (r Request) entitlements() []string {
+	out := slices.Clone(r.allow)
+	if r.network == "host" && !slices.Contains(out, "network.host") {
+		out = append(out, "network.host")
+	}
+	return out
 }
 
 // frontendAttrs are the dockerfile.v0 frontend's options.
@@ -70,6 +99,9 @@ func (r Request) frontendAttrs() map[string]string {
 	for _, k := range config.SortedKeys(r.labels) {
 		attrs["label:"+k] = r.labels[k]
 	}
+	if len(r.noCacheFilters) > 0 {
+		attrs["no-cache"] = strings.Join(r.noCacheFilters, ",")
+	}
 	if r.noCache {
 		attrs["no-cache"] = ""
 	}
@@ -79,7 +111,41 @@ func (r Request) frontendAttrs() map[string]string {
 	if r.sbom != nil {
 		attrs["attest:sbom"] = *r.sbom
 	}
+	r.runAttrs(attrs)
 	return attrs
+}
+
+// runAttrs are the RUN environment and the call, with the names and value
+// formats buildx sends (build/opt.go toSolveOpt, build/build.go for the
+// call's requestid).
+func (r Request) runAttrs(attrs map[string]string) {
+	if r.pull {
+		attrs["image-resolve-mode"] = pb.AttrImageResolveModeForcePull
+	}
+	if r.network == "none" || r.network == "host" {
+		attrs["force-network-mode"] = r.network
+	}
+	if len(r.addHosts) > 0 {
+		attrs["add-hosts"] = strings.Join(r.addHosts, ",")
+	}
+	if r.shmSize > 0 {
+		attrs["shm-size"] = strconv.FormatInt(r.shmSize, 10)
+	}
+	if len(r.ulimits) > 0 {
+		attrs["ulimit"] = strings.Join(r.ulimits, ",")
+	}
+	if id := callRequestID[r.Call()]; id != "" {
+		attrs["requestid"] = id
+		attrs["frontend.caps"] = "moby.buildkit.frontend.subrequests+forward"
+	}
+}
+
+// callRequestID is the frontend subrequest of each call; buildx turns check
+// into lint (util/buildflags/callfunc.go ParseCallFunc).
+var callRequestID = map[string]string{
+	"check":   lint.RequestLint, // frontend.lint
+	"outline": outline.RequestSubrequestsOutline,
+	"targets": targets.RequestTargets,
 }
 
 // localMounts are the directories the session serves: the context, the
@@ -124,6 +190,15 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 			},
 		})
 	}
+	if r.load {
+		// buildx's --load: a docker exporter named after the tags
+		// (commands/build.go, build/opt.go toSolveOpt).
+		e := client.ExportEntry{Type: client.ExporterDocker, Attrs: map[string]string{}, Output: r.loader}
+		if len(r.tags) > 0 {
+			e.Attrs["name"] = strings.Join(r.tags, ",")
+		}
+		exports = append(exports, e)
+	}
 	for _, o := range r.outputs {
 		e := client.ExportEntry{Type: o.Type, Attrs: map[string]string{}}
 		for k, v := range o.Attrs {
@@ -138,6 +213,10 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 			}
 		}
 		exports = append(exports, e)
+	}
+	// buildx sets the annotations on every exporter (commands/build.go).
+	for _, e := range exports {
+		maps.Copy(e.Attrs, r.annotations)
 	}
 	return exports
 }
