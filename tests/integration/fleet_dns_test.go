@@ -320,16 +320,23 @@ func (e *fleetEnv) buildctl(ctx context.Context, s *stack, host, dockerfile stri
 	return cmd
 }
 
-// activeBuilds asks a member how many builds it runs.
-func activeBuilds(t *testing.T, m config.Node) int {
+// connectMember connects to a member or fails the test.
+func connectMember(t *testing.T, m config.Node) *fleet.Connected {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := fleet.Connect(ctx, m, 5*time.Second)
+	c, err := fleet.Connect(context.Background(), m, 5*time.Second)
 	if err != nil {
 		t.Fatalf("connect %s: %v", m.Name, err)
 	}
+	return c
+}
+
+// activeBuilds asks a member how many builds it runs.
+func activeBuilds(t *testing.T, m config.Node) int {
+	t.Helper()
+	c := connectMember(t, m)
 	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	n, err := fleet.ActiveBuilds(ctx, c.Client)
 	if err != nil {
 		t.Fatalf("active builds on %s: %v", m.Name, err)
@@ -483,13 +490,10 @@ func (e *fleetEnv) hostConfig(extra map[string]any) map[string]any {
 // completedBuilds counts the finished builds in a member's history.
 func completedBuilds(t *testing.T, m config.Node) int {
 	t.Helper()
+	c := connectMember(t, m)
+	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := fleet.Connect(ctx, m, 5*time.Second)
-	if err != nil {
-		t.Fatalf("connect %s: %v", m.Name, err)
-	}
-	defer c.Close()
 	stream, err := c.Client.ControlClient().ListenBuildHistory(ctx, &controlapi.BuildHistoryRequest{EarlyExit: true})
 	if err != nil {
 		t.Fatal(err)
@@ -516,10 +520,7 @@ func watchPeaks(t *testing.T, ms []config.Node, stop chan struct{}) func() map[s
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, m := range ms {
-		c, err := fleet.Connect(context.Background(), m, 5*time.Second)
-		if err != nil {
-			t.Fatalf("connect %s: %v", m.Name, err)
-		}
+		c := connectMember(t, m)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
