@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,8 +180,15 @@ func describe(e *jsonschema.ValidationError, keys []string) []Problem {
 		return []Problem{{Key: key, Msg: fmt.Sprintf("%q has the wrong form (want %s)", k.Got, patternHint(k.Want))}}
 	case *kind.MinLength:
 		return []Problem{{Key: key, Msg: "must not be empty"}}
+	case *kind.ExclusiveMinimum:
+		return []Problem{{Key: key, Msg: fmt.Sprintf("must be more than %s, got %s", ratString(k.Want), ratString(k.Got))}}
 	}
 	return []Problem{{Key: key, Msg: e.ErrorKind.LocalizedString(printer)}}
+}
+
+func ratString(r *big.Rat) string {
+	f, _ := r.Float64()
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 func patternHint(pattern string) string {
@@ -193,6 +201,8 @@ func patternHint(pattern string) string {
 		return "an environment variable name such as REGISTRY_PASSWORD"
 	case strings.HasPrefix(pattern, "^[^/]"):
 		return "a key prefix without leading or trailing /"
+	case strings.HasPrefix(pattern, `^[^\s:]`):
+		return "host:port, e.g. 127.0.0.1:5353"
 	case strings.HasPrefix(pattern, "^arn:"):
 		return "an IAM role ARN, arn:aws:iam::123456789012:role/name"
 	}
