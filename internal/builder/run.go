@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/insights"
 )
 
 // Result is what a build produced, printed for the log and written to the
@@ -33,9 +34,18 @@ type Result struct {
 	Node          string         `json:"node,omitempty"`      // the pool member that built it
 	Manifests     []Manifest     `json:"manifests,omitempty"` // per platform, when nodes split the build
 	Attempts      []Attempt      `json:"attempts,omitempty"`  // the failed attempts before this result
+	Insights      *Insights      `json:"insights,omitempty"`  // per-step timings (see internal/insights)
+	Call          string         `json:"call,omitempty"`      // check, outline or targets: no image was built
 	Steps         int            `json:"steps"`
 	CachedSteps   int            `json:"cached_steps"`
 	Exporter      map[string]any `json:"-"`
+}
+
+// Insights is the per-step record of a build in the metadata file:
+// remote-buildkit.insights.summary and remote-buildkit.insights.steps.
+type Insights struct {
+	Summary insights.Summary `json:"summary"`
+	Steps   []insights.Step  `json:"steps"`
 }
 
 // Attempt is a failed attempt of a build that was run again.
@@ -65,8 +75,9 @@ type Solved struct {
 }
 
 // Solve runs the plan on the daemon with BuildKit's progress display writing
-// to progressOut. Output files are committed only when the build succeeds.
-func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progressOut io.Writer) (*Solved, error) {
+// to progressOut; every status update also goes to each watch function
+// (build insights). Output files are committed only when the build succeeds.
+func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progressOut io.Writer, watch ...func(*client.SolveStatus)) (*Solved, error) {
 	start := time.Now()
 	display, err := progressui.NewDisplay(progressOut, progressui.DisplayMode(mode))
 	if err != nil {
@@ -98,6 +109,9 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 				}
 			}
 			trail.update(st)
+			for _, w := range watch {
+				w(st)
+			}
 			displayCh <- st
 		}
 		return nil

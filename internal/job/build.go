@@ -10,6 +10,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/dockerload"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
@@ -30,14 +31,15 @@ func Build(ctx context.Context, d Deps) error {
 		return err
 	}
 	start := time.Now()
-	res, err := build(ctx, d, cfg)
-	publish(context.WithoutCancel(ctx), d, cfg, res, err, time.Since(start))
+	ins := &tracker{on: cfg.Insights}
+	res, err := build(ctx, d, cfg, ins)
+	publish(context.WithoutCancel(ctx), d, cfg, outcome{res: res, err: err, took: time.Since(start), ins: ins})
 	return err
 }
 
 // build runs one configured build, again after an infrastructure failure
 // (retries), and reports it on the log and in the metadata file.
-func build(ctx context.Context, d Deps, cfg *config.Config) (*builder.Result, error) {
+func build(ctx context.Context, d Deps, cfg *config.Config, ins *tracker) (*builder.Result, error) {
 	req := builder.NewRequest(cfg)
 	if err := checkNodes(cfg, req); err != nil {
 		return nil, err
@@ -68,11 +70,20 @@ func build(ctx context.Context, d Deps, cfg *config.Config) (*builder.Result, er
 	if err := auth.Preflight(ctx, cfg.RegistryHosts()); err != nil {
 		return nil, exitcode.With(exitcode.RegistryAuth, err)
 	}
-	s := &solver{d: d, cfg: cfg, auth: auth, req: req}
+	s := &solver{d: d, cfg: cfg, auth: auth, req: req, ins: ins}
+	if req.Load() {
+		eng, err := dockerload.Connect(ctx, d.Env.Get("DOCKER_HOST"))
+		if err != nil {
+			return nil, exitcode.With(exitcode.Connect, err)
+		}
+		defer eng.Close()
+		s.engine = eng
+	}
 	res, err := s.withRetries(ctx)
 	if err != nil {
 		return nil, err
 	}
+	res.Insights = insightsOf(ins.steps())
 	if err := finish(d, cfg, res); err != nil {
 		return nil, err
 	}
@@ -116,11 +127,13 @@ func retried(n int) string {
 
 // attempt is one try: route, greet, solve.
 func (s *solver) attempt(ctx context.Context) (*builder.Result, error) {
+	s.ins.retry()
 	targets, err := route(ctx, s.d, s.cfg, s.req)
 	if err != nil {
 		return nil, unreachable(err)
 	}
 	defer closeAll(targets)
+	defer s.ins.exportRecord(ctx, s.d) // while the clients are open
 	if err := greet(ctx, s.d, s.cfg, targets); err != nil {
 		return nil, err
 	}

@@ -45,6 +45,9 @@ func explainBuildError(ctx context.Context, cfg *config.Config, auth *registryau
 				host, map[bool]string{true: "on", false: "off"}[cfg.ECR.Enabled]))
 		}
 	}
+	if eerr := builder.ExplainEntitlement(err); eerr != err {
+		return eerr
+	}
 	if ie := builder.ClassifyInfra(t.Node.Host, err); ie != nil && ctx.Err() == nil {
 		if t.Node.Name != t.Node.Host {
 			ie.Node = t.Node.Name

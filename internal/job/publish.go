@@ -10,20 +10,35 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/insights"
 	"github.com/remote-buildkit/remote-buildkit/internal/report"
 )
 
 // AnnotationContext is the annotation context of build results.
 const AnnotationContext = "remote-buildkit"
 
-// publish hands the outcome to later steps: an annotation, the digest as
-// meta-data, the metadata file as an artifact. Each is best effort: a
-// failure here is a warning, never the build's result.
-func publish(ctx context.Context, d Deps, cfg *config.Config, res *builder.Result, buildErr error, took time.Duration) {
-	if exitcode.Of(buildErr) == exitcode.Cancelled {
+// outcome is what a build left for publish.
+type outcome struct {
+	res  *builder.Result
+	err  error
+	took time.Duration
+	ins  *tracker
+}
+
+// publish hands the outcome to later steps: an annotation (with the build
+// insights), the digest as meta-data, the metadata file, timeline and build
+// record as artifacts. Each is best effort: a failure here is a warning,
+// never the build's result.
+func publish(ctx context.Context, d Deps, cfg *config.Config, o outcome) {
+	if exitcode.Of(o.err) == exitcode.Cancelled {
 		return // the job is going away: don't hold it up
 	}
 	a, why := agent.FromEnv(d.Env.Get, d.LookPath)
+	title := "remote-buildkit: " + relTo(d.WorkDir, cfg.Dockerfile)
+	svg, err := o.ins.timeline(d, title)
+	if err != nil {
+		warnf(d.Err, "timeline not written: %v", err)
+	}
 	if a == nil {
 		if cfg.Annotate && d.Env.Get("BUILDKITE") != "" {
 			fmt.Fprintf(d.Err, "remote-buildkit: not posting results: %s\n", why)
@@ -31,28 +46,53 @@ func publish(ctx context.Context, d Deps, cfg *config.Config, res *builder.Resul
 		return
 	}
 	if cfg.Annotate {
-		annotate(ctx, d, a, cfg, res, buildErr, took)
+		annotate(ctx, d, a, title, o, uploadInsights(ctx, d, a, svg, o.ins))
 	}
-	if buildErr != nil || res == nil {
+	if o.err != nil || o.res == nil {
 		return
 	}
-	if cfg.MetaData.Enabled && res.Digest != "" {
-		setMetaData(ctx, d, a, cfg.MetaData, res)
+	if cfg.MetaData.Enabled && o.res.Digest != "" {
+		setMetaData(ctx, d, a, cfg.MetaData, o.res)
 	}
 	if cfg.Artifact {
-		uploadMetadata(ctx, d, a, cfg, res)
+		uploadMetadata(ctx, d, a, cfg, o.res)
 	}
 }
 
-func annotate(ctx context.Context, d Deps, a *agent.Agent, cfg *config.Config, res *builder.Result, buildErr error, took time.Duration) {
-	title := "remote-buildkit: " + relTo(d.WorkDir, cfg.Dockerfile)
-	style, body := "success", ""
-	if buildErr != nil {
-		style, body = "error", report.Failure(title+" failed after "+took.Round(100*time.Millisecond).String(), buildErr)
-	} else {
-		body = report.Success(title, res)
+// uploadInsights uploads the timeline and the build record and returns the
+// insights part of the annotation (text only when they are off or failed).
+func uploadInsights(ctx context.Context, d Deps, a *agent.Agent, svg string, ins *tracker) string {
+	var svgArtifact string
+	if svg != "" {
+		if err := a.UploadArtifact(ctx, relTo(d.WorkDir, svg)); err != nil {
+			warnf(d.Err, "timeline %s not uploaded: %v", svg, err)
+		} else {
+			svgArtifact = relTo(d.WorkDir, svg)
+		}
 	}
-	if err := a.Annotate(ctx, style, AnnotationContext, body); err != nil {
+	var record *insights.RecordInfo
+	if ins.record != "" {
+		if err := a.UploadArtifact(ctx, relTo(d.WorkDir, ins.record)); err != nil {
+			warnf(d.Err, "build record %s not uploaded: %v", ins.record, err)
+		} else {
+			record = &insights.RecordInfo{Artifact: relTo(d.WorkDir, ins.record)}
+		}
+	}
+	body := insights.Markdown("", ins.steps(), svgArtifact, record)
+	if ins.on && ins.note != "" {
+		body += "\n" + ins.note + "\n"
+	}
+	return body
+}
+
+func annotate(ctx context.Context, d Deps, a *agent.Agent, title string, o outcome, insightsBody string) {
+	style, body := "success", ""
+	if o.err != nil {
+		style, body = "error", report.Failure(title+" failed after "+o.took.Round(100*time.Millisecond).String(), o.err)
+	} else {
+		body = report.Success(title, o.res)
+	}
+	if err := a.Annotate(ctx, style, AnnotationContext, body+"\n"+insightsBody); err != nil {
 		warnf(d.Err, "annotation not posted: %v", err)
 	}
 }

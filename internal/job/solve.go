@@ -14,6 +14,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/dockerload"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
@@ -21,10 +22,12 @@ import (
 
 // solver runs one request on the daemons route chose.
 type solver struct {
-	d    Deps
-	cfg  *config.Config
-	auth *registryauth.Sources
-	req  builder.Request
+	d      Deps
+	cfg    *config.Config
+	auth   *registryauth.Sources
+	req    builder.Request
+	ins    *tracker
+	engine dockerload.Engine // the agent's Docker engine, for load: true
 }
 
 // one builds on a single daemon.
@@ -33,15 +36,66 @@ func (s *solver) one(ctx context.Context, t fleet.Assignment) (*builder.Result, 
 	if s.cfg.Several() && len(t.Platforms) > 0 {
 		req = req.ForPlatforms(t.Platforms)
 	}
+	var load *dockerload.Session
+	if req.Load() {
+		load = dockerload.New(ctx, s.engine)
+		req = req.WithLoader(load.Output)
+	}
 	plan, err := req.Plan(s.auth.Attachable())
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
 	}
-	solved, err := builder.Solve(ctx, t.Client, plan, s.cfg.Progress, s.d.Err)
+	if req.Call() != "build" {
+		return s.call(ctx, t, plan)
+	}
+	solved, err := builder.Solve(ctx, t.Client, plan, s.cfg.Progress, s.d.Err, s.ins.watch(plan, t.Client, ""))
 	if err != nil {
 		return nil, explainBuildError(ctx, s.cfg, s.auth, t, err)
 	}
+	if load != nil {
+		if err := load.Wait(); err != nil {
+			return nil, exitcode.With(exitcode.BuildFailed, err)
+		}
+		fmt.Fprintf(s.d.Out, "loaded: %s into the Docker engine\n", strings.Join(req.Tags(), ", "))
+	}
 	return assemble(s.req, s.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{solved}, nil), nil
+}
+
+// call asks the frontend for check, outline or targets instead of a build;
+// check fails the step when it finds anything, naming each warning.
+func (s *solver) call(ctx context.Context, t fleet.Assignment, plan *builder.Plan) (*builder.Result, error) {
+	res, err := builder.Call(ctx, t.Client, plan, s.cfg.Progress, s.d.Err)
+	if err != nil {
+		return nil, explainBuildError(ctx, s.cfg, s.auth, t, err)
+	}
+	if res.Text != "" {
+		fmt.Fprintf(s.d.Out, "--- :mag: remote-buildkit: call %s\n%s\n", res.Call, strings.TrimRight(res.Text, "\n"))
+	}
+	if res.Failed() {
+		return nil, exitcode.With(exitcode.BuildFailed, callFailure(res))
+	}
+	out := assemble(s.req, s.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{{}}, nil)
+	out.Pushed, out.Call = nil, res.Call
+	return out, nil
+}
+
+// callFailure names every warning check found, one per line.
+func callFailure(res *builder.CallResult) error {
+	var lines []string
+	for _, w := range res.Warnings {
+		line := w.Rule + ": " + w.Detail
+		if w.Location != "" {
+			line = w.Location + ": " + line
+		}
+		lines = append(lines, line)
+	}
+	if res.Error != "" {
+		lines = append(lines, res.Error)
+	}
+	if len(lines) == 0 {
+		lines = append(lines, fmt.Sprintf("the frontend answered status %d", res.StatusCode))
+	}
+	return fmt.Errorf("call: %s found %d problem(s) (the step fails, as docker buildx build --call=check does):\n%s", res.Call, len(lines), strings.Join(lines, "\n"))
 }
 
 // split builds each node's platforms on that node, all at once, each
@@ -112,7 +166,7 @@ func (s *solver) part(ctx, gctx context.Context, t *fleet.Assignment, repo strin
 		if err != nil {
 			return nil, failed, exitcode.With(exitcode.BadConfig, err)
 		}
-		res, err := builder.Solve(gctx, t.Client, plan, "plain", w)
+		res, err := builder.Solve(gctx, t.Client, plan, "plain", w, s.ins.watch(plan, t.Client, strings.Join(t.Platforms, ",")))
 		if err == nil {
 			return res, failed, nil
 		}
@@ -130,6 +184,7 @@ func (s *solver) part(ctx, gctx context.Context, t *fleet.Assignment, repo strin
 			return nil, failed, exitcode.With(exitcode.Connect, fmt.Errorf("%s: %s; %s", where, ie.Cause, retried(n-1)))
 		}
 		fmt.Fprintf(w, "--- :repeat: remote-buildkit: attempt %d of %d on this node (after: %s)\n", n+1, s.cfg.Retries+1, ie.Cause)
+		s.ins.drop(t.Client) // its record went with the lost connection
 		if err := s.reconnect(gctx, t); err != nil {
 			return nil, failed, exitcode.With(exitcode.Connect, fmt.Errorf("%s: %s, and it did not come back: %w", where, ie.Cause, err))
 		}
