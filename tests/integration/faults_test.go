@@ -50,61 +50,95 @@ func TestFaultDaemonStartsLate(t *testing.T) {
 // The daemon is killed (-9) in the middle of `RUN sleep 5` and restarted
 // about 1 s later: the build runs again (attempt 2 of 2), succeeds, and the
 // image has the content of a build without faults. Killed again during the
-// retry, the job fails naming the lost connection and the retry.
+// retry, the job fails naming the lost connection and the retry; with
+// retries: 0 it is not run again; with retries: 2 it survives two kills.
 func TestFaultDaemonRestartMidBuild(t *testing.T) {
 	s := requireStack(t)
 	d := startDaemon(t)
-	const step = "RUN sleep 5 && cat /nonce > /out"
-	run := func(t *testing.T, kills int) (result, string, string) {
-		repo := s.repo(t)
-		dir, nonce := nonceContext(t, s, strings.TrimPrefix(step, "RUN "))
-		meta := filepath.Join(t.TempDir(), "m.json")
-		j := s.startBuild(t, dir, s.baseConfig(map[string]any{"buildkit-host": d.Host, "tags": []string{repo + ":restart"},
-			"push": true, "metadata-file": meta}))
-		from := 0
-		for i := 0; i < kills; i++ {
-			if i > 0 { // the step again, in the retry's section
-				from = waitLine(t, j, attemptRe, from, 60*time.Second).Index
-			}
-			from = waitLine(t, j, stepRe(step), from, 60*time.Second).Index
-			time.Sleep(time.Second)
-			if err := d.Restart(time.Second); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("kill %d: buildkitd restarted", i+1)
-		}
-		r := finish(t, j, 90*time.Second)
-		if kills == 1 && r.Code == 0 {
-			if got, want := s.imageFile(t, repo+":restart", "out"), nonce; got != want {
-				t.Errorf("image /out = %q, want %q", got, want)
-			}
-			if as := metaAttempts(t, meta); len(as) != 1 || as[0].Attempt != 1 || as[0].Host != d.Host || as[0].Cause == "" {
-				t.Errorf("metadata attempts = %+v, want one failed attempt 1 on %s with its cause", as, d.Host)
-			}
-		}
-		return r, repo, meta
+	lost := "remote-buildkit: error: lost the connection to buildkitd at " + d.Host + " during the build"
+	cases := []struct {
+		name         string
+		kills        int
+		retries      any // nil: the default (1)
+		code         int
+		want         []string // in stderr
+		attemptLines []string // stdout's `attempt N of M` parts
+	}{
+		{"once", 1, nil, 0, nil, []string{"attempt 2 of 2"}},
+		{"twice", 2, nil, 3, []string{lost, "retried 1 time"}, []string{"attempt 2 of 2"}},
+		{"retries 0", 1, 0, 3, []string{lost}, nil},
+		{"retries 2 killed twice", 2, 2, 0, nil, []string{"attempt 2 of 3", "attempt 3 of 3"}},
 	}
-	t.Run("once", func(t *testing.T) {
-		r, _, _ := run(t, 1)
-		if r.Code != 0 {
-			t.Fatalf("want success on the retry: %s", r)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, repo, meta, nonce := restartBuild(t, s, d, tc.kills, tc.retries)
+			if r.Code != tc.code {
+				t.Fatalf("want exit %d: %s", tc.code, r)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, r)
+				}
+			}
+			if causes := retriedAfter(r.Stdout); len(causes) != len(tc.attemptLines) {
+				t.Errorf("want %d `--- :repeat: remote-buildkit: attempt N of M (after: <cause>)` sections, got %q: %s", len(tc.attemptLines), causes, r)
+			}
+			for _, a := range tc.attemptLines {
+				if !strings.Contains(r.Stdout, "remote-buildkit: "+a+" (after: ") {
+					t.Errorf("stdout lacks %q: %s", a, r)
+				}
+			}
+			if tc.code != 0 {
+				if !s.repoMissing(t, repo) {
+					t.Errorf("a failed build pushed %s", repo)
+				}
+				within(t, r, 60*time.Second)
+				return
+			}
+			if got := s.imageFile(t, repo+":restart", "out"); got != nonce {
+				t.Errorf("image /out = %q, want %q", got, nonce)
+			}
+			as := metaAttempts(t, meta)
+			if len(as) != tc.kills {
+				t.Errorf("metadata attempts = %+v, want %d failed attempts", as, tc.kills)
+			}
+			for i, a := range as {
+				if a.Attempt != i+1 || a.Host != d.Host || a.Cause == "" {
+					t.Errorf("metadata attempt %d = %+v, want attempt %d on %s with its cause", i, a, i+1, d.Host)
+				}
+			}
+			within(t, r, time.Duration(tc.kills)*20*time.Second+10*time.Second)
+		})
+	}
+}
+
+// restartBuild pushes a fresh image with `RUN sleep 5` on d and kills d
+// (-9) kills times, each 1 s into that step (the first attempt's, then the
+// retry's), starting it again 1 s later.
+func restartBuild(t *testing.T, s *stack, d *faultkit.Daemon, kills int, retries any) (r result, repo, meta, nonce string) {
+	t.Helper()
+	const step = "RUN sleep 5 && cat /nonce > /out"
+	repo = s.repo(t)
+	dir, nonce := nonceContext(t, s, strings.TrimPrefix(step, "RUN "))
+	meta = filepath.Join(t.TempDir(), "m.json")
+	cfg := s.baseConfig(map[string]any{"buildkit-host": d.Host, "tags": []string{repo + ":restart"}, "push": true, "metadata-file": meta})
+	if retries != nil {
+		cfg["retries"] = retries
+	}
+	j := s.startBuild(t, dir, cfg)
+	from := 0
+	for i := 0; i < kills; i++ {
+		if i > 0 { // the step again, in the retry's section
+			from = waitLine(t, j, attemptRe, from, 60*time.Second).Index
 		}
-		if causes := retriedAfter(r.Stdout); len(causes) != 1 || !strings.Contains(r.Stdout, "attempt 2 of 2") {
-			t.Errorf("want one `--- :repeat: remote-buildkit: attempt 2 of 2 (after: <cause>)` section, got %q: %s", causes, r)
+		from = waitLine(t, j, stepRe(step), from, 60*time.Second).Index
+		time.Sleep(time.Second)
+		if err := d.Restart(time.Second); err != nil {
+			t.Fatal(err)
 		}
-		within(t, r, 45*time.Second)
-	})
-	t.Run("twice", func(t *testing.T) {
-		r, repo, _ := run(t, 2)
-		want := "remote-buildkit: error: lost the connection to buildkitd at " + d.Host + " during the build"
-		if r.Code != 3 || !strings.Contains(r.Stderr, want) || !strings.Contains(r.Stderr, "retried 1 time") {
-			t.Fatalf("want exit 3, %q and \"retried 1 time\": %s", want, r)
-		}
-		if !s.repoMissing(t, repo) {
-			t.Errorf("a failed build pushed %s", repo)
-		}
-		within(t, r, 60*time.Second)
-	})
+		t.Logf("kill %d: buildkitd restarted", i+1)
+	}
+	return finish(t, j, 90*time.Second), repo, meta, nonce
 }
 
 // A pool of two: the member building is killed mid-build and stays down;
