@@ -459,7 +459,7 @@ up_docker() {
   stop docker
   mkdir -p "$STATE/docker/root" "$STATE/docker/cli" "$DOCKER_EXEC" && chmod 0700 "$DOCKER_EXEC"
   start docker dockerd --iptables=false --bridge=none --data-root "$STATE/docker/root" --exec-root "$DOCKER_EXEC" \
-    -H "unix://$DOCKER_SOCK" --pidfile "$STATE/docker/pid" --shutdown-timeout 5
+    --ip-forward=false -H "unix://$DOCKER_SOCK" --pidfile "$STATE/docker/pid" --shutdown-timeout 5
   wait_for docker dock version
 }
 
