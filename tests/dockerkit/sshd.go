@@ -40,12 +40,7 @@ func StartSSHD(t testing.TB, sshd string, env ...string) *SSHD {
 	if os.Geteuid() != 0 {
 		t.Skip("ssh://root@127.0.0.1 needs an sshd that logs in as root: run as root")
 	}
-	realSSH, err := exec.LookPath("ssh")
-	if err != nil {
-		t.Fatalf("no ssh client on PATH: %v", err)
-	}
 	s := &SSHD{dir: t.TempDir()}
-	s.ClientPath = filepath.Join(s.dir, "bin")
 	for _, k := range []string{"host_ed25519", "id_ed25519"} {
 		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dockerkit-"+k, "-f", filepath.Join(s.dir, k)).CombinedOutput(); err != nil {
 			t.Fatalf("ssh-keygen: %v\n%s", err, out)
@@ -63,7 +58,7 @@ func StartSSHD(t testing.TB, sshd string, env ...string) *SSHD {
 			continue
 		}
 		t.Cleanup(func() { stop(s.p) })
-		s.writeClient(t, realSSH)
+		s.writeClient(t)
 		return s
 	}
 	t.Fatalf("no sshd came up on ports %v:\n%s", SSHPorts, strings.Join(errs, "\n"))
@@ -123,7 +118,7 @@ func greets(port int) error {
 
 // writeClient writes the client's known_hosts and config and the `ssh`
 // wrapper that uses them.
-func (s *SSHD) writeClient(t testing.TB, realSSH string) {
+func (s *SSHD) writeClient(t testing.TB) {
 	t.Helper()
 	pub, err := os.ReadFile(filepath.Join(s.dir, "host_ed25519.pub"))
 	if err != nil {
@@ -135,18 +130,30 @@ func (s *SSHD) writeClient(t testing.TB, realSSH string) {
 		"  IdentityFile " + filepath.Join(s.dir, "id_ed25519"), "  IdentitiesOnly yes",
 		"  UserKnownHostsFile " + filepath.Join(s.dir, "known_hosts"), "  GlobalKnownHostsFile /dev/null",
 		"  StrictHostKeyChecking yes", "  BatchMode yes", "  ConnectTimeout 10", ""}, "\n")
-	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -F %s \"$@\"\n", realSSH, filepath.Join(s.dir, "ssh_config"))
 	for name, content := range map[string]string{"known_hosts": known, "ssh_config": conf} {
 		if err := os.WriteFile(filepath.Join(s.dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(s.ClientPath, 0o755); err != nil {
+	s.ClientPath = ClientPath(t, filepath.Join(s.dir, "ssh_config"))
+}
+
+// ClientPath returns a new directory whose `ssh` runs the real client with
+// -F config (and so none of root's ~/.ssh): put it first on PATH of a
+// process whose ssh:// connection helper should use that config, e.g. the
+// stack's $STACK_SSH_CONFIG.
+func ClientPath(t testing.TB, config string) string {
+	t.Helper()
+	realSSH, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Fatalf("no ssh client on PATH: %v", err)
+	}
+	dir := t.TempDir()
+	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -F %s \"$@\"\n", realSSH, config)
+	if err := os.WriteFile(filepath.Join(dir, "ssh"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(s.ClientPath, "ssh"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	return dir
 }
 
 func (s *SSHD) copyFile(t testing.TB, from, to string) {

@@ -71,6 +71,14 @@ func TestSSHEndpoint(t *testing.T) {
 		env := []string{"PATH=" + bare.ClientPath + ":" + os.Getenv("PATH")}
 		endpointPush(t, s, bare.Host+d.Socket, env...)
 	})
+	t.Run("stack sshd", func(t *testing.T) {
+		// tests/stack/stack.sh up_sshd: in front of the stack's buildkitd (its unix socket).
+		host, config := os.Getenv("STACK_SSH_HOST"), os.Getenv("STACK_SSH_CONFIG")
+		if host == "" || config == "" {
+			t.Skip("STACK_SSH_HOST or STACK_SSH_CONFIG is unset: re-run `bash tests/stack/stack.sh up` and source its env file")
+		}
+		endpointPush(t, s, host, "PATH="+dockerkit.ClientPath(t, config)+":"+os.Getenv("PATH"))
+	})
 	if t.Failed() {
 		t.Logf("sshd:\n%s\nbuildkitd:\n%s", srv.Log(), d.Log())
 	}
