@@ -206,7 +206,11 @@ func TestPlanCallExportsNothing(t *testing.T) {
 	if len(p.Opt.CacheImports) != 1 {
 		t.Errorf("cache imports %+v; want the registry cache (lint reads no cache, but the frontend may)", p.Opt.CacheImports)
 	}
-	if got := requestFor(t, `{"call": "check"}`).Call(); got != "check" {
+	r := requestFor(t, `{"call": "check", "load": true, "tags": "r.example/app:1", "push": true}`)
+	if r.Load() || r.Pushes() != nil {
+		t.Errorf("call check: Load() %v, Pushes() %q; want false, none", r.Load(), r.Pushes())
+	}
+	if got := r.Call(); got != "check" {
 		t.Errorf("Call() = %q", got)
 	}
 	if got := (Request{}).Call(); got != "build" {

@@ -50,8 +50,9 @@ func NewRequest(c *config.Config) Request {
 	}
 }
 
-// Load reports whether the image also goes into the agent's Docker engine.
-func (r Request) Load() bool { return r.load }
+// Load reports whether the image also goes into the agent's Docker engine
+// (never for a call other than build, which exports nothing).
+func (r Request) Load() bool { return r.load && r.Call() == "build" }
 
 // Call is what the frontend is asked for: build, check, outline or targets
 // (anything but build exports nothing; run it with Call, not Solve).
@@ -83,8 +84,11 @@ func (r Request) Push() bool { return r.push }
 func (r Request) Outputs() []config.Attrs { return cloneAttrs(r.outputs) }
 
 // Pushes lists every reference the build pushes: the tags with push, and
-// image outputs with push=true.
+// image outputs with push=true (none for a call other than build).
 func (r Request) Pushes() []string {
+	if r.Call() != "build" {
+		return nil
+	}
 	var out []string
 	if r.push {
 		out = append(out, r.tags...)

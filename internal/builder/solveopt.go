@@ -38,7 +38,7 @@ type Plan struct {
 // plus secrets and ssh). Nothing is written until the build succeeds. A
 // call other than build exports nothing (no image, outputs, load or cache).
 func (r Request) Plan(auth session.Attachable) (*Plan, error) {
-	if r.load && r.loader == nil && r.Call() == "build" {
+	if r.Load() && r.loader == nil {
 		return nil, errors.New("load is set but the request has no loader for the Docker engine (WithLoader)")
 	}
 	attrs := r.frontendAttrs()
@@ -190,7 +190,7 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 			},
 		})
 	}
-	if r.load {
+	if r.Load() {
 		// buildx's --load: a docker exporter named after the tags
 		// (commands/build.go, build/opt.go toSolveOpt).
 		e := client.ExportEntry{Type: client.ExporterDocker, Attrs: map[string]string{}, Output: r.loader}
