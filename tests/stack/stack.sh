@@ -61,9 +61,10 @@ REG_USER=ci
 DOCKER_SOCK=$STATE/docker/docker.sock
 DOCKER_EXEC=/run/rbk-docker-$(printf '%s' "$STATE" | sha256sum | cut -c1-8)
 DOCKER_BK_IMAGE=remote-buildkit/buildkitd:$BK_VERSION # buildkitd + buildctl + runc + busybox, for docker-container://
-# How that image runs a working buildkitd here: --privileged fails (this kernel withholds CAP_SYS_RESOURCE), so all
-# other capabilities, no seccomp/apparmor, the host's cgroup tree writable (runc inside creates cgroups) and a volume
-# for its state (overlayfs cannot sit on the container's overlay root). --network host reaches the stack's registry.
+# How that image runs a working buildkitd here: --privileged fails ("unable to apply caps": this machine's capability
+# bounding set lacks CAP_SYS_RESOURCE), so every other capability, no seccomp/apparmor, the host's cgroup tree
+# writable (runc inside creates cgroups: RUN fails on a read-only one) and a volume for its state (on the container's
+# overlay root buildkitd falls back to the slow native snapshotter). --network host reaches the stack's registry.
 DOCKER_BK_FLAGS=(--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined
   --security-opt systempaths=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup -v /var/lib/buildkit --pull never)
 SSH_PORT=${STACK_SSH_PORT:-2220} # sshd: ssh://root@127.0.0.1:$SSH_PORT reaches the stack's buildkitd (its unix socket)
