@@ -236,3 +236,17 @@ func (fp *FaultProxy) Log() ([]Entry, error) {
 	var es []Entry
 	return es, json.NewDecoder(resp.Body).Decode(&es)
 }
+
+// Clear removes every rule: from now on every request is proxied.
+func (fp *FaultProxy) Clear() error {
+	req, _ := http.NewRequest(http.MethodDelete, fp.URL+"/__fault", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("faultproxy: clear: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("faultproxy: clear: %s", resp.Status)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -148,3 +149,6 @@ func (j *Job) result() Result {
 	r.Stdout, r.Stderr = out.String(), errs.String()
 	return r
 }
+
+// Signal sends sig to the job's process (SIGTERM: what the agent sends on cancel).
+func (j *Job) Signal(sig os.Signal) error { return j.cmd.Process.Signal(sig) }

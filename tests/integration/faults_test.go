@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,23 +196,29 @@ func TestFaultPoolMemberKilled(t *testing.T) {
 }
 
 // Registry faults through faultproxy in front of the stack's registry:
-// transient ones (5xx, 429, a reset connection) are retried and the push
-// lands; a 403 is not retried; a registry that stays down fails with
-// exit 3 naming it after the bounded retries.
+// transient ones (5xx, 429, a reset connection, on the push or the cache
+// export) are retried and the push lands; 503s that outlast BuildKit's own
+// push retries make the job run again (its cause names the registry); a 403
+// is not retried; a registry that stays down fails with exit 3 naming it
+// after the bounded retries.
 func TestFaultRegistry(t *testing.T) {
 	s := requireStack(t)
 	manifests := `^/v2/.+/manifests/[^/]+$`
 	transient := []struct {
-		name string
-		rule faultkit.Rule
+		name  string
+		rule  faultkit.Rule
+		cache bool // also export the build cache to <repo>:cache through the proxy
 	}{
-		{"503 on the first manifest PUT", faultkit.Rule{Method: "PUT", Path: manifests, Status: 503, Count: 1}},
-		{"429 on the first manifest PUT", faultkit.Rule{Method: "PUT", Path: manifests, Status: 429, Count: 1, Header: map[string]string{"Retry-After": "1"}}},
-		{"reset on the first blob upload", faultkit.Rule{Path: `^/v2/.+/blobs/uploads/`, Drop: true, Count: 1}},
+		{"503 on the first manifest PUT", faultkit.Rule{Method: "PUT", Path: manifests, Status: 503, Count: 1}, false},
+		{"429 on the first manifest PUT", faultkit.Rule{Method: "PUT", Path: manifests, Status: 429, Count: 1, Header: map[string]string{"Retry-After": "1"}}, false},
+		{"reset on the first blob upload", faultkit.Rule{Path: `^/v2/.+/blobs/uploads/`, Drop: true, Count: 1}, false},
+		{"503 on the cache export", faultkit.Rule{Method: "PUT", Path: `^/v2/.+/manifests/cache$`, Status: 503, Count: 1}, true},
 	}
 	for _, tc := range transient {
 		t.Run(tc.name, func(t *testing.T) {
-			r, fp, tag := registryBuild(t, s, tc.rule)
+			fp := startFaultProxy(t, "http://"+s.Registry)
+			addRule(t, fp, tc.rule)
+			r, tag := registryBuildAt(t, s, fp.Addr, tc.cache)
 			es, log := proxyLog(t, fp)
 			if r.Code != 0 {
 				t.Fatalf("want success after a transient %s: %s\n--- faultproxy\n%s", tc.name, r, log)
@@ -225,14 +232,49 @@ func TestFaultRegistry(t *testing.T) {
 			if injected != 1 {
 				t.Errorf("faultproxy injected %d faults, want 1:\n%s", injected, log)
 			}
-			got, err := s.headDigest(t, strings.Replace(tag, fp.Addr, s.Registry, 1))
+			direct := strings.Replace(tag, fp.Addr, s.Registry, 1)
+			got, err := s.headDigest(t, direct)
 			if want := lineValue(r.Stdout, "digest"); err != nil || got != want {
 				t.Errorf("registry has %s (%v), the build printed %s", got, err, want)
+			}
+			if _, err := s.headDigest(t, strings.TrimSuffix(direct, ":fault")+":cache"); tc.cache && err != nil {
+				t.Errorf("no cache manifest: %v", err)
 			}
 			within(t, r, 40*time.Second)
 			t.Logf("retries: %q; %s", retriedAfter(r.Stdout), r.Elapsed.Round(time.Millisecond))
 		})
 	}
+	// Longer than BuildKit's own retries of a push: the job runs again.
+	t.Run("503 until the job retries", func(t *testing.T) {
+		fp := startFaultProxy(t, "http://"+s.Registry)
+		addRule(t, fp, faultkit.Rule{Path: `^/v2/.+`, Status: 503})
+		repo := strings.Replace(s.repo(t), s.Registry, fp.Addr, 1)
+		dir, nonce := nonceContext(t, s, "cat /nonce > /out")
+		login, env := s.registryAuthFor(fp.Addr)
+		meta := filepath.Join(t.TempDir(), "m.json")
+		j := s.startBuild(t, dir, s.baseConfig(map[string]any{"tags": []string{repo + ":fault"}, "push": true,
+			"registry-credentials": []any{login}, "metadata-file": meta}), env...)
+		waitLine(t, j, attemptRe, 0, 60*time.Second)
+		if err := fp.Clear(); err != nil {
+			t.Fatal(err)
+		}
+		r := finish(t, j, 60*time.Second)
+		if r.Code != 0 {
+			t.Fatalf("want success on the retry: %s", r)
+		}
+		causes := retriedAfter(r.Stdout)
+		if len(causes) != 1 || !strings.Contains(causes[0], fp.Addr) {
+			t.Errorf("want one attempt 2 section whose cause names registry %s: %q", fp.Addr, causes)
+		}
+		if as := metaAttempts(t, meta); len(as) != 1 || !strings.Contains(as[0].Cause, fp.Addr) {
+			t.Errorf("metadata attempts = %+v, want one whose cause names %s", as, fp.Addr)
+		}
+		if got := s.imageFile(t, strings.Replace(repo, fp.Addr, s.Registry, 1)+":fault", "out"); got != nonce {
+			t.Errorf("image /out = %q, want %q", got, nonce)
+		}
+		within(t, r, 45*time.Second)
+		t.Logf("retried after %q; %s", causes, r.Elapsed.Round(time.Millisecond))
+	})
 	t.Run("403 on manifest PUT is not retried", func(t *testing.T) {
 		r, fp, _ := registryBuild(t, s, faultkit.Rule{Method: "PUT", Path: manifests, Status: 403})
 		_, log := proxyLog(t, fp)
@@ -247,7 +289,7 @@ func TestFaultRegistry(t *testing.T) {
 			var r result
 			if down == "refused" {
 				host = fmt.Sprintf("127.0.0.1:%d", takePort(t, proxyPorts))
-				r, _ = registryBuildAt(t, s, host)
+				r, _ = registryBuildAt(t, s, host, false)
 			} else {
 				var fp *faultkit.FaultProxy
 				r, fp, _ = registryBuild(t, s, faultkit.Rule{Path: `^/v2/`, Status: 503})
@@ -271,20 +313,23 @@ func registryBuild(t *testing.T, s *stack, rule faultkit.Rule) (result, *faultki
 	t.Helper()
 	fp := startFaultProxy(t, "http://"+s.Registry)
 	addRule(t, fp, rule)
-	r, tag := registryBuildAt(t, s, fp.Addr)
+	r, tag := registryBuildAt(t, s, fp.Addr, false)
 	return r, fp, tag
 }
 
-// registryBuildAt pushes a fresh image to the registry at host, logged in
-// as the stack's user.
-func registryBuildAt(t *testing.T, s *stack, host string) (result, string) {
+// registryBuildAt pushes a fresh image to <repo>:fault in the registry at
+// host, logged in as the stack's user, with cache also exporting the build
+// cache to <repo>:cache there.
+func registryBuildAt(t *testing.T, s *stack, host string, cache bool) (result, string) {
 	t.Helper()
-	tag := strings.Replace(s.repo(t), s.Registry, host, 1) + ":fault"
-	dir, _ := nonceContext(t, s, "")
+	repo := strings.Replace(s.repo(t), s.Registry, host, 1)
+	dir, _ := nonceContext(t, s, "cat /nonce > /out")
 	login, env := s.registryAuthFor(host)
-	r := s.run(t, dir, s.baseConfig(map[string]any{"tags": []string{tag}, "push": true,
-		"registry-credentials": []any{login}}), env...)
-	return r, tag
+	cfg := s.baseConfig(map[string]any{"tags": []string{repo + ":fault"}, "push": true, "registry-credentials": []any{login}})
+	if cache {
+		cfg["cache-to"] = "type=registry,ref=" + repo + ":cache,mode=max"
+	}
+	return s.run(t, dir, cfg, env...), repo + ":fault"
 }
 
 // S3 faults through faultproxy in front of the stack's moto, on `remote-
@@ -393,19 +438,42 @@ func TestFaultTLSNotRetried(t *testing.T) {
 	}
 }
 
-// A failing RUN is the build's own failure: exit 1, never retried.
-func TestFaultFailingRunNotRetried(t *testing.T) {
+// The build's own failures are never retried: a failing RUN, a COPY of a
+// missing file and a Dockerfile error (exit 1), and a cancel (SIGTERM, exit
+// 130), each with one connection and no attempt 2.
+func TestFaultBuildFailuresNotRetried(t *testing.T) {
 	s := requireStack(t)
-	dir, _ := nonceContext(t, s, "false")
-	meta := filepath.Join(t.TempDir(), "m.json")
-	r := s.run(t, dir, s.baseConfig(map[string]any{"metadata-file": meta}))
-	if r.Code != 1 {
-		t.Fatalf("want exit 1: %s", r)
+	cases := []struct {
+		name, dockerfile string
+		code             int
+		cancel           bool
+	}{
+		{"RUN false", "FROM %s\nCOPY nonce /nonce\nRUN false\n", 1, false},
+		{"COPY of a missing file", "FROM %s\nCOPY missing /missing\n", 1, false},
+		{"Dockerfile error", "FROM %s\nRUNN nonce\n", 1, false},
+		{"cancel", "FROM %s\nCOPY nonce /nonce\nRUN sleep 60\n", 130, true},
 	}
-	if len(retriedAfter(r.Stdout)) > 0 || retriedRe.MatchString(r.Stderr) || strings.Count(r.Stdout, "Connected to BuildKit") != 1 {
-		t.Errorf("a failing RUN was retried: %s", r)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"Dockerfile": fmt.Sprintf(tc.dockerfile, s.BaseImage), "nonce": t.Name() + time.Now().String()})
+			j := s.startBuild(t, dir, s.baseConfig(nil))
+			if tc.cancel {
+				waitLine(t, j, stepRe("RUN sleep 60"), 0, 30*time.Second)
+				time.Sleep(500 * time.Millisecond)
+				if err := j.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := finish(t, j, 60*time.Second)
+			if r.Code != tc.code {
+				t.Fatalf("want exit %d: %s", tc.code, r)
+			}
+			if len(retriedAfter(r.Stdout)) > 0 || retriedRe.MatchString(r.Stderr) || strings.Count(r.Stdout, "Connected to BuildKit") != 1 {
+				t.Errorf("retried: %s", r)
+			}
+			within(t, r, 20*time.Second)
+		})
 	}
-	within(t, r, 20*time.Second)
 }
 
 // toxiproxy in front of the stack's daemon while the job connects: a
