@@ -132,7 +132,7 @@ func TestPlanNoCacheBeatsFilters(t *testing.T) {
 // buildx's docker exporter named after the tags, writing to the loader.
 func TestPlanAnnotationsAndLoad(t *testing.T) {
 	p := planFor(t, `{
-		"tags": ["r.example/app:1", "r.example/app:latest"], "push": true, "load": true,
+		"tags": ["r.example/app:1", "r.example/app:latest"], "push": true, "load": true, "provenance": true,
 		"outputs": "type=oci,dest=out/image.tar",
 		"annotations": ["org.opencontainers.image.title=app", "index:i=1", "manifest[linux/arm64]:m=2"]}`)
 	ann := map[string]string{
@@ -178,9 +178,12 @@ func TestPlanLoadNeedsALoader(t *testing.T) {
 	}
 }
 
-// A split build's part pushes by digest only: never load.
-func TestPushByDigestDropsLoad(t *testing.T) {
-	r := requestFor(t, `{"load": true, "tags": "app"}`).PushByDigest("r.example/app")
+// A split build's part pushes by digest only: never load, and no index
+// annotations (the index is assembled afterwards, with IndexAnnotations).
+func TestPushByDigestDropsLoadAndIndexAnnotations(t *testing.T) {
+	whole := requestFor(t, `{"load": true, "tags": "app", "platforms": "linux/amd64",
+		"annotations": ["m=1", "index:i=2", "index-descriptor:d=3"], "provenance": true}`)
+	r := whole.PushByDigest("r.example/app")
 	if r.Load() {
 		t.Error("PushByDigest kept load")
 	}
@@ -188,10 +191,15 @@ func TestPushByDigestDropsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range p.Opt.Exports {
-		if e.Type == "docker" {
-			t.Errorf("split build part has a docker exporter: %+v", e)
-		}
+	want := map[string]string{"name": "r.example/app", "push": "true", "push-by-digest": "true", "annotation.m": "1"}
+	if len(p.Opt.Exports) != 1 || !reflect.DeepEqual(p.Opt.Exports[0].Attrs, want) {
+		t.Errorf("split build part exports %+v; want one image exporter with %v", p.Opt.Exports, want)
+	}
+	if got := whole.IndexAnnotations(); !reflect.DeepEqual(got, map[string]string{"i": "2"}) {
+		t.Errorf("IndexAnnotations() = %v; want i=2", got)
+	}
+	if len(whole.annotations) != 3 {
+		t.Errorf("PushByDigest changed the original request's annotations: %v", whole.annotations)
 	}
 }
 

@@ -63,6 +63,21 @@ func (r Request) Call() string {
 	return r.call
 }
 
+// IndexAnnotations are the annotations for the image index, key → value
+// (index: entries): for the index a split build assembles itself.
+func (r Request) IndexAnnotations() map[string]string {
+	var out map[string]string
+	for k, v := range r.annotations {
+		if key, ok := strings.CutPrefix(k, "annotation-index."); ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[key] = v
+		}
+	}
+	return out
+}
+
 // WithLoader is the same build with fn receiving the docker exporter's
 // tarball when Load is true (fn gets the exporter's response attributes and
 // returns where the image tarball is written, e.g. `docker load`'s stdin).
@@ -114,6 +129,10 @@ func (r Request) ForPlatforms(platforms []string) Request {
 func (r Request) PushByDigest(repo string) Request {
 	r.tags = nil
 	r.load = false // load is single-platform only: never a split build
+	// The index is assembled after the parts (IndexAnnotations is its
+	// share); a part's own export would refuse index annotations.
+	r.annotations = maps.Clone(r.annotations)
+	maps.DeleteFunc(r.annotations, func(k, _ string) bool { return config.IsIndexAnnotation(k) })
 	r.outputs = []config.Attrs{{Type: "image", Attrs: map[string]string{"name": repo, "push": "true", "push-by-digest": "true"}}}
 	r.cacheFrom = perPlatformCache(r.cacheFrom, r.platforms)
 	r.cacheTo = perPlatformCache(r.cacheTo, r.platforms)

@@ -20,14 +20,15 @@ import (
 
 // buildInputs reads call, load, pull, annotations, no-cache-filters and the
 // RUN environment options (add-hosts, network, allow, shm-size, ulimit).
-// It runs after image, which reads the platforms load depends on.
+// It runs after image and reporting, which read the platforms and the
+// attestations load and index annotations depend on.
 func (v *validator) buildInputs(r *raw, c *Config) {
 	c.Call = orDefault(r.Call, "build")
 	c.Load, c.Pull = r.Load, r.Pull
 	if c.Load && len(c.Platforms) > 1 {
 		v.addf("load", "a multi-platform image cannot be loaded into Docker (buildx: docker exporter does not currently support exporting manifest lists): build one platform, or push the tags instead")
 	}
-	c.Annotations = v.annotations(r.Annotations)
+	c.Annotations = v.annotations(r.Annotations, len(c.Platforms) > 1 || c.Provenance != nil || c.SBOM != nil)
 	c.NoCacheFilters = []string(r.NoCacheFilters)
 	if c.NoCache && len(c.NoCacheFilters) > 0 {
 		v.addf("no-cache-filters", "no-cache already rebuilds every stage: drop no-cache to rebuild only %s", strings.Join(c.NoCacheFilters, ", "))
@@ -121,12 +122,17 @@ var annotationType = regexp.MustCompile(`^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$`)
 
 // annotations turns each "[types:]key=value" into exporter attrs, as
 // buildx's buildflags.ParseAnnotations and exptypes.AnnotationKey.String.
-func (v *validator) annotations(list lineList) map[string]string {
+// Index annotations need an index: several platforms or an attestation.
+func (v *validator) annotations(list lineList, index bool) map[string]string {
 	var out map[string]string
 	for i, s := range list {
 		keys, val, err := annotationKeys(s)
 		if err != nil {
 			v.addf(fmt.Sprintf("annotations[%d]", i), "%v", err)
+			continue
+		}
+		if !index && slices.ContainsFunc(keys, IsIndexAnnotation) {
+			v.addf(fmt.Sprintf("annotations[%d]", i), "%q is for the image index, which a single-platform build without provenance or sbom does not make (the daemon refuses it: index annotations not supported for single platform export): use manifest: or no prefix, or build several platforms", s)
 			continue
 		}
 		if out == nil {
@@ -170,4 +176,11 @@ func annotationKeys(s string) ([]string, string, error) {
 		out = append(out, ak.String())
 	}
 	return out, val, nil
+}
+
+// IsIndexAnnotation reports whether an exporter attr annotates the image
+// index or its descriptor (annotation-index.K, annotation-index-descriptor.K).
+func IsIndexAnnotation(attr string) bool {
+	return strings.HasPrefix(attr, "annotation-"+exptypes.AnnotationIndex+".") ||
+		strings.HasPrefix(attr, "annotation-"+exptypes.AnnotationIndexDescriptor+".")
 }

@@ -60,7 +60,7 @@ func TestParseInputs(t *testing.T) {
 				"index:org.opencontainers.image.title=app",
 				"manifest[linux/arm64]:arch=arm",
 				"manifest-descriptor,index-descriptor:d=x",
-				"index[linux/amd64]:i=platform-ignored"]}`, nil,
+				"index[linux/amd64]:i=platform-ignored"], "platforms": "linux/amd64,linux/arm64"}`, nil,
 			func(c *config.Config) any { return c.Annotations }, map[string]string{
 				"annotation.org.opencontainers.image.description": "An app, with commas",
 				"annotation-index.org.opencontainers.image.title": "app",
@@ -71,6 +71,10 @@ func TestParseInputs(t *testing.T) {
 			}},
 		{"annotations as one string splits on lines only", `{"annotations": "a=1,2\nmanifest:b=3\n"}`, nil,
 			func(c *config.Config) any { return c.Annotations }, map[string]string{"annotation.a": "1,2", "annotation-manifest.b": "3"}},
+		{"index annotations with provenance on one platform", `{"annotations": "index:k=v", "provenance": true}`, nil,
+			func(c *config.Config) any { return c.Annotations }, map[string]string{"annotation-index.k": "v"}},
+		{"index annotations with sbom on one platform", `{"annotations": "index-descriptor:k=v", "sbom": true}`, nil,
+			func(c *config.Config) any { return c.Annotations }, map[string]string{"annotation-index-descriptor.k": "v"}},
 		{"annotations platform normalised", `{"annotations": "manifest[linux/aarch64]:k=v"}`, nil,
 			func(c *config.Config) any { return c.Annotations }, map[string]string{"annotation-manifest[linux/arm64].k": "v"}},
 
@@ -165,6 +169,8 @@ func TestParseInputsErrors(t *testing.T) {
 			`"Manifest:k=v": "Manifest" is not a type with an optional [platform] (e.g. manifest[linux/amd64])`},
 		{"annotation platform malformed", `{"annotations": "manifest[linux/amd64/v3/x]:k=v"}`, "annotations[0]",
 			`"manifest[linux/amd64/v3/x]:k=v": "linux/amd64/v3/x" is not a platform (want os/arch, e.g. manifest[linux/arm64])`},
+		{"index annotation on a single-platform build", `{"annotations": ["a=1", "manifest,index:b=2"], "platforms": "linux/amd64"}`, "annotations[1]",
+			`"manifest,index:b=2" is for the image index, which a single-platform build without provenance or sbom does not make (the daemon refuses it: index annotations not supported for single platform export): use manifest: or no prefix, or build several platforms`},
 		{"no-cache-filters with no-cache", `{"no-cache": true, "no-cache-filters": ["test", "lint"]}`, "no-cache-filters",
 			`no-cache already rebuilds every stage: drop no-cache to rebuild only test, lint`},
 		{"dns-server port out of range", `{"dns-server": "127.0.0.1:65536"}`, "dns-server",

@@ -145,7 +145,6 @@ func (v *validator) build(r *raw) *Config {
 	v.connection(r, c)
 	v.sources(r, c)
 	v.image(r, c)
-	v.buildInputs(r, c)
 	c.CacheFrom = v.cacheEntries("cache-from", r.CacheFrom, false)
 	c.CacheTo = v.cacheEntries("cache-to", r.CacheTo, true)
 	c.Outputs = v.outputs(r.Outputs)
@@ -153,6 +152,7 @@ func (v *validator) build(r *raw) *Config {
 	c.SSH = v.ssh(r.SSH)
 	v.elasticStack(r, c)
 	v.reporting(r, c)
+	v.buildInputs(r, c)
 	return c
 }
 
