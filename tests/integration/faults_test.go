@@ -476,30 +476,45 @@ func TestFaultBuildFailuresNotRetried(t *testing.T) {
 	}
 }
 
-// toxiproxy in front of the stack's daemon while the job connects: a
-// listener that is closed and opened 2 s later, and connections reset on
-// their first bytes for 2 s, are waited out; a black hole (no byte ever
-// passes) is bounded by connect-timeout.
+// toxiproxy in front of a daemon while the job connects: a listener that
+// is closed and opened 2 s later, connections reset on their first bytes or
+// closed after 100 ms without a byte (EOF) for 2 s, and a daemon behind the
+// proxy that starts 2 s late (the proxy accepts, then closes) are waited
+// out; a black hole (no byte ever passes) is bounded by connect-timeout.
 func TestFaultToxiproxyConnect(t *testing.T) {
 	s := requireStack(t)
 	x := startToxiproxy(t)
 	upstream := strings.TrimPrefix(s.BuildkitHost, "tcp://")
+	late := newDaemon(t)
+	toxic := func(name, typ, stream string, ms int) func(string) error {
+		return func(p string) error {
+			return x.AddToxic(p, faultkit.Toxic{Name: name, Type: typ, Stream: stream, Attributes: map[string]any{"timeout": ms}})
+		}
+	}
 	cases := []struct {
-		name   string
-		setup  func(proxy string) error // before the job
-		heal   func(proxy string) error // 2 s into the job
-		causes []string
+		name     string
+		upstream string                   // the stack's daemon unless set
+		setup    func(proxy string) error // before the job; nil: the proxy starts disabled
+		heal     func(proxy string) error // 2 s into the job
+		causes   []string
 	}{
-		{"disabled then enabled", nil, func(p string) error { return x.SetEnabled(p, true) }, []string{"connection refused"}},
-		{"reset_peer", func(p string) error {
-			return x.AddToxic(p, faultkit.Toxic{Name: "reset", Type: "reset_peer", Stream: "upstream", Attributes: map[string]any{"timeout": 0}})
-		}, func(p string) error { return x.RemoveToxic(p, "reset") }, []string{"reset", "EOF"}},
+		{"disabled then enabled", "", nil, func(p string) error { return x.SetEnabled(p, true) }, []string{"connection refused"}},
+		{"reset_peer", "", toxic("reset", "reset_peer", "upstream", 0),
+			func(p string) error { return x.RemoveToxic(p, "reset") }, []string{"reset", "EOF"}},
+		{"closed after 100 ms", "", toxic("close", "timeout", "upstream", 100),
+			func(p string) error { return x.RemoveToxic(p, "close") }, []string{"EOF", "reset", "closed"}},
+		{"daemon behind the proxy starts late", late.Addr, func(string) error { return nil },
+			func(string) error { return late.StartReady() }, []string{"EOF", "reset", "closed"}},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy := fmt.Sprintf("faults-%d", i)
 			listen := fmt.Sprintf("127.0.0.1:%d", takePort(t, proxyPorts))
-			if err := x.Proxy(proxy, listen, upstream, tc.setup != nil); err != nil {
+			up := upstream
+			if tc.upstream != "" {
+				up = tc.upstream
+			}
+			if err := x.Proxy(proxy, listen, up, tc.setup != nil); err != nil {
 				t.Fatal(err)
 			}
 			if tc.setup != nil {
@@ -542,6 +557,48 @@ func TestFaultToxiproxyConnect(t *testing.T) {
 		}
 		within(t, r, 6*time.Second)
 	})
+}
+
+// toxiproxy in front of a daemon of the test's own, cut in the middle of
+// `RUN sleep 5` (the listener closed, the connection dropped) and restored
+// 1 s later: the connection is lost, the build runs again through the
+// proxy once it listens again and succeeds.
+func TestFaultConnectionCutMidBuild(t *testing.T) {
+	s := requireStack(t)
+	d := startDaemon(t)
+	x := startToxiproxy(t)
+	listen := fmt.Sprintf("127.0.0.1:%d", takePort(t, proxyPorts))
+	if err := x.Proxy("faults-cut", listen, d.Addr, true); err != nil {
+		t.Fatal(err)
+	}
+	repo := s.repo(t)
+	dir, nonce := nonceContext(t, s, "sleep 5 && cat /nonce > /out")
+	meta := filepath.Join(t.TempDir(), "m.json")
+	j := s.startBuild(t, dir, s.baseConfig(map[string]any{"buildkit-host": "tcp://" + listen, "tags": []string{repo + ":cut"},
+		"push": true, "metadata-file": meta}))
+	waitLine(t, j, stepRe("RUN sleep 5"), 0, 60*time.Second)
+	time.Sleep(time.Second)
+	if err := x.SetEnabled("faults-cut", false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := x.SetEnabled("faults-cut", true); err != nil {
+		t.Fatal(err)
+	}
+	r := finish(t, j, 90*time.Second)
+	if r.Code != 0 {
+		t.Fatalf("want success on the retry: %s", r)
+	}
+	if causes := retriedAfter(r.Stdout); len(causes) != 1 {
+		t.Errorf("want one attempt 2 section: %q: %s", causes, r)
+	}
+	if as := metaAttempts(t, meta); len(as) != 1 || as[0].Host != "tcp://"+listen {
+		t.Errorf("metadata attempts = %+v, want one failed attempt on tcp://%s", as, listen)
+	}
+	if got := s.imageFile(t, repo+":cut", "out"); got != nonce {
+		t.Errorf("image /out = %q, want %q", got, nonce)
+	}
+	within(t, r, 40*time.Second)
 }
 
 // key.pem readable by group or others: the build warns naming the file and
