@@ -218,3 +218,12 @@ func TestParseForEnvironmentDNS(t *testing.T) {
 		t.Errorf("host %q, dns-server %q", cfg.Default().Host, cfg.DNSServer)
 	}
 }
+
+// The environment hook reads buildkit-host, so a dns-server it cannot use
+// is its problem too.
+func TestParseForEnvironmentBadDNSServer(t *testing.T) {
+	_, err := config.ParseForEnvironment([]byte(`{"buildkit-host": "dns://builders.internal:1234", "dns-server": "127.0.0.1:0"}`), envOf(map[string]string{"HOME": "/h"}), t.TempDir())
+	if p := problemsOf(t, err); p[0].Key != "dns-server" {
+		t.Errorf("problems %v; want dns-server", p)
+	}
+}

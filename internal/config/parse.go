@@ -82,7 +82,7 @@ var environmentKeys = map[string]bool{
 	"buildkit-host": true, "tls-dir": true, "tls-server-name": true, "connect-timeout": true,
 	"require-tls": true, "secrets-bucket": true, "secrets-region": true, "secrets-prefix": true,
 	"secrets-objects": true, "ecr": true, "registry-credentials": true, "docker-config": true,
-	"version-check": true, "diagnose": true,
+	"version-check": true, "diagnose": true, "dns-server": true,
 }
 
 // topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").
