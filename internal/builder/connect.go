@@ -176,6 +176,8 @@ func explainConnect(err error, c config.Node, timeout time.Duration, t TLS) erro
 		return fmt.Errorf("the daemon's certificate is not signed by %s: put the CA that signed buildkitd's certificate there [%s]", t.CA, host)
 	case strings.Contains(msg, "certificate required"):
 		return fmt.Errorf("the daemon at %s requires a client certificate: put cert.pem and key.pem signed by its CA in %s (tls-dir)", host, c.TLSDir)
+	case t.ClientCertUsed && strings.Contains(msg, "broken pipe"):
+		return fmt.Errorf("the daemon at %s closed the connection during the TLS handshake: it rejected the client certificate %s (it must be signed by the CA buildkitd trusts, --tlscacert)", host, t.Cert)
 	case strings.Contains(msg, "bad certificate"), strings.Contains(msg, "unknown certificate authority"):
 		return fmt.Errorf("the daemon at %s rejected the client certificate %s: it must be signed by the CA buildkitd trusts (--tlscacert)", host, t.Cert)
 	case strings.Contains(msg, "expired certificate"), strings.Contains(msg, "certificate has expired"):

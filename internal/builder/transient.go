@@ -28,14 +28,15 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 
 // transportCause names a transient transport failure in a connect error,
 // or "" for one that waiting does not fix (TLS, certificates, names,
-// permissions).
+// permissions). A broken pipe is the daemon closing on our TLS handshake
+// (a rejected client certificate), not a restart: not waited on.
 func transportCause(msg string) string {
-	for _, tls := range []string{"tls:", "x509", "certificate", "handshake"} {
+	for _, tls := range []string{"tls:", "x509", "certificate", "broken pipe"} {
 		if strings.Contains(msg, tls) {
 			return ""
 		}
 	}
-	for _, c := range []string{"connection refused", "connection reset by peer", "broken pipe"} {
+	for _, c := range []string{"connection refused", "connection reset by peer"} {
 		if strings.Contains(msg, c) {
 			return c
 		}

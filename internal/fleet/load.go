@@ -165,10 +165,10 @@ func ChooseLoaded(ctx context.Context, dial Dial, key string, members []config.N
 		}
 	}
 	for _, p := range passed {
-		msg := "passing BuildKit member " + p.String()
+		msg := "passing BuildKit node " + p.String() // busy
 		for _, l := range ls {
 			if l.Node.Name == p.Node.Name && l.Err != nil {
-				msg += fmt.Sprintf(" (%v)", l.Err)
+				msg = fmt.Sprintf("skipping BuildKit node %s: %v", p.Node.Name, l.Err) // down, as Choose says
 			}
 		}
 		warn(msg)

@@ -31,6 +31,9 @@ func Build(ctx context.Context, d Deps) error {
 		return err
 	}
 	start := time.Now()
+	if cfg, err = resolveFleet(ctx, d, cfg); err != nil {
+		return err
+	}
 	ins := &tracker{on: cfg.Insights}
 	res, err := build(ctx, d, cfg, ins)
 	publish(context.WithoutCancel(ctx), d, cfg, outcome{res: res, err: err, took: time.Since(start), ins: ins})

@@ -64,7 +64,7 @@ func route(ctx context.Context, d Deps, cfg *config.Config, req builder.Request)
 	if len(cfg.Platforms) > 1 || (len(cfg.Platforms) == 1 && declared) {
 		return routeByPlatform(ctx, d, cfg, req, key, declared, warn)
 	}
-	c, err := chooseWaiting(ctx, d, cfg, key, warn)
+	c, err := chooseMember(ctx, d, cfg, key, warn)
 	if err != nil {
 		return nil, exitcode.With(exitcode.Connect, err)
 	}
