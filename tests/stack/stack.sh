@@ -21,6 +21,8 @@ VGW_DIR=$CACHE/tools/versitygw-$VGW_VERSION
 VERSITYGW=$VGW_DIR/versitygw
 TOXI_VERSION=v2.5.0 # toxiproxy (TCP faults) for the fault-injection tests; they start their own instances
 TOXI_DIR=$CACHE/tools/toxiproxy-$TOXI_VERSION
+BUILDX_VERSION=v0.38.2 # the real buildx: reads back the .dockerbuild build records (insights tests)
+BUILDX=$CACHE/tools/buildx-$BUILDX_VERSION/buildx
 TOXIPROXY=$TOXI_DIR/toxiproxy
 AGENT_VERSION=v3.138.3
 AGENT_GOTOOLCHAIN=go1.27.3 # v3.138 needs Go 1.27: the go command fetches that toolchain through the module proxy
@@ -77,7 +79,8 @@ DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto ver
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
 APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
   busybox-static jq openssl curl dnsmasq # dnsmasq: the fleet tests start their own on 127.0.0.1:535x
-  docker.io openssh-server) # the stack's own Docker engine (docker-container://, load) and sshd (ssh://)
+  docker.io openssh-server # the stack's own Docker engine (docker-container://, load) and sshd (ssh://)
+  chromium) # headless, for the insights timeline's browser check
 APPLETS=(sh echo cat ls mkdir cp mv rm test '[' sleep true false env grep sed wc tar find touch chmod id
   uname head tail printf sha256sum date)
 
@@ -195,6 +198,32 @@ install_toxiproxy() {
   exec 8>&-
   toxiproxy_ok || die "toxiproxy: $TOXIPROXY does not report $TOXI_VERSION"
   log "toxiproxy: $("$TOXIPROXY" --version | head -n 1)"
+}
+
+buildx_ok() { [[ -x $BUILDX ]] && "$BUILDX" version 2>/dev/null | grep -qw "$BUILDX_VERSION"; }
+
+# buildx from its module's source (go install refuses it: replace directives), version set at link time.
+install_buildx() {
+  if buildx_ok; then log "buildx: $BUILDX_VERSION present in ${BUILDX%/*}" && return 0; fi
+  mkdir -p "$CACHE/tools"
+  exec 8>"$CACHE/tools/.buildx.lock"
+  flock -n 8 || { log "buildx: another build is running, waiting for it" && flock 8; }
+  if ! buildx_ok; then
+    local tmp src xlog=$CACHE/tools/buildx-build.log
+    log "buildx: building $BUILDX_VERSION from the Go module proxy (~80 s cold, log $xlog)"
+    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+    if ! (src=$(go mod download -json "github.com/docker/buildx@$BUILDX_VERSION" | jq -r .Dir) &&
+      cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" && cd "$tmp/src" &&
+      CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-X github.com/docker/buildx/version.Version=$BUILDX_VERSION" \
+        -o "$tmp/buildx" ./cmd/buildx &&
+      mkdir -p "${BUILDX%/*}" && mv "$tmp/buildx" "$BUILDX") >"$xlog" 2>&1; then
+      tail -n 30 "$xlog" >&2 && rm -rf "$tmp"
+      die "buildx: build failed (log $xlog)"
+    fi
+    rm -rf "$tmp"
+  fi
+  exec 8>&-
+  buildx_ok || die "buildx: $BUILDX does not report $BUILDX_VERSION"
 }
 
 agent_ok() { [[ -x $AGENT ]] && "$AGENT" --version 2>/dev/null | grep -q "${AGENT_VERSION#v}"; }
@@ -598,7 +627,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
     STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
     STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
-    STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" STACK_TOXIPROXY "$TOXIPROXY" \
+    STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" STACK_TOXIPROXY "$TOXIPROXY" STACK_BUILDX "$BUILDX" \
     STACK_DOCKER_HOST "unix://$DOCKER_SOCK" STACK_DOCKER_BUILDKITD_IMAGE "$DOCKER_BK_IMAGE" \
     STACK_DOCKER_BUILDKITD_FLAGS "${DOCKER_BK_FLAGS[*]}" STACK_SSH_HOST "ssh://root@127.0.0.1:$SSH_PORT" \
     STACK_SSH_CONFIG "$SSH_DIR/ssh_config" STACK_SSHD "$(PATH=$PATH:/usr/sbin command -v sshd || echo /usr/sbin/sshd)" \
@@ -611,6 +640,7 @@ cmd_up() {
   buildkit_ok "$BK_OLD_VERSION" || die "buildkit $BK_OLD_VERSION missing: run '$0 install' first"
   [[ -f $BATS_MOCK_STUB ]] || die "bats-mock missing: run '$0 install' first"
   versitygw_ok || die "versitygw $VGW_VERSION missing: run '$0 install' first"
+  buildx_ok || die "buildx $BUILDX_VERSION missing: run '$0 install' first"
   agent_ok || die "buildkite-agent $AGENT_VERSION missing: run '$0 install' first"
   install_agent_stub # cheap, and its source may have changed since install
   mkdir -p "$STATE/pids" "$STATE/logs" && chmod 0700 "$STATE"
@@ -654,7 +684,7 @@ cmd_status() {
 case ${1:-} in
 install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_MID_VERSION" &&
   install_buildkit "$BK_OLD_VERSION" &&
-  install_versitygw && install_toxiproxy && install_agent && install_agent_stub ;;
+  install_versitygw && install_toxiproxy && install_buildx && install_agent && install_agent_stub ;;
 up) cmd_up ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
