@@ -76,8 +76,14 @@ func Resolve(ctx context.Context, name, port string, server string) ([]string, e
 		via = " (DNS server " + server + ")"
 	}
 	ips, err := Resolver(server).LookupIPAddr(ctx, name)
+	if de, ok := err.(*net.DNSError); ok && server != "" {
+		// Go names the server of resolv.conf it meant to ask; the Dial above sent the query to server.
+		named := *de
+		named.Server = server
+		err = &named
+	}
 	if err != nil {
-		return nil, fmt.Errorf("dns://%s:%s: resolve %s%s: %w", name, port, name, via, err)
+		return nil, fmt.Errorf("dns://%s:%s: resolve %s: %w", name, port, name, err)
 	}
 	var addrs []netip.Addr
 	for _, ip := range ips {

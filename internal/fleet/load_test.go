@@ -224,9 +224,9 @@ func TestChooseLoaded(t *testing.T) {
 		rank    int
 		warns   []string
 	}{
-		{"busy first", []config.Node{busy, idle1, idle2}, busy.Name, 0, 2, []string{"passing BuildKit member " + busy.Name + ": busy: 5 active, bound 3"}},
+		{"busy first", []config.Node{busy, idle1, idle2}, busy.Name, 0, 2, []string{"passing BuildKit node " + busy.Name + ": busy: 5 active, bound 3"}},
 		{"idle first", []config.Node{busy, idle1, idle2}, idle1.Name, 0, 1, nil},
-		{"silent first, only it probed", []config.Node{silent, idle1, idle2}, silent.Name, 1, 2, []string{"passing BuildKit member " + silent.Name + ": down (no answer within 1s)"}},
+		{"silent first, only it probed", []config.Node{silent, idle1, idle2}, silent.Name, 1, 2, []string{"skipping BuildKit node " + silent.Name + ": no answer within 1s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key := keyRanking(t, tc.members, tc.first)
