@@ -382,8 +382,9 @@ func TestFaultS3(t *testing.T) {
 			}
 			b.putSet("buildkit/", newer) // a fetch that got through would install this
 			endpoint, want, log := fmt.Sprintf("http://127.0.0.1:%d", takePort(t, proxyPorts)), "", func() string { return "" }
+			var fp *faultkit.FaultProxy
 			if down == "503 forever" {
-				fp := startFaultProxy(t, a.Moto)
+				fp = startFaultProxy(t, a.Moto)
 				addRule(t, fp, faultkit.Rule{Path: "^/" + b.Name, Status: 503, Body: s3err})
 				endpoint, want = fp.URL, "503"
 				log = func() string { _, l := proxyLog(t, fp); return l }
@@ -399,6 +400,18 @@ func TestFaultS3(t *testing.T) {
 			}
 			if r.Exports != "" {
 				t.Errorf("a failed run printed exports: %q", r.Exports)
+			}
+			if fp != nil { // the SDK's retryer: each request tried again, a bounded number of times
+				es, _ := proxyLog(t, fp)
+				tries := map[string]int{}
+				most := 0
+				for _, e := range es {
+					tries[e.Method+" "+e.Path]++
+					most = max(most, tries[e.Method+" "+e.Path])
+				}
+				if most < 2 || most > 10 {
+					t.Errorf("a request was sent up to %d times, want 2-10 (retried, bounded):\n%s", most, log())
+				}
 			}
 			within(t, r.result, 30*time.Second)
 			t.Logf("%s in %s\n%s", lines[0], r.Elapsed.Round(time.Millisecond), log())
