@@ -69,7 +69,7 @@ func loadJobs(t *testing.T, s *stack, n int, hosts []string) map[string]int {
 }
 
 // 16 concurrent jobs on one daemon.
-func TestLoadOneDaemon(t *testing.T) {
+func TestLoadJobsOneDaemon(t *testing.T) {
 	s := requireStack(t)
 	d := startDaemon(t)
 	start := time.Now()
@@ -83,7 +83,7 @@ func TestLoadOneDaemon(t *testing.T) {
 }
 
 // 24 concurrent jobs across a pool of three: spread by rendezvous rank.
-func TestLoadPool(t *testing.T) {
+func TestLoadJobsPool(t *testing.T) {
 	s := requireStack(t)
 	var hosts []string
 	for range 3 {
