@@ -546,6 +546,9 @@ func TestFaultToxiproxyConnect(t *testing.T) {
 				t.Fatalf("want success once the proxy heals: %s", r)
 			}
 			checkWaited(t, r, "tcp://"+listen, tc.causes...)
+			if causes := retriedAfter(r.Stdout); len(causes) > 0 {
+				t.Errorf("the connect fault used up a build retry (one wait within connect-timeout expected): %q", causes)
+			}
 			if r.Elapsed < 2*time.Second {
 				t.Errorf("done in %s, before the proxy healed", r.Elapsed)
 			}
