@@ -38,6 +38,9 @@ func TestFaultDaemonStartsLate(t *testing.T) {
 		t.Fatalf("want success once the daemon is up: %s", r)
 	}
 	checkWaited(t, r, d.Host, "connection refused")
+	if causes := retriedAfter(r.Stdout); len(causes) > 0 {
+		t.Errorf("waiting for the daemon used up a build retry: %q", causes)
+	}
 	if r.Elapsed < 3*time.Second {
 		t.Errorf("finished in %s, before the daemon started", r.Elapsed)
 	}
