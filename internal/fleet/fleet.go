@@ -50,10 +50,16 @@ type Connected struct {
 	TLS       builder.TLS
 	Platforms []string // the platforms it builds natively
 	Rank      int      // position in rendezvous order, 1-based
+	Shared    bool     // the client belongs to a shared dialer: Close leaves it open
 }
 
-// Close closes the node's client.
-func (c *Connected) Close() { c.Client.Close() }
+// Close closes the node's client, unless it is shared with other builds
+// (bake targets on one connection): its owner closes that.
+func (c *Connected) Close() {
+	if !c.Shared {
+		c.Client.Close()
+	}
+}
 
 // Dial connects to one node within timeout; Connect is the real one, tests
 // pass their own.

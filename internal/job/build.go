@@ -26,6 +26,12 @@ func Build(ctx context.Context, d Deps) error {
 		// diagnose: true in a pipeline step: report instead of building.
 		return Diagnose(ctx, d, "text", d.Env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != "")
 	}
+	if b, err := readBakeStep(d); err != nil || b != nil {
+		if err != nil {
+			return err
+		}
+		return Bake(ctx, d, b)
+	}
 	cfg, err := Load(d, config.Build)
 	if err != nil {
 		return err
@@ -115,6 +121,9 @@ func (s *solver) withRetries(ctx context.Context) (*builder.Result, error) {
 			return nil, exitcode.With(exitcode.Connect, fmt.Errorf("%s; %s", ie.Cause, retried(n-1)))
 		}
 		fmt.Fprintf(s.d.Err, "remote-buildkit: %s: running the build again (retries: %d)\n", ie.Cause, s.cfg.Retries)
+		if s.d.Forget != nil {
+			s.d.Forget(ie.Host)
+		}
 	}
 }
 

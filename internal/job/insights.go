@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/moby/buildkit/client"
@@ -29,7 +30,8 @@ const (
 // the metadata file and the annotation's text) and, with insights on, the
 // daemon's history records of the last attempt (the .dockerbuild bundle).
 type tracker struct {
-	on      bool // picture and record (the insights option)
+	on      bool   // picture and record (the insights option)
+	lane    string // a bake target's name: its lanes and record file
 	mu      sync.Mutex
 	recs    []*insights.Recorder
 	sources []insights.RecordSource
@@ -41,6 +43,9 @@ type tracker struct {
 // the status watcher that records its steps in lane.
 func (t *tracker) watch(plan *builder.Plan, c *client.Client, lane string) func(*client.SolveStatus) {
 	plan.Opt.Ref = identity.NewID()
+	if t.lane != "" {
+		lane = strings.TrimSpace(t.lane + " " + lane)
+	}
 	rec := &insights.Recorder{Lane: lane}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -91,7 +96,11 @@ func (t *tracker) exportRecord(ctx context.Context, d Deps) {
 	if !t.on || len(sources) == 0 {
 		return
 	}
-	path := filepath.Join(d.WorkDir, insightsDir, recordFile)
+	name := recordFile
+	if t.lane != "" {
+		name = "build-" + safeFileName(t.lane) + ".dockerbuild"
+	}
+	path := filepath.Join(d.WorkDir, insightsDir, name)
 	err := writeAtomically(path, func(f *os.File) error { return insights.ExportRecords(ctx, sources, f) })
 	switch {
 	case errors.Is(err, insights.ErrNoHistory):
@@ -112,6 +121,16 @@ func (t *tracker) timeline(d Deps, title string) (string, error) {
 	path := filepath.Join(d.WorkDir, insightsDir, timelineFile)
 	svg := insights.RenderSVG(steps, insights.SVGOptions{Title: title})
 	return path, writeAtomically(path, func(f *os.File) error { _, err := f.Write(svg); return err })
+}
+
+// safeFileName keeps letters, digits, dot, dash and underscore.
+func safeFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // writeAtomically writes path through a temp file renamed into place.

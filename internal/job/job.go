@@ -30,6 +30,7 @@ type Deps struct {
 	Now      func() time.Time
 	Dial     fleet.Dial                   // connects to one daemon
 	LookPath func(string) (string, error) // finds buildctl and buildkite-agent
+	Forget   func(host string)            // drops a shared connection that was lost (bake); nil otherwise
 }
 
 // FromProcess is the Deps of the running binary.

@@ -125,3 +125,66 @@ func uploadMetadata(ctx context.Context, d Deps, a *agent.Agent, cfg *config.Con
 		warnf(d.Err, "artifact %s not uploaded: %v", path, err)
 	}
 }
+
+// publishBake posts one annotation listing every target (with the combined
+// timeline, a lane per target), meta-data <key>:<target>, and the metadata
+// file as an artifact.
+func publishBake(ctx context.Context, d Deps, step *config.Config, targets []*bakeTarget, buildErr error, took time.Duration) {
+	if exitcode.Of(buildErr) == exitcode.Cancelled {
+		return
+	}
+	all := &tracker{on: step.Insights}
+	for _, t := range targets {
+		all.recs = append(all.recs, t.ins.recs...)
+	}
+	title := "remote-buildkit: bake"
+	svg, err := all.timeline(d, title)
+	if err != nil {
+		warnf(d.Err, "timeline not written: %v", err)
+	}
+	a, why := agent.FromEnv(d.Env.Get, d.LookPath)
+	if a == nil {
+		if step.Annotate && d.Env.Get("BUILDKITE") != "" {
+			fmt.Fprintf(d.Err, "remote-buildkit: not posting results: %s\n", why)
+		}
+		return
+	}
+	if step.Annotate {
+		annotateBake(ctx, d, a, title, targets, buildErr, took, uploadInsights(ctx, d, a, svg, all))
+	}
+	if buildErr != nil {
+		return
+	}
+	for _, t := range sortedTargets(targets) {
+		if step.MetaData.Enabled && t.res.Digest != "" {
+			md := step.MetaData
+			md.Key += ":" + t.Name
+			setMetaData(ctx, d, a, md, t.res)
+		}
+	}
+	if step.Artifact && step.MetadataFile != "" {
+		if err := a.UploadArtifact(ctx, relTo(d.WorkDir, step.MetadataFile)); err != nil {
+			warnf(d.Err, "artifact %s not uploaded: %v", step.MetadataFile, err)
+		}
+	}
+}
+
+func annotateBake(ctx context.Context, d Deps, a *agent.Agent, title string, targets []*bakeTarget, buildErr error, took time.Duration, insightsBody string) {
+	style, body := "success", ""
+	if buildErr != nil {
+		style, body = "error", report.Failure(title+" failed after "+took.Round(100*time.Millisecond).String(), buildErr)
+	}
+	for _, t := range sortedTargets(targets) {
+		if t.res != nil {
+			body += report.Success("target "+t.Name, t.res) + "\n"
+		}
+		if t.ins.record != "" {
+			if err := a.UploadArtifact(ctx, relTo(d.WorkDir, t.ins.record)); err == nil {
+				body += fmt.Sprintf(":package: Build record of %s: `%s` (`%s`)\n\n", t.Name, relTo(d.WorkDir, t.ins.record), insights.ImportCommand(relTo(d.WorkDir, t.ins.record)))
+			}
+		}
+	}
+	if err := a.Annotate(ctx, style, AnnotationContext, body+"\n"+insightsBody); err != nil {
+		warnf(d.Err, "annotation not posted: %v", err)
+	}
+}
