@@ -34,15 +34,15 @@ target "tool" {
 }
 `
 	dir := writeFiles(t, map[string]string{
-		"docker-bake.hcl":     bakeFile,
-		"base/Dockerfile":     "FROM scratch\nCOPY base.txt /\n",
-		"base/base.txt":       "the base\n",
-		"app/Dockerfile":      "FROM " + s.BaseImage + " AS build\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\nFROM scratch AS runtime\nCOPY --from=build /greeting /greeting\nFROM scratch AS other\n",
-		"tool/Dockerfile":     "FROM base AS runtime\nCOPY tool.txt /\n",
-		"tool/tool.txt":       "the tool\n",
-		"tool/.dockerignore":  "",
-		"app/.dockerignore":   "",
-		"base/.dockerignore":  "",
+		"docker-bake.hcl":    bakeFile,
+		"base/Dockerfile":    "FROM scratch\nCOPY base.txt /\n",
+		"base/base.txt":      "the base\n",
+		"app/Dockerfile":     "FROM " + s.BaseImage + " AS build\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\nFROM scratch AS runtime\nCOPY --from=build /greeting /greeting\nFROM scratch AS other\n",
+		"tool/Dockerfile":    "FROM base AS runtime\nCOPY tool.txt /\n",
+		"tool/tool.txt":      "the tool\n",
+		"tool/.dockerignore": "",
+		"app/.dockerignore":  "",
+		"base/.dockerignore": "",
 		"bake-results/.keep": "",
 	})
 	meta := filepath.Join(dir, "bake-results", "meta.json")
