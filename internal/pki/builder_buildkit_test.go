@@ -1,14 +1,5 @@
-//go:build buildkitconfig
-
 // These tests decode builder-config's output with BuildKit v0.34's own
-// config package, which go.mod does not require yet (its packages pull in
-// more modules). Run them without touching go.mod:
-//
-//	cp go.mod /tmp/t.mod; cp go.sum /tmp/t.sum; go mod tidy -modfile=/tmp/t.mod
-//	go test -modfile=/tmp/t.mod -tags buildkitconfig ./internal/pki
-//
-// TestBuilderConfigText always runs; the integration tests start buildkitd
-// with the file.
+// config package (github.com/moby/buildkit/cmd/buildkitd/config).
 package pki
 
 import (
