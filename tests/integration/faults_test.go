@@ -173,6 +173,7 @@ func TestFaultPoolMemberKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := finish(t, j, 90*time.Second)
+	after := time.Since(killed)
 	if r.Code != 0 {
 		t.Fatalf("want success on the other member: %s", r)
 	}
@@ -192,8 +193,8 @@ func TestFaultPoolMemberKilled(t *testing.T) {
 	if got := s.imageFile(t, repo+":pool", "out"); got != nonce {
 		t.Errorf("image /out = %q, want %q", got, nonce)
 	}
-	if after := time.Since(killed); after > 20*time.Second {
-		t.Errorf("the retry on %s finished %s after the kill, want < 20s (no wait for the dead member)", other.Host, after.Round(time.Millisecond))
+	if after > 15*time.Second { // RUN sleep 5 again, and no connect-timeout spent on the dead member
+		t.Errorf("the retry on %s finished %s after the kill, want < 15s", other.Host, after.Round(time.Millisecond))
 	}
 	t.Logf("killed %s; rebuilt on %s; job %s", first.Host, other.Host, r.Elapsed.Round(time.Millisecond))
 }
