@@ -1,71 +1,69 @@
 package integration
 
-// Load: many concurrent jobs, each with its own content, on one daemon and
-// across a pool of three (daemons of the test's own, see
-// faults_helpers_test.go): every job succeeds and every digest its metadata
-// file records is the one the registry answers for its tag.
+// Load: many concurrent jobs, each with its own content, on one daemon,
+// across a pool of three, and on a daemon restarted under them (daemons of
+// the test's own, see faults_helpers_test.go): every job succeeds and every
+// digest its metadata file records is the one the registry answers for its
+// tag.
 
 import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 // loadJobs runs n builds at once on hosts (one host, or a pool), job i with
-// pipeline slug load-<i> and a file of its own (copied, then read by a RUN),
-// pushing <repo>:job-<i>; it checks each job and returns how many each
-// daemon built.
-func loadJobs(t *testing.T, s *stack, n int, hosts []string) map[string]int {
+// pipeline slug load-<i> and a file of its own (copied, then read by `RUN
+// cat /unique > /copy` + then), pushing <repo>:job-<i>; during (if not nil)
+// runs while they build. It checks each job and returns how many each
+// daemon built and the results.
+func loadJobs(t *testing.T, s *stack, n int, hosts []string, then string, during func([]*faultkit.Job)) (map[string]int, []result) {
 	t.Helper()
 	repo := s.repo(t)
-	type out struct {
-		r    result
-		meta string
-	}
-	outs := make([]out, n)
-	var wg sync.WaitGroup
+	jobs, metas := make([]*faultkit.Job, n), make([]string, n)
 	start := time.Now()
 	for i := range n {
 		dir := writeFiles(t, map[string]string{
-			"Dockerfile": fmt.Sprintf("FROM %s\nCOPY unique /unique\nRUN cat /unique > /copy\n", s.BaseImage),
+			"Dockerfile": fmt.Sprintf("FROM %s\nCOPY unique /unique\nRUN cat /unique > /copy%s\n", s.BaseImage, then),
 			"unique":     fmt.Sprintf("%s job %d %d\n", repo, i, time.Now().UnixNano()),
 		})
-		outs[i].meta = filepath.Join(t.TempDir(), "m.json")
+		metas[i] = filepath.Join(t.TempDir(), "m.json")
 		cfg := s.baseConfig(map[string]any{"buildkit-host": hosts, "tags": []string{fmt.Sprintf("%s:job-%d", repo, i)},
-			"push": true, "metadata-file": outs[i].meta, "progress": "quiet", "annotate": false})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[i].r = s.run(t, dir, cfg, fmt.Sprintf("BUILDKITE_PIPELINE_SLUG=load-%d", i))
-		}()
+			"push": true, "metadata-file": metas[i], "annotate": false})
+		jobs[i] = s.startBuild(t, dir, cfg, fmt.Sprintf("BUILDKITE_PIPELINE_SLUG=load-%d", i))
 	}
-	wg.Wait()
-	wall := time.Since(start)
+	if during != nil {
+		during(jobs)
+	}
 	built := map[string]int{}
 	var times []time.Duration
-	for i, o := range outs {
-		if o.r.Code != 0 {
-			t.Errorf("job %d: %s", i, o.r)
+	var rs []result
+	for i, j := range jobs {
+		r := finish(t, j, 120*time.Second)
+		rs = append(rs, r)
+		if r.Code != 0 {
+			t.Errorf("job %d: %s", i, r)
 			continue
 		}
-		times = append(times, o.r.Elapsed)
+		times = append(times, r.Elapsed)
 		tag := fmt.Sprintf("%s:job-%d", repo, i)
 		got, err := s.headDigest(t, tag)
-		if want := metaDigest(t, o.meta); err != nil || got != want || want == "" {
+		if want := metaDigest(t, metas[i]); err != nil || got != want || want == "" {
 			t.Errorf("job %d: registry answers HEAD %s with %q (%v), its metadata file has %q", i, tag, got, err, want)
 		}
-		host, _ := readMetadata(t, o.meta)["remote-buildkit"].(map[string]any)["buildkit_host"].(string)
+		host, _ := readMetadata(t, metas[i])["remote-buildkit"].(map[string]any)["buildkit_host"].(string)
 		built[host]++
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	if len(times) > 0 {
-		t.Logf("%d jobs on %d daemon(s) in %s (job times: median %s, max %s); built: %v", n, len(hosts),
-			wall.Round(time.Millisecond), times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond), built)
+		t.Logf("%d jobs on %d daemon(s) in %s (job times: median %s, max %s); built: %v", n, len(hosts), time.Since(start).Round(time.Millisecond),
+			times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond), built)
 	}
-	return built
+	return built, rs
 }
 
 // 16 concurrent jobs on one daemon.
@@ -73,7 +71,7 @@ func TestLoadJobsOneDaemon(t *testing.T) {
 	s := requireStack(t)
 	d := startDaemon(t)
 	start := time.Now()
-	built := loadJobs(t, s, 16, []string{d.Host})
+	built, _ := loadJobs(t, s, 16, []string{d.Host}, "", nil)
 	if built[d.Host] != 16 {
 		t.Errorf("built %v, want 16 on %s", built, d.Host)
 	}
@@ -90,7 +88,7 @@ func TestLoadJobsPool(t *testing.T) {
 		hosts = append(hosts, startDaemon(t).Host)
 	}
 	start := time.Now()
-	built := loadJobs(t, s, 24, hosts)
+	built, _ := loadJobs(t, s, 24, hosts, "", nil)
 	if len(built) < 2 {
 		t.Errorf("every job went to one member: %v", built)
 	}
@@ -101,5 +99,30 @@ func TestLoadJobsPool(t *testing.T) {
 	}
 	if took := time.Since(start); took > 75*time.Second {
 		t.Errorf("24 jobs took %s, want < 75s", took.Round(time.Millisecond))
+	}
+}
+
+// 8 concurrent jobs on one daemon, killed (-9) while all of them run their
+// RUN step and restarted 1 s later: every job runs again and succeeds.
+func TestLoadJobsDaemonRestart(t *testing.T) {
+	s := requireStack(t)
+	d := startDaemon(t)
+	start := time.Now()
+	_, rs := loadJobs(t, s, 8, []string{d.Host}, " && sleep 6", func(jobs []*faultkit.Job) {
+		for _, j := range jobs {
+			waitLine(t, j, stepRe("RUN cat /unique > /copy && sleep 6"), 0, 60*time.Second)
+		}
+		time.Sleep(time.Second)
+		if err := d.Restart(time.Second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for i, r := range rs {
+		if causes := retriedAfter(r.Stdout); r.Code == 0 && len(causes) != 1 {
+			t.Errorf("job %d: want one attempt 2 section, got %q: %s", i, causes, r)
+		}
+	}
+	if took := time.Since(start); took > 60*time.Second {
+		t.Errorf("8 restarted jobs took %s, want < 60s", took.Round(time.Millisecond))
 	}
 }
