@@ -18,6 +18,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 )
 
@@ -79,6 +80,15 @@ func (d daemonAPI) Cache(ctx context.Context, node config.Node, timeout time.Dur
 		size += r.Size
 	}
 	return size, len(du), nil
+}
+
+func (d daemonAPI) Active(ctx context.Context, node config.Node, timeout time.Duration) (int, error) {
+	cl, _, err := d.connect(ctx, node, timeout)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	return fleet.ActiveBuilds(ctx, cl)
 }
 
 // ecrAPI is the ECR call the repository check uses.

@@ -29,6 +29,8 @@ type DaemonAPI interface {
 	Platforms(ctx context.Context, node config.Node, timeout time.Duration) ([]string, error)
 	// Cache returns the daemon's build cache size and record count.
 	Cache(ctx context.Context, node config.Node, timeout time.Duration) (bytes int64, records int, err error)
+	// Active returns how many builds the daemon is running now.
+	Active(ctx context.Context, node config.Node, timeout time.Duration) (int, error)
 }
 
 // AWSAPI is what diagnose asks AWS.

@@ -73,8 +73,9 @@ type Runner struct {
 	Registry  RegistryAPI
 	Buildkite BuildkiteAPI // nil without BUILDKITE_API_TOKEN
 
-	free          func(dir string) (uint64, error) // free bytes (default statfs); tests fake it
-	clientVersion func() string                    // default versions.ClientVersion
+	free          func(dir string) (uint64, error)                                       // free bytes (default statfs); tests fake it
+	resolve       func(ctx context.Context, name, port, server string) ([]string, error) // default fleet.Resolve
+	clientVersion func() string                                                          // default versions.ClientVersion
 }
 
 // state is what earlier checks learned, for later ones.
@@ -154,11 +155,15 @@ func (r *Runner) Run(ctx context.Context) *Report {
 		}
 		rep.Checks = append(rep.Checks, c)
 	}
+	fleetCheck, dns := r.resolveFleet(ctx)
 	s := &state{cfg: r.Config}
 	if r.Config != nil {
 		s.node, s.platforms = r.Config.Default(), r.Config.Platforms
 	}
 	run(step{"config", r.checkConfig}, s, "")
+	if dns {
+		run(step{"fleet-dns", func(context.Context, *state) Check { return fleetCheck }}, s, "")
+	}
 	if r.Config != nil && len(r.Config.Nodes) > 1 {
 		// Every node gets the daemon checks, with its own connection settings.
 		for _, n := range r.Config.Nodes {
@@ -174,6 +179,9 @@ func (r *Runner) Run(ctx context.Context) *Report {
 		for _, st := range r.daemonSteps() {
 			run(st, s, "")
 		}
+	}
+	if r.Config != nil && len(r.Config.Nodes) > 1 {
+		run(step{"fleet", r.checkFleet}, s, "")
 	}
 	for _, st := range r.globalSteps() {
 		run(st, s, "")

@@ -234,6 +234,7 @@ type fakeDaemon struct {
 	size         int64
 	records      int
 	cacheErr     error
+	active       int
 	infoCalls    int
 	lastInfoNode config.Node
 }
@@ -248,6 +249,9 @@ func (f *fakeDaemon) Platforms(context.Context, config.Node, time.Duration) ([]s
 }
 func (f *fakeDaemon) Cache(context.Context, config.Node, time.Duration) (int64, int, error) {
 	return f.size, f.records, f.cacheErr
+}
+func (f *fakeDaemon) Active(context.Context, config.Node, time.Duration) (int, error) {
+	return f.active, f.err
 }
 
 type fakeAWS struct {

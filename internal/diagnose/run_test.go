@@ -83,6 +83,7 @@ func TestRunNodes(t *testing.T) {
 			want = append(want, n+": "+c)
 		}
 	}
+	want = append(want, "fleet")
 	want = append(want, globalChecks...)
 	if got := names(rep); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("checks %v, want %v", got, want)
