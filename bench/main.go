@@ -140,6 +140,8 @@ func main() {
 
 	overhead(&notes)
 	buildTime(&notes)
+	bakeWall(&notes)         // bench/bake.go
+	insightsOverhead(&notes) // bench/insights.go
 	if !*skipBig {
 		transfer(&notes)
 		memory(&notes)
@@ -465,7 +467,7 @@ func report(notes []string) {
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.what, r.a, r.b, r.ratio, r.target, r.verdict)
 	}
-	b.WriteString("\nBaselines: the AWS CLI recipe (overhead), `buildctl build` (build, transfer, memory, start-up).\n\n## Notes\n\n")
+	b.WriteString("\nBaselines: the AWS CLI recipe (overhead), `buildctl build` (build, transfer, memory, start-up; four in a row for bake), `insights: false` (insights).\n\n## Notes\n\n")
 	for _, n := range notes {
 		b.WriteString("- " + n + "\n")
 	}
