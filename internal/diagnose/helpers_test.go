@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,6 +228,7 @@ func closedAddr(t *testing.T) string {
 }
 
 type fakeDaemon struct {
+	mu           sync.Mutex // the fleet check asks members in parallel
 	ver          string
 	err          error
 	plats        []string
@@ -240,6 +242,8 @@ type fakeDaemon struct {
 }
 
 func (f *fakeDaemon) Info(_ context.Context, n config.Node, _ time.Duration) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.infoCalls++
 	f.lastInfoNode = n
 	return f.ver, f.err

@@ -104,29 +104,8 @@ func TestRoute(t *testing.T) {
 			t.Fatalf("route() = %+v, %v", as, err)
 		}
 	})
-	t.Run("pool member down is skipped, same member every time", func(t *testing.T) {
-		f := &fakeDialer{up: map[string]string{"tcp://a:1": "v", "tcp://b:1": "v", "tcp://c:1": "v"}}
-		cfg := &config.Config{Nodes: pool, PipelineSlug: "app", Dockerfile: "/w/Dockerfile"}
-		d := Deps{Dial: f.dial, Err: &bytes.Buffer{}, WorkDir: "/w"}
-		first, err := route(context.Background(), d, cfg, builder.NewRequest(cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, _ := route(context.Background(), d, cfg, builder.NewRequest(cfg))
-		if first[0].Node.Name != again[0].Node.Name {
-			t.Errorf("pool member changed: %s then %s", first[0].Node.Name, again[0].Node.Name)
-		}
-		delete(f.up, first[0].Node.Host)
-		errOut := &bytes.Buffer{}
-		d.Err = errOut
-		next, err := route(context.Background(), d, cfg, builder.NewRequest(cfg))
-		if err != nil || next[0].Node.Name == first[0].Node.Name || next[0].Rank != 2 {
-			t.Errorf("with %s down: %+v, %v", first[0].Node.Name, next, err)
-		}
-		if !strings.Contains(errOut.String(), "skipping BuildKit node "+first[0].Node.Name) {
-			t.Errorf("no warning for the skipped member: %q", errOut)
-		}
-	})
+	// Pools (bounded loads probe each member's build history) are tested against real
+	// daemons: TestNodesPool and TestFleetDNS* in tests/integration.
 	t.Run("nodes split by platform", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{"tcp://a:1": "v", "tcp://b:1": "v"}}
 		cfg := &config.Config{Nodes: nodes("amd=tcp://a:1|linux/amd64", "arm=tcp://b:1|linux/arm64"), Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true}
@@ -144,7 +123,7 @@ func TestRoute(t *testing.T) {
 	})
 	t.Run("no member answers", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{}}
-		cfg := &config.Config{Nodes: pool}
+		cfg := &config.Config{Nodes: pool, MaxLoadFactor: config.DefaultMaxLoadFactor}
 		_, err := route(context.Background(), Deps{Dial: f.dial, Err: &bytes.Buffer{}}, cfg, builder.NewRequest(cfg))
 		if exitcode.Of(err) != exitcode.Connect || len(f.dialed) != 3 {
 			t.Errorf("err %v (exit %d), dialed %v; want exit 3 after trying all three", err, exitcode.Of(err), f.dialed)
