@@ -21,7 +21,7 @@ import (
 const bakeImages = 4
 
 // bakeDockerfile: %[1]s the base image, %[2]d the image's number. The base
-// stage writes and hashes 40 MB (about 1.5 s on the stack), each image's own
+// stage writes and hashes 40 MB (about 1 s on the stack), each image's own
 // stage 8 MB.
 const bakeDockerfile = `FROM %[1]s AS base
 ARG NONCE
@@ -76,5 +76,5 @@ func bakeWall(notes *[]string) {
 	theirs()
 	a, b := alternate(*runs, ours, theirs)
 	record(fmt.Sprintf("bake: %d images sharing a base stage, one step (vs %d× `buildctl build`)", bakeImages, bakeImages), a, b, 0.6, " wall")
-	*notes = append(*notes, fmt.Sprintf("Bake: %d images, each its own context and Dockerfile: a shared base stage (`FROM` the stack's busybox, one `RUN` writing and hashing 40 MB, about 1.5 s) and a per-image stage (`FROM base`, a `RUN` hashing 8 MB), all pushed to the stack's registry. remote-buildkit: one `build` with `bake: docker-bake.hcl` (%d targets, `push: true`); baseline: %d `buildctl build` runs one after the other on the same daemon, timed together. Every run of either tool has a new `NONCE` build-arg (used by both stages), so nothing comes from the other tool's or an earlier run's cache; within a run the images share the base stage, which the sequential baseline reuses from its first build and bake's parallel targets share on the daemon. One untimed warm-up run each.", bakeImages, bakeImages, bakeImages))
+	*notes = append(*notes, fmt.Sprintf("Bake: %d images, each its own context and Dockerfile: a shared base stage (`FROM` the stack's busybox, one `RUN` writing and hashing 40 MB, about 1 s) and a per-image stage (`FROM base`, a `RUN` hashing 8 MB), all pushed to the stack's registry. remote-buildkit: one `build` with `bake: docker-bake.hcl` (%d targets, `push: true`); baseline: %d `buildctl build` runs one after the other on the same daemon, timed together. Every run of either tool has a new `NONCE` build-arg (used by both stages), so nothing comes from the other tool's or an earlier run's cache; within a run the images share the base stage, which the sequential baseline reuses from its first build and bake's parallel targets share on the daemon. One untimed warm-up run each.", bakeImages, bakeImages, bakeImages))
 }
