@@ -42,6 +42,10 @@ func transportCause(msg string) string {
 		}
 	}
 	switch {
+	case strings.Contains(msg, "handshake") && strings.Contains(msg, "EOF"):
+		// Our TLS client got no answer: a proxy or load balancer whose
+		// daemon is down (a TLS mismatch answers differently).
+		return "connection closed during the TLS handshake"
 	case strings.Contains(msg, "error reading server preface"), strings.Contains(msg, "EOF"):
 		return "connection closed before the gRPC preface"
 	case strings.Contains(msg, "code = Unavailable"):

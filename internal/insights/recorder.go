@@ -44,6 +44,11 @@ func (s Step) Cancelled() bool { return strings.Contains(s.Error, "context cance
 // ready to use. Update and Steps may be called from different goroutines.
 type Recorder struct {
 	Lane string
+	// Since is when the solve started (zero: unknown). A vertex another
+	// build on the daemon started earlier (a shared, cached FROM) reports
+	// that build's times: they are clamped to Since, so the timeline and
+	// the wall time are this build's.
+	Since time.Time
 
 	mu    sync.Mutex
 	steps map[digest.Digest]*Step
@@ -82,11 +87,11 @@ func (r *Recorder) vertex(v *client.Vertex) {
 	}
 	s.Name = v.Name
 	if v.Started != nil && (s.Start.IsZero() || v.Started.Before(s.Start)) {
-		s.Start = *v.Started
+		s.Start = r.clamp(*v.Started)
 	}
 	if v.Completed != nil {
-		if v.Completed.After(s.End) {
-			s.End = *v.Completed
+		if end := r.clamp(*v.Completed); end.After(s.End) {
+			s.End = end
 		}
 		s.Cached = v.Cached
 	}
@@ -94,6 +99,14 @@ func (r *Recorder) vertex(v *client.Vertex) {
 		s.Error = v.Error
 	}
 	s.Seconds = s.Duration().Seconds()
+}
+
+// clamp moves a time from before the solve to its start.
+func (r *Recorder) clamp(t time.Time) time.Time {
+	if !r.Since.IsZero() && t.Before(r.Since) {
+		return r.Since
+	}
+	return t
 }
 
 // Steps returns a copy of the steps recorded so far, by start time (steps

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/identity"
@@ -46,7 +47,7 @@ func (t *tracker) watch(plan *builder.Plan, c *client.Client, lane string) func(
 	if t.lane != "" {
 		lane = strings.TrimSpace(t.lane + " " + lane)
 	}
-	rec := &insights.Recorder{Lane: lane}
+	rec := &insights.Recorder{Lane: lane, Since: time.Now()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.recs = append(t.recs, rec)
