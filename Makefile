@@ -37,7 +37,7 @@ lint:
 	shellcheck -x hooks/* tests/stack/*.sh tests/*.sh .ci/run
 
 test-unit:
-	go test -race ./internal/... ./cmd/... .
+	go test -race ./internal/... ./cmd/... ./tests/faultkit/... .
 
 test-hooks: build
 	bats tests/hooks
