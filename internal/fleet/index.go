@@ -48,7 +48,7 @@ type Part struct {
 // PushIndex assembles one OCI image index from the images the nodes pushed
 // by digest to repo, and pushes it under every tag. Nothing is tagged until
 // every part is known.
-func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part, tags []string) (string, []builder.Manifest, error) {
+func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part, tags []string, annotations map[string]string) (string, []builder.Manifest, error) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
 	idx := mutate.IndexMediaType(empty.Index, ggcrtypes.OCIImageIndex)
 	var manifests []builder.Manifest
@@ -96,6 +96,9 @@ func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part
 		d.Platform = plat
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: d})
 		manifests = append(manifests, builder.Manifest{Platform: platformString(plat), Digest: desc.Digest.String(), Node: p.Node, Host: p.Host})
+	}
+	if len(annotations) > 0 { // the annotations option's index: entries
+		idx = mutate.Annotations(idx, annotations).(v1.ImageIndex)
 	}
 	digest, err := idx.Digest()
 	if err != nil {

@@ -170,6 +170,25 @@ func TestNodesSplitPlatforms(t *testing.T) {
 		}
 	})
 
+	// index: annotations land on the index the plugin assembles.
+	t.Run("index annotations", func(t *testing.T) {
+		repo := s.repo(t)
+		dir := writeFiles(t, map[string]string{"Dockerfile": fmt.Sprintf(splitDockerfile, s.BaseImage, "true")})
+		r := s.run(t, dir, map[string]any{"tls-dir": s.TLSDir, "nodes": nodes, "platforms": both, "tags": []string{repo + ":ann"}, "push": true,
+			"annotations": []string{"index:org.opencontainers.image.description=split across nodes"}, "build-args": map[string]string{"NONCE": repo + "ann"}})
+		if r.Code != 0 {
+			t.Fatalf("split build failed: %s", r)
+		}
+		idx, err := s.descriptor(t, repo+":ann").ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, _ := idx.IndexManifest()
+		if got := im.Annotations["org.opencontainers.image.description"]; got != "split across nodes" {
+			t.Errorf("index annotations %v, want the description", im.Annotations)
+		}
+	})
+
 	t.Run("parallel", func(t *testing.T) {
 		repo := s.repo(t)
 		dir := writeFiles(t, map[string]string{"Dockerfile": fmt.Sprintf(splitDockerfile, s.BaseImage, "sleep 10")})
