@@ -43,7 +43,7 @@ test-hooks: build
 	bats tests/hooks
 
 test-integration: build stack-up
-	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(BIN) go test -count=1 -timeout 15m ./tests/integration/...
+	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(BIN) go test -count=1 -timeout 25m ./tests/integration/...
 
 # The pool and split (nodes) integration tests again, with a race-detector binary: a data race
 # makes the binary exit 66 and the test fail.

@@ -636,3 +636,52 @@ func TestFleetDNSNoRecordsThroughBinary(t *testing.T) {
 		t.Errorf("want exit 3 naming missing.test and the resolver's answer (no such host): %s", r)
 	}
 }
+
+// Sequential builds of one pipeline on a dns:// fleet land on the same
+// member 10 of 10 times (cache affinity on an idle fleet); a member that
+// accepts TCP but never answers is skipped within the probe deadline and
+// the build goes on.
+func TestFleetDNSStickyAndSilentMemberThroughBinary(t *testing.T) {
+	s := requireStack(t)
+	e := newFleetEnv(t)
+	requireDNSRouting(t, s, e)
+	for _, ip := range fleetIPs {
+		e.startDaemon(ip)
+	}
+	slug := fmt.Sprintf("fleet-sticky-%d", time.Now().UnixNano())
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
+	hosts := map[string]int{}
+	for i := 0; i < 10; i++ {
+		meta := filepath.Join(t.TempDir(), "m.json")
+		r := s.run(t, dir, e.hostConfig(map[string]any{"metadata-file": meta}), "BUILDKITE_PIPELINE_SLUG="+slug)
+		if r.Code != 0 {
+			t.Fatalf("build %d: %s", i, r)
+		}
+		host, _ := readMetadata(t, meta)["remote-buildkit"].(map[string]any)["buildkit_host"].(string)
+		hosts[host]++
+	}
+	if len(hosts) != 1 {
+		t.Errorf("10 sequential builds of one pipeline went to %v, want one member", hosts)
+	}
+	first := fleet.Ordered(fleet.Key(slug, "Dockerfile"), e.members())[0]
+	if hosts[first.Host] != 10 {
+		t.Errorf("builds on %v, want all 10 on the rendezvous winner %s", hosts, first.Host)
+	}
+
+	// A fourth record for a member that accepts TCP and never answers; a
+	// pipeline it would win still builds.
+	silent := "127.0.0.34"
+	silentMember(t, silent)
+	e.setRecords(append(slices.Clone(fleetIPs), silent))
+	var slugSilent string
+	ms := e.members()
+	for i := 0; i < 200 && slugSilent == ""; i++ {
+		if k := fmt.Sprintf("fleet-silent-%d", i); fleet.Ordered(fleet.Key(k, "Dockerfile"), ms)[0].Host == "tcp://"+silent+":"+fleetPort {
+			slugSilent = k
+		}
+	}
+	r := s.run(t, dir, e.hostConfig(nil), "BUILDKITE_PIPELINE_SLUG="+slugSilent)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "skipping BuildKit node "+silent) || r.Elapsed > 10*time.Second {
+		t.Errorf("want the build to go on past the silent member within the probe deadline: %s", r)
+	}
+}
