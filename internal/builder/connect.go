@@ -19,6 +19,8 @@ import (
 	_ "github.com/moby/buildkit/client/connhelper/nerdctlcontainer"
 	_ "github.com/moby/buildkit/client/connhelper/podmancontainer"
 	_ "github.com/moby/buildkit/client/connhelper/ssh" // ssh://
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
@@ -89,6 +91,16 @@ func ResolveTLS(c config.Node) (TLS, error) {
 	return t, nil
 }
 
+// A connection silently cut during a build (a partition, a builder gone
+// without a reset) is noticed by gRPC keepalive pings: KeepaliveTime without
+// traffic, then KeepaliveTimeout for the answer. buildkitd does not relax
+// gRPC's server default (pings at most every 5 minutes, else it drops the
+// connection), so the client never pings more often than that.
+const (
+	KeepaliveTime    = 5*time.Minute + 10*time.Second
+	KeepaliveTimeout = 30 * time.Second
+)
+
 // ClientOptions are the BuildKit client options that reach node: the one
 // place a node's settings become a connection.
 func ClientOptions(n config.Node) ([]client.ClientOpt, TLS, error) {
@@ -96,7 +108,9 @@ func ClientOptions(n config.Node) ([]client.ClientOpt, TLS, error) {
 	if err != nil {
 		return nil, t, err
 	}
-	var opts []client.ClientOpt
+	opts := []client.ClientOpt{client.WithGRPCDialOption(grpc.WithKeepaliveParams(keepalive.ClientParameters{
+		Time: KeepaliveTime, Timeout: KeepaliveTimeout,
+	}))}
 	if t.Enabled {
 		opts = append(opts, client.WithServerConfig(n.TLSServerName, t.CA))
 		if t.ClientCertUsed {
