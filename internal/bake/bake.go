@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -45,7 +47,10 @@ func Load(ctx context.Context, workDir string, files, targets, set []string) ([]
 		targets = []string{"default"}
 	}
 	defaults := map[string]string{"BAKE_CMD_CONTEXT": workDir, "BAKE_LOCAL_PLATFORM": platforms.Format(platforms.DefaultSpec())}
-	tm, _, err := bake.ReadTargets(ctx, fs, append([]string(nil), targets...), set, defaults, nil, &bake.EntitlementConf{})
+	// Paths are relative to the working directory, as docker buildx bake has
+	// them; BUILDX_BAKE_FILE_RELATIVE_PATHS=true makes them relative to each file.
+	rel, _ := strconv.ParseBool(os.Getenv("BUILDX_BAKE_FILE_RELATIVE_PATHS"))
+	tm, _, err := bake.ReadTargets(ctx, fs, append([]string(nil), targets...), set, defaults, nil, &bake.EntitlementConf{}, bake.ParseOpt{FileRelativePaths: rel})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrBake, explain(err, fs))
 	}

@@ -112,6 +112,22 @@ services:
 	}
 }
 
+// Paths are relative to the working directory (buildx's default), or to the
+// file with BUILDX_BAKE_FILE_RELATIVE_PATHS=true.
+func TestLoadComposeInASubdirectory(t *testing.T) {
+	dir := write(t, map[string]string{"deploy/compose.yaml": "services:\n  api:\n    image: r/api:1\n    build: ./api\n"})
+	for env, want := range map[string]string{"": "api", "true": filepath.Join(dir, "deploy", "api")} {
+		t.Setenv("BUILDX_BAKE_FILE_RELATIVE_PATHS", env)
+		ts, err := Load(context.Background(), dir, []string{"deploy/compose.yaml"}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ts[0].Options["context"]; got != want {
+			t.Errorf("BUILDX_BAKE_FILE_RELATIVE_PATHS=%q: context %v, want %s", env, got, want)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := write(t, map[string]string{"docker-bake.hcl": hcl, "bad.hcl": "target \"x\" {\n  tags = [\n}\n",
 		"cycle.hcl": `target "a" { contexts = { b = "target:b" } }` + "\n" + `target "b" { contexts = { a = "target:a" } }`})
