@@ -9,6 +9,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/insights"
 )
 
 // resolveFleet replaces every dns://NAME:PORT daemon by its members (one per
@@ -91,20 +92,7 @@ func (r *Runner) member(ctx context.Context, n config.Node) (string, bool) {
 		line += fmt.Sprintf(", %d active", active)
 	}
 	if size, _, err := r.Daemon.Cache(ctx, n, r.Probe); err == nil {
-		line += ", cache " + humanBytes(size)
+		line += ", cache " + insights.FormatBytes(size)
 	}
 	return line, true
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

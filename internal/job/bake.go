@@ -53,15 +53,15 @@ func readBakeStep(d Deps) (*bakeStep, error) {
 	if len(problems) > 0 {
 		return nil, exitcode.With(exitcode.BadConfig, &config.Error{Problems: problems})
 	}
-	b := &bakeStep{files: strings1(m["bake"]), targets: strings1(m["targets"]), set: strings1(m["set"]), base: m}
+	b := &bakeStep{files: stringOrList(m["bake"]), targets: stringOrList(m["targets"]), set: stringOrList(m["set"]), base: m}
 	for _, k := range []string{"bake", "targets", "set"} {
 		delete(b.base, k)
 	}
 	return b, nil
 }
 
-// strings1 decodes a string-or-list option.
-func strings1(raw json.RawMessage) []string {
+// stringOrList decodes a string-or-list option.
+func stringOrList(raw json.RawMessage) []string {
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
 		return []string{one}

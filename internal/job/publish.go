@@ -33,16 +33,9 @@ func publish(ctx context.Context, d Deps, cfg *config.Config, o outcome) {
 	if exitcode.Of(o.err) == exitcode.Cancelled {
 		return // the job is going away: don't hold it up
 	}
-	a, why := agent.FromEnv(d.Env.Get, d.LookPath)
 	title := "remote-buildkit: " + relTo(d.WorkDir, cfg.Dockerfile)
-	svg, err := o.ins.timeline(d, title)
-	if err != nil {
-		warnf(d.Err, "timeline not written: %v", err)
-	}
+	a, svg := prepare(d, cfg, o.ins, title)
 	if a == nil {
-		if cfg.Annotate && d.Env.Get("BUILDKITE") != "" {
-			fmt.Fprintf(d.Err, "remote-buildkit: not posting results: %s\n", why)
-		}
 		return
 	}
 	if cfg.Annotate {
@@ -57,6 +50,20 @@ func publish(ctx context.Context, d Deps, cfg *config.Config, o outcome) {
 	if cfg.Artifact {
 		uploadMetadata(ctx, d, a, cfg, o.res)
 	}
+}
+
+// prepare writes the timeline picture (insights on) and finds the agent
+// to post through; nil, after saying why inside a job, when there is none.
+func prepare(d Deps, cfg *config.Config, ins *tracker, title string) (*agent.Agent, string) {
+	svg, err := ins.timeline(d, title)
+	if err != nil {
+		warnf(d.Err, "timeline not written: %v", err)
+	}
+	a, why := agent.FromEnv(d.Env.Get, d.LookPath)
+	if a == nil && cfg.Annotate && d.Env.Get("BUILDKITE") != "" {
+		fmt.Fprintf(d.Err, "remote-buildkit: not posting results: %s\n", why)
+	}
+	return a, svg
 }
 
 // uploadInsights uploads the timeline and the build record and returns the
@@ -138,15 +145,8 @@ func publishBake(ctx context.Context, d Deps, step *config.Config, targets []*ba
 		all.recs = append(all.recs, t.ins.recs...)
 	}
 	title := "remote-buildkit: bake"
-	svg, err := all.timeline(d, title)
-	if err != nil {
-		warnf(d.Err, "timeline not written: %v", err)
-	}
-	a, why := agent.FromEnv(d.Env.Get, d.LookPath)
+	a, svg := prepare(d, step, all, title)
 	if a == nil {
-		if step.Annotate && d.Env.Get("BUILDKITE") != "" {
-			fmt.Fprintf(d.Err, "remote-buildkit: not posting results: %s\n", why)
-		}
 		return
 	}
 	if step.Annotate {

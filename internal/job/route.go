@@ -83,18 +83,6 @@ func dialWaiting(ctx context.Context, d Deps, n config.Node, timeout time.Durati
 	return c, err
 }
 
-// chooseWaiting picks a pool member; while none answers it tries again,
-// within connect-timeout.
-func chooseWaiting(ctx context.Context, d Deps, cfg *config.Config, key string, warn func(string)) (*fleet.Connected, error) {
-	var c *fleet.Connected
-	err := builder.WaitFor(ctx, "every pool member", cfg.ConnectTimeout, d.Err, func(left time.Duration) error {
-		var err error
-		c, err = fleet.Choose(ctx, d.Dial, key, cfg.Nodes, left, warn)
-		return err
-	})
-	return c, err
-}
-
 // routeByPlatform gives each platform to a node that builds it natively.
 func routeByPlatform(ctx context.Context, d Deps, cfg *config.Config, req builder.Request, key string, declared bool, warn func(string)) ([]fleet.Assignment, error) {
 	as, err := fleet.Assign(ctx, d.Dial, key, cfg.Nodes, cfg.Platforms, cfg.ConnectTimeout, warn)
@@ -102,7 +90,7 @@ func routeByPlatform(ctx context.Context, d Deps, cfg *config.Config, req builde
 		// A pool of like daemons: one of them builds every platform, as a
 		// single daemon would (cross-compiling stages or QEMU).
 		fmt.Fprintf(d.Err, "remote-buildkit: not every platform has a native node (%s): building all of them on one pool member\n", strings.Join(cfg.Platforms, ", "))
-		c, cerr := chooseWaiting(ctx, d, cfg, key, warn)
+		c, cerr := chooseMember(ctx, d, cfg, key, warn)
 		if cerr != nil {
 			return nil, exitcode.With(exitcode.Connect, cerr)
 		}
