@@ -154,50 +154,39 @@ versitygw_ok() {
   [[ -x $VERSITYGW ]] && "$VERSITYGW" --version 2>/dev/null | grep -w "$VGW_VERSION" >/dev/null
 }
 
-install_versitygw() {
-  if versitygw_ok; then log "versitygw: $VGW_VERSION present in $VGW_DIR" && return 0; fi
+# go_install NAME OK-FN DEST LDFLAGS PACKAGE@VERSION: `go install` a tool into DEST once, under a lock
+# (a second caller waits and then finds it), checked by OK-FN. The version is set at link time, as the
+# tools' own Makefiles do, or they report "git".
+go_install() {
+  local name=$1 ok=$2 dest=$3 ldflags=$4 pkg=$5 tmp log=$CACHE/tools/$1-build.log
+  if "$ok"; then log "$name: present in ${dest%/*}" && return 0; fi
   mkdir -p "$CACHE/tools"
-  exec 8>"$CACHE/tools/.versitygw.lock"
-  flock -n 8 || { log "versitygw: another build is running, waiting for it" && flock 8; }
-  if ! versitygw_ok; then
-    local tmp vlog=$CACHE/tools/versitygw-build.log
-    log "versitygw: building $VGW_VERSION from the Go module proxy (~100 s cold, log $vlog)"
+  exec 8>"$CACHE/tools/.$name.lock"
+  flock -n 8 || { log "$name: another build is running, waiting for it" && flock 8; }
+  if ! "$ok"; then
+    log "$name: building ${pkg#*@} from the Go module proxy (log $log)"
     tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    # Version is set at link time (as upstream's Makefile does), or it reports "git".
-    if ! (cd "$tmp" && GOWORK=off GOBIN=$tmp go install -ldflags "-X=main.Version=$VGW_VERSION" \
-      "github.com/versity/versitygw/cmd/versitygw@$VGW_VERSION" &&
-      mkdir -p "$VGW_DIR" && mv "$tmp/versitygw" "$VERSITYGW" && rmdir "$tmp") >"$vlog" 2>&1; then
-      tail -n 30 "$vlog" >&2 && rm -rf "$tmp"
-      die "versitygw: build failed (log $vlog)"
+    if ! (cd "$tmp" && GOWORK=off GOBIN=$tmp go install -ldflags "$ldflags" "$pkg" &&
+      mkdir -p "${dest%/*}" && mv "$tmp/$(basename "${pkg%@*}")" "$dest" && rmdir "$tmp") >"$log" 2>&1; then
+      tail -n 30 "$log" >&2 && rm -rf "$tmp"
+      die "$name: build failed (log $log)"
     fi
   fi
   exec 8>&-
-  versitygw_ok || die "versitygw: $VERSITYGW does not report $VGW_VERSION"
-  log "versitygw: $("$VERSITYGW" --version | head -n 1 | tr -s ' ')"
+  "$ok" || die "$name: $dest does not report the version wanted"
+  log "$name: $("$dest" --version 2>/dev/null | head -n 1 | tr -s ' ')"
+}
+
+install_versitygw() {
+  go_install versitygw versitygw_ok "$VERSITYGW" "-X=main.Version=$VGW_VERSION" \
+    "github.com/versity/versitygw/cmd/versitygw@$VGW_VERSION"
 }
 
 toxiproxy_ok() { [[ -x $TOXIPROXY ]] && "$TOXIPROXY" --version 2>/dev/null | grep -w "${TOXI_VERSION#v}" >/dev/null; }
 
 install_toxiproxy() {
-  if toxiproxy_ok; then log "toxiproxy: $TOXI_VERSION present in $TOXI_DIR" && return 0; fi
-  mkdir -p "$CACHE/tools"
-  exec 8>"$CACHE/tools/.toxiproxy.lock"
-  flock -n 8 || { log "toxiproxy: another build is running, waiting for it" && flock 8; }
-  if ! toxiproxy_ok; then
-    local tmp tlog=$CACHE/tools/toxiproxy-build.log
-    log "toxiproxy: building $TOXI_VERSION from the Go module proxy (log $tlog)"
-    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    # The version is set at link time (as upstream's Makefile does), or it reports "git".
-    if ! (cd "$tmp" && GOWORK=off GOBIN=$tmp go install -ldflags "-X github.com/Shopify/toxiproxy/v2.Version=${TOXI_VERSION#v}" \
-      "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXI_VERSION" &&
-      mkdir -p "$TOXI_DIR" && mv "$tmp/server" "$TOXIPROXY" && rmdir "$tmp") >"$tlog" 2>&1; then
-      tail -n 30 "$tlog" >&2 && rm -rf "$tmp"
-      die "toxiproxy: build failed (log $tlog)"
-    fi
-  fi
-  exec 8>&-
-  toxiproxy_ok || die "toxiproxy: $TOXIPROXY does not report $TOXI_VERSION"
-  log "toxiproxy: $("$TOXIPROXY" --version | head -n 1)"
+  go_install toxiproxy toxiproxy_ok "$TOXIPROXY" "-X github.com/Shopify/toxiproxy/v2.Version=${TOXI_VERSION#v}" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXI_VERSION"
 }
 
 buildx_ok() { [[ -x $BUILDX ]] && "$BUILDX" version 2>/dev/null | grep -qw "$BUILDX_VERSION"; }
