@@ -51,6 +51,6 @@ func validateCommand(env config.Env) *cli.Command {
 	return &cli.Command{
 		Name:   "validate",
 		Usage:  "check the plugin configuration (schema and files) without connecting to anything",
-		Action: jobAction(env, func(_ *cli.Context, d job.Deps) error { return job.Validate(d) }),
+		Action: jobAction(env, func(c *cli.Context, d job.Deps) error { return job.Validate(c.Context, d) }),
 	}
 }

@@ -31,26 +31,12 @@ func TestNewPlanFrontendAttrsAndExports(t *testing.T) {
 	}
 	prov := "mode=max"
 	c := &config.Config{
-		ContextDir:    dir,
-		Dockerfile:    filepath.Join(dir, "docker", "Dockerfile.prod"),
-		Target:        "runtime",
-		Platforms:     []string{"linux/amd64", "linux/arm64"},
-		BuildArgs:     map[string]string{"B": "2", "A": "1"},
-		Labels:        map[string]string{"team": "platform"},
-		BuildContexts: map[string]string{"assets": extra, "base": "docker-image://alpine:3"},
-		Tags:          []string{"r.example/app:1", "r.example/app:latest"},
-		Push:          true,
-		NoCache:       true,
-		Provenance:    &prov,
-		Outputs: []config.Attrs{
+		Image: config.Image{ContextDir: dir, Dockerfile: filepath.Join(dir, "docker", "Dockerfile.prod"), Target: "runtime", Platforms: []string{"linux/amd64", "linux/arm64"}, BuildArgs: map[string]string{"B": "2", "A": "1"}, Labels: map[string]string{"team": "platform"}, BuildContexts: map[string]string{"assets": extra, "base": "docker-image://alpine:3"}, Tags: []string{"r.example/app:1", "r.example/app:latest"}, Push: true, NoCache: true, Provenance: &prov, Outputs: []config.Attrs{
 			{Type: "oci", Attrs: map[string]string{"dest": filepath.Join(dir, "out.tar")}},
 			{Type: "local", Attrs: map[string]string{"dest": filepath.Join(dir, "out")}},
-		},
-		CacheFrom: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "r.example/app:cache"}}},
-		CacheTo:   []config.Attrs{{Type: "inline", Attrs: map[string]string{"mode": "min"}}},
-		Secrets:   []config.Secret{{ID: "tok", Env: "TOKEN"}},
+		}, CacheFrom: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "r.example/app:cache"}}}, CacheTo: []config.Attrs{{Type: "inline", Attrs: map[string]string{"mode": "min"}}}, Secrets: []config.Secret{{ID: "tok", Env: "TOKEN"}}},
 	}
-	p, err := NewRequest(c).Plan(auth())
+	p, err := NewRequest(c.Image).Plan(auth())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,9 +89,10 @@ func TestPlanOutputFilesAreAtomic(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "image.tar")
 	for _, commit := range []bool{true, false} {
-		c := &config.Config{ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"),
-			Outputs: []config.Attrs{{Type: "oci", Attrs: map[string]string{"dest": dest}}}}
-		p, err := NewRequest(c).Plan(auth())
+		c := &config.Config{
+			Image: config.Image{ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Outputs: []config.Attrs{{Type: "oci", Attrs: map[string]string{"dest": dest}}}},
+		}
+		p, err := NewRequest(c.Image).Plan(auth())
 		if err != nil {
 			t.Fatal(err)
 		}

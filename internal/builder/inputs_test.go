@@ -46,7 +46,7 @@ func requestFor(t *testing.T, js string) Request {
 	if err != nil {
 		t.Fatalf("Parse(%s): %v", js, err)
 	}
-	return NewRequest(cfg)
+	return NewRequest(cfg.Image)
 }
 
 type nopWriteCloser struct{ io.Writer }
@@ -117,7 +117,7 @@ func TestPlanInputsAsBuildxSends(t *testing.T) {
 // reports the pair, so only a hand-made Request gets here).
 func TestPlanNoCacheBeatsFilters(t *testing.T) {
 	r := requestFor(t, `{"no-cache-filters": "test"}`)
-	r.noCache = true
+	r.img.NoCache = true
 	p, err := r.Plan(auth())
 	if err != nil {
 		t.Fatal(err)
@@ -198,8 +198,8 @@ func TestPushByDigestDropsLoadAndIndexAnnotations(t *testing.T) {
 	if got := whole.IndexAnnotations(); !reflect.DeepEqual(got, map[string]string{"i": "2"}) {
 		t.Errorf("IndexAnnotations() = %v; want i=2", got)
 	}
-	if len(whole.annotations) != 3 {
-		t.Errorf("PushByDigest changed the original request's annotations: %v", whole.annotations)
+	if len(whole.img.Annotations) != 3 {
+		t.Errorf("PushByDigest changed the original request's annotations: %v", whole.img.Annotations)
 	}
 }
 

@@ -13,61 +13,34 @@ import (
 
 // Request is one image build, derived once from the configuration and never
 // changed: the variants a build split across nodes needs (one node's
-// platforms, a push by digest) are new Requests made by its methods.
+// platforms, a push by digest) are new Requests made by its methods, which
+// replace fields of their own copy and never write into shared maps or slices.
 type Request struct {
-	contextDir, dockerfile, target, sessionKey string
-	buildArgs, labels, buildContexts           map[string]string
-	tags                                       []string
-	push, noCache                              bool
-	platforms                                  []string
-	cacheFrom, cacheTo, outputs                []config.Attrs
-	secrets                                    []config.Secret
-	ssh                                        []config.SSH
-	provenance, sbom                           *string
-
-	// docker/build-push-action's inputs, as config holds them.
-	call                     string
-	annotations              map[string]string
-	noCacheFilters, addHosts []string
-	allow, ulimits           []string
-	network                  string
-	shmSize                  int64
-	pull, load               bool
-	loader                   func(map[string]string) (io.WriteCloser, error)
+	img    config.Image // a deep copy of the configuration's
+	loader func(map[string]string) (io.WriteCloser, error)
 }
 
-// NewRequest takes the build's inputs out of a validated configuration.
-func NewRequest(c *config.Config) Request {
-	return Request{
-		contextDir: c.ContextDir, dockerfile: c.Dockerfile, target: c.Target, sessionKey: c.SessionKey,
-		buildArgs: maps.Clone(c.BuildArgs), labels: maps.Clone(c.Labels), buildContexts: maps.Clone(c.BuildContexts),
-		tags: slices.Clone(c.Tags), push: c.Push, noCache: c.NoCache, platforms: slices.Clone(c.Platforms),
-		cacheFrom: cloneAttrs(c.CacheFrom), cacheTo: cloneAttrs(c.CacheTo), outputs: cloneAttrs(c.Outputs),
-		secrets: slices.Clone(c.Secrets), ssh: slices.Clone(c.SSH), provenance: c.Provenance, sbom: c.SBOM,
-		call: c.Call, annotations: maps.Clone(c.Annotations), noCacheFilters: slices.Clone(c.NoCacheFilters),
-		addHosts: slices.Clone(c.AddHosts), allow: slices.Clone(c.Allow), ulimits: slices.Clone(c.Ulimits),
-		network: c.Network, shmSize: c.ShmSize, pull: c.Pull, load: c.Load,
-	}
-}
+// NewRequest takes the build's options out of a validated configuration.
+func NewRequest(img config.Image) Request { return Request{img: img.Clone()} }
 
 // Load reports whether the image also goes into the agent's Docker engine
 // (never for a call other than build, which exports nothing).
-func (r Request) Load() bool { return r.load && r.Call() == "build" }
+func (r Request) Load() bool { return r.img.Load && r.Call() == "build" }
 
 // Call is what the frontend is asked for: build, check, outline or targets
 // (anything but build exports nothing; run it with Call, not Solve).
 func (r Request) Call() string {
-	if r.call == "" {
+	if r.img.Call == "" {
 		return "build"
 	}
-	return r.call
+	return r.img.Call
 }
 
 // IndexAnnotations are the annotations for the image index, key → value
 // (index: entries): for the index a split build assembles itself.
 func (r Request) IndexAnnotations() map[string]string {
 	var out map[string]string
-	for k, v := range r.annotations {
+	for k, v := range r.img.Annotations {
 		if key, ok := strings.CutPrefix(k, "annotation-index."); ok {
 			if out == nil {
 				out = map[string]string{}
@@ -87,16 +60,16 @@ func (r Request) WithLoader(fn func(map[string]string) (io.WriteCloser, error)) 
 }
 
 // Tags are the image references the build writes.
-func (r Request) Tags() []string { return slices.Clone(r.tags) }
+func (r Request) Tags() []string { return slices.Clone(r.img.Tags) }
 
 // Platforms are the platforms built ("" = the daemon's own).
-func (r Request) Platforms() []string { return slices.Clone(r.platforms) }
+func (r Request) Platforms() []string { return slices.Clone(r.img.Platforms) }
 
 // Push reports whether the tags are pushed.
-func (r Request) Push() bool { return r.push }
+func (r Request) Push() bool { return r.img.Push }
 
 // Outputs are the extra exporters.
-func (r Request) Outputs() []config.Attrs { return cloneAttrs(r.outputs) }
+func (r Request) Outputs() []config.Attrs { return cloneAttrs(r.img.Outputs) }
 
 // Pushes lists every reference the build pushes: the tags with push, and
 // image outputs with push=true (none for a call other than build).
@@ -105,10 +78,10 @@ func (r Request) Pushes() []string {
 		return nil
 	}
 	var out []string
-	if r.push {
-		out = append(out, r.tags...)
+	if r.img.Push {
+		out = append(out, r.img.Tags...)
 	}
-	for _, o := range r.outputs {
+	for _, o := range r.img.Outputs {
 		if o.Type == "image" && o.Attrs["push"] == "true" {
 			out = append(out, strings.Split(o.Attrs["name"], ",")...)
 		}
@@ -118,7 +91,7 @@ func (r Request) Pushes() []string {
 
 // ForPlatforms is the same build restricted to some platforms.
 func (r Request) ForPlatforms(platforms []string) Request {
-	r.platforms = slices.Clone(platforms)
+	r.img.Platforms = slices.Clone(platforms)
 	return r
 }
 
@@ -127,15 +100,15 @@ func (r Request) ForPlatforms(platforms []string) Request {
 // platform set gets its own registry cache ref (ref:tag → ref:tag-linux-arm64)
 // so nodes don't overwrite each other's cache.
 func (r Request) PushByDigest(repo string) Request {
-	r.tags = nil
-	r.load = false // load is single-platform only: never a split build
+	r.img.Tags = nil
+	r.img.Load = false // load is single-platform only: never a split build
 	// The index is assembled after the parts (IndexAnnotations is its
 	// share); a part's own export would refuse index annotations.
-	r.annotations = maps.Clone(r.annotations)
-	maps.DeleteFunc(r.annotations, func(k, _ string) bool { return config.IsIndexAnnotation(k) })
-	r.outputs = []config.Attrs{{Type: "image", Attrs: map[string]string{"name": repo, "push": "true", "push-by-digest": "true"}}}
-	r.cacheFrom = perPlatformCache(r.cacheFrom, r.platforms)
-	r.cacheTo = perPlatformCache(r.cacheTo, r.platforms)
+	r.img.Annotations = maps.Clone(r.img.Annotations)
+	maps.DeleteFunc(r.img.Annotations, func(k, _ string) bool { return config.IsIndexAnnotation(k) })
+	r.img.Outputs = []config.Attrs{{Type: "image", Attrs: map[string]string{"name": repo, "push": "true", "push-by-digest": "true"}}}
+	r.img.CacheFrom = perPlatformCache(r.img.CacheFrom, r.img.Platforms)
+	r.img.CacheTo = perPlatformCache(r.img.CacheTo, r.img.Platforms)
 	return r
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -255,27 +254,4 @@ func decodeExporterResponse(in map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// WriteMetadata writes the exporter response plus our result under
-// "remote-buildkit", atomically.
-func WriteMetadata(path string, r *Result) error {
-	doc := map[string]any{}
-	for k, v := range r.Exporter {
-		doc[k] = v
-	}
-	doc["remote-buildkit"] = r
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("metadata-file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("metadata-file %s: %w", path, err)
-	}
-	return nil
 }

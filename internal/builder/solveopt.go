@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
@@ -22,6 +20,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/tonistiigi/fsutil"
 
+	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 )
 
@@ -55,16 +54,16 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		Frontend:            "dockerfile.v0",
 		FrontendAttrs:       attrs,
 		LocalMounts:         mounts,
-		CacheImports:        cacheEntries(r.cacheFrom),
+		CacheImports:        cacheEntries(r.img.CacheFrom),
 		AllowedEntitlements: r.entitlements(),
 		Session:             attachables,
 		// Context uploads are diffed against the daemon's copy from the last
 		// build with the same key: only changed files travel.
-		SharedKey: r.sessionKey,
+		SharedKey: r.img.SessionKey,
 	}
 	if p.call == "build" {
 		p.Opt.Exports = r.exports(p.files)
-		p.Opt.CacheExports = cacheEntries(r.cacheTo)
+		p.Opt.CacheExports = cacheEntries(r.img.CacheTo)
 	} else {
 		p.Opt.Internal = true // as buildx marks a call: not in the daemon's build history
 	}
@@ -75,8 +74,8 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 // adds itself (build/opt.go toSolveOpt); config has already made sure allow
 // names it.
 func (r Request) entitlements() []string {
-	out := slices.Clone(r.allow)
-	if r.network == "host" && !slices.Contains(out, "network.host") {
+	out := slices.Clone(r.img.Allow)
+	if r.img.Network == "host" && !slices.Contains(out, "network.host") {
 		out = append(out, "network.host")
 	}
 	return out
@@ -85,31 +84,31 @@ func (r Request) entitlements() []string {
 // frontendAttrs are the dockerfile.v0 frontend's options.
 func (r Request) frontendAttrs() map[string]string {
 	attrs := map[string]string{
-		"filename": filepath.Base(r.dockerfile),
+		"filename": filepath.Base(r.img.Dockerfile),
 	}
-	if r.target != "" {
-		attrs["target"] = r.target
+	if r.img.Target != "" {
+		attrs["target"] = r.img.Target
 	}
-	if len(r.platforms) > 0 {
-		attrs["platform"] = strings.Join(r.platforms, ",")
+	if len(r.img.Platforms) > 0 {
+		attrs["platform"] = strings.Join(r.img.Platforms, ",")
 	}
-	for _, k := range config.SortedKeys(r.buildArgs) {
-		attrs["build-arg:"+k] = r.buildArgs[k]
+	for _, k := range config.SortedKeys(r.img.BuildArgs) {
+		attrs["build-arg:"+k] = r.img.BuildArgs[k]
 	}
-	for _, k := range config.SortedKeys(r.labels) {
-		attrs["label:"+k] = r.labels[k]
+	for _, k := range config.SortedKeys(r.img.Labels) {
+		attrs["label:"+k] = r.img.Labels[k]
 	}
-	if len(r.noCacheFilters) > 0 {
-		attrs["no-cache"] = strings.Join(r.noCacheFilters, ",")
+	if len(r.img.NoCacheFilters) > 0 {
+		attrs["no-cache"] = strings.Join(r.img.NoCacheFilters, ",")
 	}
-	if r.noCache {
+	if r.img.NoCache {
 		attrs["no-cache"] = ""
 	}
-	if r.provenance != nil {
-		attrs["attest:provenance"] = *r.provenance
+	if r.img.Provenance != nil {
+		attrs["attest:provenance"] = *r.img.Provenance
 	}
-	if r.sbom != nil {
-		attrs["attest:sbom"] = *r.sbom
+	if r.img.SBOM != nil {
+		attrs["attest:sbom"] = *r.img.SBOM
 	}
 	r.runAttrs(attrs)
 	return attrs
@@ -119,20 +118,20 @@ func (r Request) frontendAttrs() map[string]string {
 // formats buildx sends (build/opt.go toSolveOpt, build/build.go for the
 // call's requestid).
 func (r Request) runAttrs(attrs map[string]string) {
-	if r.pull {
+	if r.img.Pull {
 		attrs["image-resolve-mode"] = pb.AttrImageResolveModeForcePull
 	}
-	if r.network == "none" || r.network == "host" {
-		attrs["force-network-mode"] = r.network
+	if r.img.Network == "none" || r.img.Network == "host" {
+		attrs["force-network-mode"] = r.img.Network
 	}
-	if len(r.addHosts) > 0 {
-		attrs["add-hosts"] = strings.Join(r.addHosts, ",")
+	if len(r.img.AddHosts) > 0 {
+		attrs["add-hosts"] = strings.Join(r.img.AddHosts, ",")
 	}
-	if r.shmSize > 0 {
-		attrs["shm-size"] = strconv.FormatInt(r.shmSize, 10)
+	if r.img.ShmSize > 0 {
+		attrs["shm-size"] = strconv.FormatInt(r.img.ShmSize, 10)
 	}
-	if len(r.ulimits) > 0 {
-		attrs["ulimit"] = strings.Join(r.ulimits, ",")
+	if len(r.img.Ulimits) > 0 {
+		attrs["ulimit"] = strings.Join(r.img.Ulimits, ",")
 	}
 	if id := callRequestID[r.Call()]; id != "" {
 		attrs["requestid"] = id
@@ -151,17 +150,17 @@ var callRequestID = map[string]string{
 // localMounts are the directories the session serves: the context, the
 // Dockerfile's directory and local build contexts (named in attrs).
 func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, error) {
-	ctxFS, err := fsutil.NewFS(r.contextDir)
+	ctxFS, err := fsutil.NewFS(r.img.ContextDir)
 	if err != nil {
-		return nil, fmt.Errorf("context %s: %w", r.contextDir, err)
+		return nil, fmt.Errorf("context %s: %w", r.img.ContextDir, err)
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(r.dockerfile))
+	dfFS, err := fsutil.NewFS(filepath.Dir(r.img.Dockerfile))
 	if err != nil {
-		return nil, fmt.Errorf("dockerfile %s: %w", r.dockerfile, err)
+		return nil, fmt.Errorf("dockerfile %s: %w", r.img.Dockerfile, err)
 	}
 	mounts := map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS}
-	for _, name := range config.SortedKeys(r.buildContexts) {
-		val := r.buildContexts[name]
+	for _, name := range config.SortedKeys(r.img.BuildContexts) {
+		val := r.img.BuildContexts[name]
 		if !filepath.IsAbs(val) {
 			attrs["context:"+name] = val
 			continue
@@ -181,12 +180,12 @@ func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, err
 // through pending so they appear only when the build succeeds.
 func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 	var exports []client.ExportEntry
-	if len(r.tags) > 0 {
+	if len(r.img.Tags) > 0 {
 		exports = append(exports, client.ExportEntry{
 			Type: client.ExporterImage,
 			Attrs: map[string]string{
-				"name": strings.Join(r.tags, ","),
-				"push": strconv.FormatBool(r.push),
+				"name": strings.Join(r.img.Tags, ","),
+				"push": strconv.FormatBool(r.img.Push),
 			},
 		})
 	}
@@ -194,12 +193,12 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 		// buildx's --load: a docker exporter named after the tags
 		// (commands/build.go, build/opt.go toSolveOpt).
 		e := client.ExportEntry{Type: client.ExporterDocker, Attrs: map[string]string{}, Output: r.loader}
-		if len(r.tags) > 0 {
-			e.Attrs["name"] = strings.Join(r.tags, ",")
+		if len(r.img.Tags) > 0 {
+			e.Attrs["name"] = strings.Join(r.img.Tags, ",")
 		}
 		exports = append(exports, e)
 	}
-	for _, o := range r.outputs {
+	for _, o := range r.img.Outputs {
 		e := client.ExportEntry{Type: o.Type, Attrs: map[string]string{}}
 		for k, v := range o.Attrs {
 			e.Attrs[k] = v
@@ -216,7 +215,7 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 	}
 	// buildx sets the annotations on every exporter (commands/build.go).
 	for _, e := range exports {
-		maps.Copy(e.Attrs, r.annotations)
+		maps.Copy(e.Attrs, r.img.Annotations)
 	}
 	return exports
 }
@@ -224,9 +223,9 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 // attachables are the session's providers: registry auth, secrets, ssh.
 func (r Request) attachables(auth session.Attachable) ([]session.Attachable, error) {
 	attachables := []session.Attachable{auth}
-	if len(r.secrets) > 0 {
+	if len(r.img.Secrets) > 0 {
 		var sources []secretsprovider.Source
-		for _, s := range r.secrets {
+		for _, s := range r.img.Secrets {
 			sources = append(sources, secretsprovider.Source{ID: s.ID, Env: s.Env, FilePath: s.Src})
 		}
 		store, err := secretsprovider.NewStore(sources)
@@ -235,9 +234,9 @@ func (r Request) attachables(auth session.Attachable) ([]session.Attachable, err
 		}
 		attachables = append(attachables, secretsprovider.NewSecretProvider(store))
 	}
-	if len(r.ssh) > 0 {
+	if len(r.img.SSH) > 0 {
 		var confs []sshprovider.AgentConfig
-		for _, s := range r.ssh {
+		for _, s := range r.img.SSH {
 			confs = append(confs, sshprovider.AgentConfig{ID: s.ID, Paths: s.Paths})
 		}
 		sp, err := sshprovider.NewSSHAgentProvider(confs)
@@ -258,52 +257,22 @@ func cacheEntries(in []config.Attrs) []client.CacheOptionsEntry {
 }
 
 // pendingFiles holds exporter output files as temp files next to their
-// destination; Commit renames them into place after a successful build,
+// destination: Commit renames them into place after a successful build,
 // Discard removes them after a failed one.
-type pendingFiles struct {
-	mu    sync.Mutex
-	files []*os.File
-	dests []string
-}
+type pendingFiles struct{ atomicfile.Set }
 
 func (p *pendingFiles) add(dest string) func(map[string]string) (io.WriteCloser, error) {
 	return func(map[string]string) (io.WriteCloser, error) {
-		f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
+		f, err := p.Create(dest, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", dest, err)
 		}
-		p.mu.Lock()
-		p.files = append(p.files, f)
-		p.dests = append(p.dests, dest)
-		p.mu.Unlock()
 		return f, nil
 	}
 }
 
 // Commit moves every finished output file into place.
-func (p *Plan) Commit() error {
-	p.files.mu.Lock()
-	defer p.files.mu.Unlock()
-	for i, f := range p.files.files {
-		f.Close()
-		if err := os.Chmod(f.Name(), 0o644); err != nil {
-			return fmt.Errorf("output %s: %w", p.files.dests[i], err)
-		}
-		if err := os.Rename(f.Name(), p.files.dests[i]); err != nil {
-			return fmt.Errorf("output %s: %w", p.files.dests[i], err)
-		}
-	}
-	p.files.files, p.files.dests = nil, nil
-	return nil
-}
+func (p *Plan) Commit() error { return p.files.Commit() }
 
 // Discard removes output files of a build that did not finish.
-func (p *Plan) Discard() {
-	p.files.mu.Lock()
-	defer p.files.mu.Unlock()
-	for _, f := range p.files.files {
-		f.Close()
-		os.Remove(f.Name())
-	}
-	p.files.files, p.files.dests = nil, nil
-}
+func (p *Plan) Discard() { p.files.Discard() }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
 )
 
@@ -55,11 +56,7 @@ func LookupRegion(ctx context.Context, api HeadBucketAPI, dir, bucket string) (s
 		}
 		m[bucket] = region
 		if b, err := json.Marshal(m); err == nil {
-			if t, err := writeTemp(dir, regionFile, b); err == nil {
-				if os.Rename(t, filepath.Join(dir, regionFile)) != nil {
-					os.Remove(t)
-				}
-			}
+			_ = atomicfile.WriteFile(filepath.Join(dir, regionFile), b, 0o600) // a cache: best effort
 		}
 	}
 	return region, nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/smithy-go"
 	"github.com/gofrs/flock"
+	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
 	"golang.org/x/sync/errgroup"
 )
@@ -164,34 +165,24 @@ func setBodies(req Request, fetched [3]*fetchResult, res *Result) ([3][]byte, er
 // came from in state. It writes every file before renaming any, so a
 // failure to write leaves the old set.
 func install(req Request, fetched [3]*fetchResult, state map[string]objectState) error {
-	var temps [3]string
-	defer func() {
-		for _, t := range temps {
-			if t != "" {
-				os.Remove(t)
-			}
-		}
-	}()
+	var set atomicfile.Set
+	defer set.Discard()
 	for i, f := range fetched {
 		if f.body == nil {
 			continue
 		}
-		t, err := writeTemp(req.Dir, req.Files[i], f.body)
-		if err != nil {
+		if err := set.Add(filepath.Join(req.Dir, req.Files[i]), f.body, 0o600); err != nil {
 			return err
 		}
-		temps[i] = t
+	}
+	if err := set.Commit(); err != nil {
+		return fmt.Errorf("install: %w", err)
 	}
 	for i, f := range fetched {
-		if temps[i] == "" {
-			continue
+		if f.body != nil {
+			sum := sha256.Sum256(f.body)
+			state[req.Files[i]] = objectState{Bucket: req.Bucket, Key: f.key, ETag: f.etag, SHA256: hex.EncodeToString(sum[:])}
 		}
-		if err := os.Rename(temps[i], filepath.Join(req.Dir, req.Files[i])); err != nil {
-			return fmt.Errorf("install %s: %w", req.Files[i], err)
-		}
-		temps[i] = ""
-		sum := sha256.Sum256(f.body)
-		state[req.Files[i]] = objectState{Bucket: req.Bucket, Key: f.key, ETag: f.etag, SHA256: hex.EncodeToString(sum[:])}
 	}
 	return nil
 }
@@ -309,27 +300,6 @@ func RLock(ctx context.Context, dir string) (func(), error) {
 	return func() { l.Unlock() }, nil
 }
 
-func writeTemp(dir, name string, body []byte) (string, error) {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-	}
-	if err := f.Chmod(0o600); err == nil {
-		if _, err = f.Write(body); err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			return f.Name(), nil
-		}
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-}
-
 func fileSHA(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -352,13 +322,5 @@ func saveState(dir string, st map[string]objectState) error {
 	if err != nil {
 		return err
 	}
-	t, err := writeTemp(dir, stateFile, append(b, '\n'))
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(t, filepath.Join(dir, stateFile)); err != nil {
-		os.Remove(t)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(dir, stateFile), append(b, '\n'), 0o600)
 }

@@ -123,7 +123,7 @@ func (v *validator) nodes(list []rawNode, top Node) []Node {
 			node.SecretsPrefix = strings.Trim(*n.SecretsPrefix, "/")
 			if n.TLSDir == nil {
 				// Each node's certificates get a directory of their own.
-				node.TLSDir = filepath.Join(top.TLSDir, "nodes", safeName(node.Name))
+				node.TLSDir = filepath.Join(top.TLSDir, "nodes", SafeFileName(node.Name))
 			}
 		}
 		if n.TLSDir != nil {
@@ -145,8 +145,10 @@ func (v *validator) nodePlatforms(k string, list stringList) []string {
 	})
 }
 
-// safeName turns a node name into a directory name.
-func safeName(s string) string {
+// SafeFileName turns a name (a node's, a bake target's) into a file or
+// directory name: letters, digits, dot, dash and underscore are kept, any
+// other character becomes an underscore.
+func SafeFileName(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
 			return r

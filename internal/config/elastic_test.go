@@ -413,18 +413,13 @@ func TestRegistryHosts(t *testing.T) {
 	}{
 		{name: "nothing names a registry", cfg: config.Config{}, want: nil},
 		{name: "local outputs and caches name none", cfg: config.Config{
-			Outputs:   []config.Attrs{{Type: "local", Attrs: map[string]string{"dest": "/out"}}},
-			CacheFrom: []config.Attrs{{Type: "local", Attrs: map[string]string{"src": "/cache"}}},
-			CacheTo:   []config.Attrs{{Type: "inline", Attrs: map[string]string{"mode": "min"}}},
+			Image: config.Image{Outputs: []config.Attrs{{Type: "local", Attrs: map[string]string{"dest": "/out"}}}, CacheFrom: []config.Attrs{{Type: "local", Attrs: map[string]string{"src": "/cache"}}}, CacheTo: []config.Attrs{{Type: "inline", Attrs: map[string]string{"mode": "min"}}}},
 		}, want: nil},
 		{name: "cache-from only", cfg: config.Config{
-			CacheFrom: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "docker.io/org/cache"}}},
+			Image: config.Image{CacheFrom: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "docker.io/org/cache"}}}},
 		}, want: []string{"registry-1.docker.io"}},
 		{name: "tags, then outputs, then caches, deduplicated", cfg: config.Config{
-			Tags:      []string{"docker.io/library/app:latest", "public.ecr.aws/org/app:latest"},
-			Outputs:   []config.Attrs{{Type: "image", Attrs: map[string]string{"name": "public.ecr.aws/org/app:1,ghcr.io/org/app:1"}}},
-			CacheFrom: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "ghcr.io/org/cache"}}},
-			CacheTo:   []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "org/cache", "mode": "max"}}},
+			Image: config.Image{Tags: []string{"docker.io/library/app:latest", "public.ecr.aws/org/app:latest"}, Outputs: []config.Attrs{{Type: "image", Attrs: map[string]string{"name": "public.ecr.aws/org/app:1,ghcr.io/org/app:1"}}}, CacheFrom: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "ghcr.io/org/cache"}}}, CacheTo: []config.Attrs{{Type: "registry", Attrs: map[string]string{"ref": "org/cache", "mode": "max"}}}},
 		}, want: []string{"registry-1.docker.io", "public.ecr.aws", "ghcr.io"}},
 	}
 	for _, tt := range tests {

@@ -65,7 +65,7 @@ func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
 	cfg := v.build(&r)
 	for _, p := range v.problems {
 		top := topKey(p.Key)
-		if !rejected[top] && (phase == Build || environmentKeys[top]) {
+		if !rejected[top] && (phase == Build || ScopeOf(top)&EnvScope != 0) {
 			problems = append(problems, p)
 		}
 	}
@@ -74,15 +74,6 @@ func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
 		return nil, &Error{Problems: problems}
 	}
 	return cfg, nil
-}
-
-// environmentKeys are the options the environment hook acts on; the others
-// are checked by the command hook, after the checkout.
-var environmentKeys = map[string]bool{
-	"buildkit-host": true, "tls-dir": true, "tls-server-name": true, "connect-timeout": true,
-	"require-tls": true, "secrets-bucket": true, "secrets-region": true, "secrets-prefix": true,
-	"secrets-objects": true, "ecr": true, "registry-credentials": true, "docker-config": true,
-	"version-check": true, "diagnose": true, "dns-server": true,
 }
 
 // topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").
@@ -132,9 +123,7 @@ func (v *validator) abs(p string) string {
 func (v *validator) build(r *raw) *Config {
 	c := &Config{
 		ConnectTimeout: DefaultConnectTimeout,
-		Target:         r.Target,
-		Push:           r.Push,
-		NoCache:        r.NoCache,
+		Image:          Image{Target: r.Target, Push: r.Push, NoCache: r.NoCache},
 		Progress:       r.Progress,
 		VersionCheck:   orDefault(r.VersionCheck, "warn"),
 		Diagnose:       r.Diagnose,

@@ -22,7 +22,7 @@ func NormalizeRegistry(r string) string {
 // RegistryHosts lists the registries the build talks to that the
 // configuration names: tags, image outputs and registry caches (base images
 // in FROM lines are only known to the daemon).
-func (c *Config) RegistryHosts() []string {
+func (c *Image) RegistryHosts() []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(ref string) {

@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 
@@ -55,5 +56,18 @@ func TestSchemaKeysMatchPluginYML(t *testing.T) {
 	got[0] = "mutated"
 	if again, _ := config.Keys(); again[0] == "mutated" {
 		t.Error("Keys() returns the package's own slice; want a copy")
+	}
+}
+
+// Every option of plugin.yml is classified (scope) and nothing else is:
+// a new option can't be forgotten by bake's check or the environment hook.
+func TestEveryOptionHasAScope(t *testing.T) {
+	keys, err := config.Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	classified := config.ScopedKeys()
+	if !slices.Equal(keys, classified) {
+		t.Fatalf("plugin.yml options and config.scopes differ: add each new option to scopes in internal/config/options.go\nschema: %v\nscopes: %v", keys, classified)
 	}
 }

@@ -32,6 +32,40 @@ type Config struct {
 	MaxLoadFactor  float64 // a pool member's bound: ceil(factor × (running + 1) / members)
 	DNSServer      string  // "host:port" resolving dns:// daemon addresses; "" = the system's resolver
 
+	Image // the image's build options: what builder.Request carries
+
+	// Elastic CI Stack integration.
+	RequireTLS          bool
+	SecretsBucket       string // "" when certificates are not fetched from S3
+	SecretsRegion       string // "" to look it up
+	SecretsPrefix       string
+	SecretsObjects      Objects
+	PipelineSlug        string
+	ECR                 ECR
+	RegistryCredentials []RegistryCredential
+	DockerConfig        bool
+
+	VersionCheck string // off, warn or strict
+	Diagnose     bool
+
+	// Results for later steps.
+	Annotate bool
+	MetaData MetaData
+	Artifact bool
+	Insights bool // per-step timings in the metadata file and the annotation
+
+	Progress     string
+	MetadataFile string // absolute, "" for none
+	Timeout      time.Duration
+	Retries      int // runs again after an infrastructure failure
+}
+
+// Image is one image's build options, as the build request carries them
+// (builder.NewRequest takes a deep copy): the context and Dockerfile, what
+// the frontend gets, the exporters and the session's secrets. A new build
+// option is a field here, its decode/check in this package, and its SolveOpt
+// mapping in internal/builder.
+type Image struct {
 	ContextDir    string // absolute
 	SessionKey    string // stable per pipeline and context: the daemon diffs against the last upload
 	Dockerfile    string // absolute
@@ -64,33 +98,12 @@ type Config struct {
 	Secrets   []Secret
 	SSH       []SSH
 
-	// Elastic CI Stack integration.
-	RequireTLS          bool
-	SecretsBucket       string // "" when certificates are not fetched from S3
-	SecretsRegion       string // "" to look it up
-	SecretsPrefix       string
-	SecretsObjects      Objects
-	PipelineSlug        string
-	ECR                 ECR
-	RegistryCredentials []RegistryCredential
-	DockerConfig        bool
-
-	VersionCheck string // off, warn or strict
-	Diagnose     bool
-
-	// Results for later steps.
-	Annotate bool
-	MetaData MetaData
-	Artifact bool
-	Insights bool // per-step timings in the metadata file and the annotation
-
-	Progress     string
-	Provenance   *string // nil: off; otherwise the attest:provenance value
-	SBOM         *string
-	MetadataFile string // absolute, "" for none
-	Timeout      time.Duration
-	Retries      int // runs again after an infrastructure failure
+	Provenance *string // nil: off; otherwise the attest:provenance value
+	SBOM       *string
 }
+
+// Clone is a deep copy: nothing of it is shared with i.
+func (i Image) Clone() Image { return deepCopy(i) }
 
 // Attrs is a typed "type=...,k=v" entry (cache import/export or output).
 type Attrs struct {

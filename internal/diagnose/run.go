@@ -30,13 +30,20 @@ func Run(ctx context.Context, env config.Env, workDir string, out, errOut io.Wri
 // NewRunner reads the plugin configuration from env and connects the real
 // daemon, AWS, registry and Buildkite clients.
 func NewRunner(env config.Env, workDir string) *Runner {
-	r := &Runner{Env: env, LookPath: exec.LookPath, Now: time.Now}
 	js, err := config.RawFromEnv(env)
+	var cfg *config.Config
 	if err == nil {
-		r.Config, err = config.ParseForEnvironment(js, env, workDir)
+		cfg, err = config.ParseForEnvironment(js, env, workDir)
 	}
-	if err != nil {
-		r.ConfigErr = err
+	return NewRunnerFor(env, cfg, err)
+}
+
+// NewRunnerFor is NewRunner for a configuration already read (cfg, or the
+// error reading it).
+func NewRunnerFor(env config.Env, cfg *config.Config, cfgErr error) *Runner {
+	r := &Runner{Env: env, LookPath: exec.LookPath, Now: time.Now, Config: cfg}
+	if cfgErr != nil {
+		r.ConfigErr = cfgErr
 		r.Config = fallbackConfig(env)
 	}
 	if r.Config != nil {

@@ -247,9 +247,6 @@ func Native(all []string) []string {
 	return out
 }
 
-// Serves reports whether a node with these platforms builds want natively.
-func Serves(have []string, want string) bool { return serves(have, want) }
-
 // CheckDeclared finds, before anything is dialled, the platforms no node can
 // build: when every node declares its platforms, each wanted platform needs
 // one of them.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/insights/browsertest"
+	"github.com/remote-buildkit/remote-buildkit/tests/browsertest"
 )
 
 // TestTimelineInBrowser looks at a timeline as a person would: the SVG in

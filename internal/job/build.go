@@ -4,149 +4,149 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
-	"github.com/remote-buildkit/remote-buildkit/internal/dockerload"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
-	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 )
 
-// Build is the build command: load → plan → route → solve → finish. The
-// outcome is also posted for later steps (annotation, meta-data, artifact).
+// Build is the build command: read the step → prepare the job → build each
+// image → finish (metadata file) → publish (annotation, meta-data,
+// artifacts). A diagnose step reports instead.
 func Build(ctx context.Context, d Deps) error {
-	if wantsDiagnose(d.Env) {
-		if _, err := Load(d, config.Environment); err != nil {
-			return err
-		}
-		// diagnose: true in a pipeline step: report instead of building.
-		return Diagnose(ctx, d, "text", d.Env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != "")
-	}
-	if b, err := readBakeStep(d); err != nil || b != nil {
-		if err != nil {
-			return err
-		}
-		return Bake(ctx, d, b)
-	}
-	cfg, err := Load(d, config.Build)
+	step, err := ReadStep(ctx, d)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	if cfg, err = resolveFleet(ctx, d, cfg); err != nil {
-		return err
+	if step.Kind == DiagnoseOnly {
+		return diagnoseStep(ctx, d, step.Config)
 	}
-	ins := &tracker{on: cfg.Insights}
-	res, err := build(ctx, d, cfg, ins)
-	publish(context.WithoutCancel(ctx), d, cfg, outcome{res: res, err: err, took: time.Since(start), ins: ins})
+	start := time.Now()
+	err = run(ctx, d, step)
+	publish(context.WithoutCancel(ctx), d, step, err, time.Since(start))
 	return err
 }
 
-// build runs one configured build, again after an infrastructure failure
-// (retries), and reports it on the log and in the metadata file.
-func build(ctx context.Context, d Deps, cfg *config.Config, ins *tracker) (*builder.Result, error) {
-	req := builder.NewRequest(cfg)
-	if err := checkNodes(cfg, req); err != nil {
-		return nil, err
-	}
-	if err := checkKeyModes(d, cfg); err != nil {
-		return nil, err
-	}
-	auth, err := registryauth.ForConfig(cfg, d.Env)
+// run prepares the job and builds every image of the step.
+func run(ctx context.Context, d Deps, step *Step) error {
+	j, ctx, err := Prepare(ctx, d, step)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	seedDir, err := os.MkdirTemp("", "remote-buildkit-auth-")
-	if err != nil {
-		return nil, exitcode.With(exitcode.Internal, err)
+	defer j.Close()
+	if step.Kind == BakeImages {
+		names := make([]string, len(step.Images))
+		for i, im := range step.Images {
+			names[i] = im.name
+		}
+		fmt.Fprintf(d.Out, "--- :buildkite: remote-buildkit: bake %s (%d targets)\n", strings.Join(names, ", "), len(names))
 	}
-	defer os.RemoveAll(seedDir)
-	registryauth.UseSeedDir(seedDir) // once, before any session: builds may run in parallel
-	if cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
-		defer cancel()
+	if err := j.buildAll(ctx, step.Images); err != nil {
+		return err
 	}
-	what := relTo(d.WorkDir, cfg.Dockerfile)
-	if len(cfg.Tags) > 0 {
-		what += " → " + strings.Join(cfg.Tags, ", ")
+	return writeMetadata(d, step)
+}
+
+// buildAll builds the images in parallel, each once the images it takes a
+// context from have pushed theirs; a failing image cancels the others. With
+// several images each one's progress lines carry its name.
+func (j *Job) buildAll(ctx context.Context, images []*image) error {
+	byName := map[string]*image{}
+	for _, im := range images {
+		byName[im.name] = im
 	}
-	fmt.Fprintf(d.Out, "--- :buildkite: remote-buildkit: building %s\n", what)
-	if err := auth.Preflight(ctx, cfg.RegistryHosts()); err != nil {
+	var logMu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for _, im := range images {
+		g.Go(func() error {
+			opts, err := im.withContexts(gctx, byName)
+			if err != nil {
+				return err
+			}
+			var log io.Writer = j.d.Err
+			if len(images) > 1 {
+				w := &prefixWriter{prefix: "[" + im.name + "] ", w: j.d.Err, mu: &logMu}
+				defer w.Flush()
+				log = w
+			}
+			res, err := j.buildImage(gctx, im, opts, log)
+			if err != nil {
+				if ctx.Err() == nil && gctx.Err() != nil && exitcode.Of(err) == exitcode.Cancelled {
+					return err // cancelled because another image failed: that one's error is reported
+				}
+				return named(im, err)
+			}
+			im.res = res
+			close(im.done)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// withContexts waits for the images this one names as target: contexts and
+// returns its options with those contexts pointing at their pushed images.
+func (im *image) withContexts(ctx context.Context, byName map[string]*image) (config.Image, error) {
+	opts := im.opts.Clone()
+	for name, dep := range im.needs {
+		select {
+		case <-byName[dep].done:
+		case <-ctx.Done():
+			return opts, exitcode.With(exitcode.Cancelled, fmt.Errorf("build cancelled"))
+		}
+		res := byName[dep].res
+		if len(res.Pushed) == 0 {
+			return opts, exitcode.With(exitcode.BadConfig, fmt.Errorf("target %s: context %s = target:%s needs %s's image in a registry: give %s tags and set push: true", im.name, name, dep, dep, dep))
+		}
+		if opts.BuildContexts == nil {
+			opts.BuildContexts = map[string]string{}
+		}
+		opts.BuildContexts[name] = "docker-image://" + res.Pushed[0]
+	}
+	return opts, nil
+}
+
+// buildImage builds one image — again after an infrastructure failure
+// (retries) — and logs its result; log gets its progress and warnings.
+func (j *Job) buildImage(ctx context.Context, im *image, opts config.Image, log io.Writer) (*builder.Result, error) {
+	req := builder.NewRequest(opts)
+	fmt.Fprintf(j.d.Out, "--- :buildkite: remote-buildkit: building %s\n", im.what(j.d.WorkDir))
+	if err := j.auth.Preflight(ctx, opts.RegistryHosts()); err != nil {
 		return nil, exitcode.With(exitcode.RegistryAuth, err)
 	}
-	s := &solver{d: d, cfg: cfg, auth: auth, req: req, ins: ins}
-	if req.Load() {
-		eng, err := dockerload.Connect(ctx, d.Env.Get("DOCKER_HOST"))
-		if err != nil {
-			return nil, exitcode.With(exitcode.Connect, err)
-		}
-		defer eng.Close()
-		s.engine = eng
-	}
-	res, err := s.withRetries(ctx)
+	s := &solver{j: j, req: req, ins: im.ins, log: log}
+	res, failed, err := withRetries(ctx, j.cfg.Retries, func() (*builder.Result, error) { return s.attempt(ctx) },
+		func(n int, last *builder.InfraError) error {
+			fmt.Fprintf(j.d.Out, "--- :repeat: remote-buildkit: attempt %d of %d (after: %s)\n", n, j.cfg.Retries+1, last.Cause)
+			fmt.Fprintf(log, "remote-buildkit: %s: running the build again (retries: %d)\n", last.Cause, j.cfg.Retries)
+			j.lost(last.Host)
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	res.Insights = insightsOf(ins.steps())
-	if err := finish(d, cfg, res); err != nil {
-		return nil, err
-	}
+	res.Attempts = append(failed, res.Attempts...)
+	res.Insights = insightsOf(im.ins.steps())
+	j.logResult(res)
 	return res, nil
-}
-
-// withRetries runs attempts until one succeeds, one fails for a reason of
-// the build's own, or retries run out; each attempt gets a log section.
-func (s *solver) withRetries(ctx context.Context) (*builder.Result, error) {
-	var failed []builder.Attempt
-	for n := 1; ; n++ {
-		if n > 1 {
-			fmt.Fprintf(s.d.Out, "--- :repeat: remote-buildkit: attempt %d of %d (after: %s)\n", n, s.cfg.Retries+1, failed[len(failed)-1].Cause)
-		}
-		res, err := s.attempt(ctx)
-		if err == nil {
-			res.Attempts = append(failed, res.Attempts...)
-			return res, nil
-		}
-		var ie *builder.InfraError
-		if !errors.As(err, &ie) || ctx.Err() != nil {
-			return nil, err
-		}
-		failed = append(failed, builder.Attempt{Attempt: n, Cause: ie.Cause, Host: ie.Host, Node: ie.Node})
-		if n > s.cfg.Retries {
-			return nil, exitcode.With(exitcode.Connect, fmt.Errorf("%s; %s", ie.Cause, retried(n-1)))
-		}
-		fmt.Fprintf(s.d.Err, "remote-buildkit: %s: running the build again (retries: %d)\n", ie.Cause, s.cfg.Retries)
-		if s.d.Forget != nil {
-			s.d.Forget(ie.Host)
-		}
-	}
-}
-
-func retried(n int) string {
-	switch n {
-	case 0:
-		return "not retried (retries: 0)"
-	case 1:
-		return "retried 1 time"
-	}
-	return fmt.Sprintf("retried %d times", n)
 }
 
 // attempt is one try: route, greet, solve.
 func (s *solver) attempt(ctx context.Context) (*builder.Result, error) {
 	s.ins.retry()
-	targets, err := route(ctx, s.d, s.cfg, s.req)
+	targets, err := s.j.route(ctx, s.req)
 	if err != nil {
 		return nil, unreachable(err)
 	}
-	defer closeAll(targets)
-	defer s.ins.exportRecord(ctx, s.d) // while the clients are open
-	if err := greet(ctx, s.d, s.cfg, targets); err != nil {
+	defer s.ins.exportRecord(ctx, s.j.d) // while the clients are open
+	if err := s.j.greet(ctx, s.req, targets); err != nil {
 		return nil, err
 	}
 	if len(targets) > 1 {
@@ -166,47 +166,35 @@ func unreachable(err error) error {
 	return exitcode.With(exitcode.Connect, &builder.InfraError{Cause: ce.Err.Error(), Host: ce.Host, Err: err})
 }
 
-// greet logs each daemon the build goes to and applies version-check.
-func greet(ctx context.Context, d Deps, cfg *config.Config, targets []fleet.Assignment) error {
+// greet logs each daemon an image goes to and applies version-check (once
+// per daemon and job).
+func (j *Job) greet(ctx context.Context, req builder.Request, targets []fleet.Assignment) error {
 	for _, t := range targets {
 		where := t.Node.Host
-		if cfg.Several() {
-			where = fmt.Sprintf("node %s (rendezvous rank %d of %d)", t.Node.Name, t.Rank, len(cfg.Nodes))
+		if j.cfg.Several() {
+			where = fmt.Sprintf("node %s (rendezvous rank %d of %d)", t.Node.Name, t.Rank, len(j.cfg.Nodes))
 			if t.Node.Name != t.Node.Host {
-				where = fmt.Sprintf("node %s (%s, rendezvous rank %d of %d)", t.Node.Name, t.Node.Host, t.Rank, len(cfg.Nodes))
+				where = fmt.Sprintf("node %s (%s, rendezvous rank %d of %d)", t.Node.Name, t.Node.Host, t.Rank, len(j.cfg.Nodes))
 			}
 		}
-		fmt.Fprintf(d.Out, "Connected to BuildKit %s at %s (%s)\n", t.Info.BuildkitVersion.Version, where, t.TLS)
-		if err := checkParity(ctx, d, cfg, t); err != nil {
+		fmt.Fprintf(j.d.Out, "Connected to BuildKit %s at %s (%s)\n", t.Info.BuildkitVersion.Version, where, t.TLS)
+		if err := j.checkOnce(ctx, t); err != nil {
 			return err
 		}
 	}
-	if len(cfg.Tags) > 0 && !cfg.Push {
-		fmt.Fprintln(d.Out, "push is false: the image is built and tagged on the daemon but not pushed (set push: true to push the tags)")
+	if len(req.Tags()) > 0 && !req.Push() {
+		fmt.Fprintln(j.d.Out, "push is false: the image is built and tagged on the daemon but not pushed (set push: true to push the tags)")
 	}
 	return nil
 }
 
-// finish prints the result and writes the metadata file.
-func finish(d Deps, cfg *config.Config, res *builder.Result) error {
-	fmt.Fprintf(d.Out, "--- :white_check_mark: remote-buildkit: built in %.1fs, %d/%d steps cached\n", res.Seconds, res.CachedSteps, res.Steps)
+// logResult prints what an image's build produced.
+func (j *Job) logResult(res *builder.Result) {
+	fmt.Fprintf(j.d.Out, "--- :white_check_mark: remote-buildkit: built in %.1fs, %d/%d steps cached\n", res.Seconds, res.CachedSteps, res.Steps)
 	if res.Digest != "" {
-		fmt.Fprintf(d.Out, "digest: %s\n", res.Digest)
+		fmt.Fprintf(j.d.Out, "digest: %s\n", res.Digest)
 	}
 	for _, ref := range res.Pushed {
-		fmt.Fprintf(d.Out, "pushed: %s\n", ref)
-	}
-	if cfg.MetadataFile != "" {
-		if err := builder.WriteMetadata(cfg.MetadataFile, res); err != nil {
-			return exitcode.With(exitcode.Internal, err)
-		}
-		fmt.Fprintf(d.Out, "metadata: %s\n", relTo(d.WorkDir, cfg.MetadataFile))
-	}
-	return nil
-}
-
-func closeAll(targets []fleet.Assignment) {
-	for _, t := range targets {
-		t.Close()
+		fmt.Fprintf(j.d.Out, "pushed: %s\n", ref)
 	}
 }

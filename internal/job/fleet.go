@@ -46,14 +46,15 @@ func resolveFleet(ctx context.Context, d Deps, cfg *config.Config) (*config.Conf
 }
 
 // chooseMember picks a pool member with bounded loads: the highest-ranked
-// member (rendezvous on this pipeline) whose active builds are under
+// member (rendezvous on key) whose active builds are under
 // ceil(max-load-factor × (active total + 1) / members); while none answers
 // it tries again, within connect-timeout.
-func chooseMember(ctx context.Context, d Deps, cfg *config.Config, key string, warn func(string)) (*fleet.Connected, error) {
+func chooseMember(ctx context.Context, d Deps, cfg *config.Config, dial fleet.Dial, key string) (*fleet.Connected, error) {
+	warn := func(s string) { warnf(d.Err, "%s", s) }
 	var c *fleet.Connected
 	err := builder.WaitFor(ctx, "every pool member", cfg.ConnectTimeout, d.Err, func(left time.Duration) error {
 		var err error
-		c, _, err = fleet.ChooseLoaded(ctx, d.Dial, key, cfg.Nodes, cfg.MaxLoadFactor, 0, left, probeDeadline, warn)
+		c, _, err = fleet.ChooseLoaded(ctx, dial, key, cfg.Nodes, cfg.MaxLoadFactor, 0, left, probeDeadline, warn)
 		if err != nil && !errors.As(err, new(*builder.ConnectError)) {
 			err = &builder.ConnectError{Host: "the pool", Cause: "no member answered", Transient: true, Err: err}
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,7 +14,9 @@ import (
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/identity"
 
+	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
 )
 
@@ -99,10 +101,10 @@ func (t *tracker) exportRecord(ctx context.Context, d Deps) {
 	}
 	name := recordFile
 	if t.lane != "" {
-		name = "build-" + safeFileName(t.lane) + ".dockerbuild"
+		name = "build-" + config.SafeFileName(t.lane) + ".dockerbuild"
 	}
 	path := filepath.Join(d.WorkDir, insightsDir, name)
-	err := writeAtomically(path, func(f *os.File) error { return insights.ExportRecords(ctx, sources, f) })
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return insights.ExportRecords(ctx, sources, w) })
 	switch {
 	case errors.Is(err, insights.ErrNoHistory):
 		t.note = noHistoryNotes
@@ -121,40 +123,7 @@ func (t *tracker) timeline(d Deps, title string) (string, error) {
 	}
 	path := filepath.Join(d.WorkDir, insightsDir, timelineFile)
 	svg := insights.RenderSVG(steps, insights.SVGOptions{Title: title})
-	return path, writeAtomically(path, func(f *os.File) error { _, err := f.Write(svg); return err })
-}
-
-// safeFileName keeps letters, digits, dot, dash and underscore.
-func safeFileName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
-}
-
-// writeAtomically writes path through a temp file renamed into place.
-func writeAtomically(path string, write func(*os.File) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return path, atomicfile.WriteFile(path, svg, 0o644)
 }
 
 // insightsOf is the metadata file's view of the steps.

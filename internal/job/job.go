@@ -1,13 +1,14 @@
 // Package job is the one path every command takes through a Buildkite job:
-// load the configuration → plan the build → route it to daemons → solve →
-// finish (result, metadata file, annotation, meta-data). Each command of the
-// binary is one call here; the dependencies (daemon dialer, clock, writers,
-// environment) come in as Deps.
+// read the step once (ReadStep: a single image, a bake, or diagnose) →
+// prepare the job once (Prepare: daemons resolved, connections, registry
+// logins, routing) → build each image on it (route → solve, with retries) →
+// finish (metadata file) → publish (annotation, meta-data, artifacts). Each
+// command of the binary is one call here; the dependencies (daemon dialer,
+// clock, writers, environment) come in as Deps.
 package job
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +31,6 @@ type Deps struct {
 	Now      func() time.Time
 	Dial     fleet.Dial                   // connects to one daemon
 	LookPath func(string) (string, error) // finds buildctl and buildkite-agent
-	Forget   func(host string)            // drops a shared connection that was lost (bake); nil otherwise
 }
 
 // FromProcess is the Deps of the running binary.
@@ -60,33 +60,36 @@ func Load(d Deps, phase config.Phase) (*config.Config, error) {
 	return cfg, nil
 }
 
-// wantsDiagnose reports whether the configuration asks for a diagnose report
-// instead of a build (diagnose: true needs no Dockerfile, so it is read
-// before the configuration is validated for a build).
-func wantsDiagnose(env config.Env) bool {
-	js, err := config.RawFromEnv(env)
-	if err != nil {
-		return false
-	}
-	var v struct {
-		Diagnose bool `json:"diagnose"`
-	}
-	return json.Unmarshal(js, &v) == nil && v.Diagnose
-}
-
 // Diagnose runs every diagnose check and reports in format (text or json),
 // also as an annotation when asked; exit 1 when any check fails.
 func Diagnose(ctx context.Context, d Deps, format string, annotate bool) error {
 	return diagnose.Run(ctx, d.Env, d.WorkDir, d.Out, d.Err, format, annotate)
 }
 
-// Validate checks the configuration without connecting to anything.
-func Validate(d Deps) error {
-	cfg, err := Load(d, config.Build)
+// diagnoseStep is a step with diagnose: true: the report instead of a
+// build, annotated when the job can post one.
+func diagnoseStep(ctx context.Context, d Deps, cfg *config.Config) error {
+	annotate := d.Env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != ""
+	return diagnose.NewRunnerFor(d.Env, cfg, nil).Main(ctx, d.Out, d.Err, "text", annotate)
+}
+
+// Validate checks the step's configuration (and bake files) without
+// connecting to anything.
+func Validate(ctx context.Context, d Deps) error {
+	step, err := ReadStep(ctx, d)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Out, "configuration valid: %d daemon(s), %d tag(s), %d platform(s)\n", len(cfg.Nodes), len(cfg.Tags), len(cfg.Platforms))
+	cfg := step.Config
+	switch step.Kind {
+	case DiagnoseOnly:
+		fmt.Fprintf(d.Out, "configuration valid: a diagnose step, %d daemon(s)\n", len(cfg.Nodes))
+	case BakeImages:
+		fmt.Fprintf(d.Out, "configuration valid: %d daemon(s), bake of %d target(s)\n", len(cfg.Nodes), len(step.Images))
+	default:
+		img := step.Images[0].opts
+		fmt.Fprintf(d.Out, "configuration valid: %d daemon(s), %d tag(s), %d platform(s)\n", len(cfg.Nodes), len(img.Tags), len(img.Platforms))
+	}
 	return nil
 }
 

@@ -68,19 +68,20 @@ func TestCheckNodes(t *testing.T) {
 		cfg     config.Config
 		wantErr string
 	}{
-		{"single daemon", config.Config{Nodes: nodes("d=tcp://a:1"), Platforms: []string{"linux/s390x"}}, ""},
-		{"pool without declared platforms", config.Config{Nodes: nodes("a=tcp://a:1", "b=tcp://b:1"), Platforms: []string{"linux/amd64", "linux/arm64"}}, ""},
-		{"split that pushes tags", config.Config{Nodes: amdArm, Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true}, ""},
-		{"split without push", config.Config{Nodes: amdArm, Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}}, "set push: true with tags"},
-		{"split with an output", config.Config{Nodes: amdArm, Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true,
-			Outputs: []config.Attrs{{Type: "local", Attrs: map[string]string{"dest": "/tmp/x"}}}}, "and no outputs"},
-		{"one node builds both", config.Config{Nodes: nodes("both=tcp://a:1|linux/amd64,linux/arm64", "arm=tcp://b:1|linux/arm64"), Platforms: []string{"linux/amd64", "linux/arm64"}}, ""},
-		{"platform nobody declares", config.Config{Nodes: amdArm, Platforms: []string{"linux/amd64", "linux/s390x"}, Tags: []string{"r/x:1"}, Push: true}, "no node in nodes declares linux/s390x"},
-		{"an undeclared node may build it", config.Config{Nodes: nodes("amd=tcp://a:1|linux/amd64", "any=tcp://b:1"), Platforms: []string{"linux/s390x"}}, ""},
+		{"single daemon", config.Config{Nodes: nodes("d=tcp://a:1"), Image: config.Image{Platforms: []string{"linux/s390x"}}}, ""},
+		{"pool without declared platforms", config.Config{Nodes: nodes("a=tcp://a:1", "b=tcp://b:1"), Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}}}, ""},
+		{"split that pushes tags", config.Config{Nodes: amdArm, Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true}}, ""},
+		{"split without push", config.Config{Nodes: amdArm, Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}}}, "set push: true with tags"},
+		{"split with an output", config.Config{Nodes: amdArm,
+			Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true, Outputs: []config.Attrs{{Type: "local", Attrs: map[string]string{"dest": "/tmp/x"}}}},
+		}, "and no outputs"},
+		{"one node builds both", config.Config{Nodes: nodes("both=tcp://a:1|linux/amd64,linux/arm64", "arm=tcp://b:1|linux/arm64"), Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}}}, ""},
+		{"platform nobody declares", config.Config{Nodes: amdArm, Image: config.Image{Platforms: []string{"linux/amd64", "linux/s390x"}, Tags: []string{"r/x:1"}, Push: true}}, "no node in nodes declares linux/s390x"},
+		{"an undeclared node may build it", config.Config{Nodes: nodes("amd=tcp://a:1|linux/amd64", "any=tcp://b:1"), Image: config.Image{Platforms: []string{"linux/s390x"}}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkNodes(&tt.cfg, builder.NewRequest(&tt.cfg))
+			err := checkNodes(&tt.cfg, builder.NewRequest(tt.cfg.Image))
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("checkNodes() = %v, want nil", err)
@@ -94,12 +95,17 @@ func TestCheckNodes(t *testing.T) {
 	}
 }
 
+// testJob is a prepared job on cfg's daemons, dialled through f.
+func testJob(cfg *config.Config, f *fakeDialer) *Job {
+	return &Job{d: Deps{Dial: f.dial, Err: &bytes.Buffer{}, Out: &bytes.Buffer{}}, cfg: cfg, dial: &sharedDial{dial: f.dial}, checked: map[string]bool{}}
+}
+
 func TestRoute(t *testing.T) {
 	pool := nodes("a=tcp://a:1", "b=tcp://b:1", "c=tcp://c:1")
 	t.Run("single daemon", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{"tcp://a:1": "v0.34.2"}}
-		cfg := &config.Config{Nodes: nodes("tcp://a:1=tcp://a:1"), Platforms: []string{"linux/amd64"}}
-		as, err := route(context.Background(), Deps{Dial: f.dial, Err: &bytes.Buffer{}}, cfg, builder.NewRequest(cfg))
+		cfg := &config.Config{Nodes: nodes("tcp://a:1=tcp://a:1"), Image: config.Image{Platforms: []string{"linux/amd64"}}}
+		as, err := testJob(cfg, f).route(context.Background(), builder.NewRequest(cfg.Image))
 		if err != nil || len(as) != 1 || as[0].Rank != 1 || !reflect.DeepEqual(as[0].Platforms, []string{"linux/amd64"}) {
 			t.Fatalf("route() = %+v, %v", as, err)
 		}
@@ -108,8 +114,8 @@ func TestRoute(t *testing.T) {
 	// daemons: TestNodesPool and TestFleetDNS* in tests/integration.
 	t.Run("nodes split by platform", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{"tcp://a:1": "v", "tcp://b:1": "v"}}
-		cfg := &config.Config{Nodes: nodes("amd=tcp://a:1|linux/amd64", "arm=tcp://b:1|linux/arm64"), Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true}
-		as, err := route(context.Background(), Deps{Dial: f.dial, Err: &bytes.Buffer{}}, cfg, builder.NewRequest(cfg))
+		cfg := &config.Config{Nodes: nodes("amd=tcp://a:1|linux/amd64", "arm=tcp://b:1|linux/arm64"), Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true}}
+		as, err := testJob(cfg, f).route(context.Background(), builder.NewRequest(cfg.Image))
 		if err != nil || len(as) != 2 {
 			t.Fatalf("route() = %+v, %v", as, err)
 		}
@@ -124,7 +130,7 @@ func TestRoute(t *testing.T) {
 	t.Run("no member answers", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{}}
 		cfg := &config.Config{Nodes: pool, MaxLoadFactor: config.DefaultMaxLoadFactor}
-		_, err := route(context.Background(), Deps{Dial: f.dial, Err: &bytes.Buffer{}}, cfg, builder.NewRequest(cfg))
+		_, err := testJob(cfg, f).route(context.Background(), builder.NewRequest(cfg.Image))
 		if exitcode.Of(err) != exitcode.Connect || len(f.dialed) != 3 {
 			t.Errorf("err %v (exit %d), dialed %v; want exit 3 after trying all three", err, exitcode.Of(err), f.dialed)
 		}
@@ -136,9 +142,10 @@ func TestAssemble(t *testing.T) {
 	ctx := context.Background()
 	a, _ := f.dial(ctx, config.Node{Name: "amd", Host: "tcp://a:1"}, 0)
 	b, _ := f.dial(ctx, config.Node{Name: "arm", Host: "tcp://b:1"}, 0)
-	cfg := &config.Config{Tags: []string{"r/x:1", "r/x:latest"}, Push: true, Platforms: []string{"linux/amd64", "linux/arm64"},
-		Outputs: []config.Attrs{{Type: "image", Attrs: map[string]string{"name": "r/y:1", "push": "true"}}}}
-	req := builder.NewRequest(cfg)
+	cfg := &config.Config{
+		Image: config.Image{Tags: []string{"r/x:1", "r/x:latest"}, Push: true, Platforms: []string{"linux/amd64", "linux/arm64"}, Outputs: []config.Attrs{{Type: "image", Attrs: map[string]string{"name": "r/y:1", "push": "true"}}}},
+	}
+	req := builder.NewRequest(cfg.Image)
 
 	one := assemble(req, true, []fleet.Assignment{{Connected: a}}, []*builder.Solved{{Digest: "sha256:1", Seconds: 2, Steps: 3, CachedSteps: 1, Exporter: map[string]any{"k": "v"}}}, nil)
 	want := &builder.Result{Digest: "sha256:1", Tags: cfg.Tags, Platforms: cfg.Platforms, Host: "tcp://a:1", DaemonVersion: "v0.34.2", Node: "amd",
@@ -155,7 +162,7 @@ func TestAssemble(t *testing.T) {
 		t.Errorf("split: %+v", split)
 	}
 
-	unpushed := assemble(builder.NewRequest(&config.Config{Tags: []string{"r/x:1"}}), false, []fleet.Assignment{{Connected: a}}, []*builder.Solved{{Digest: "sha256:1"}}, nil)
+	unpushed := assemble(builder.NewRequest(config.Image{Tags: []string{"r/x:1"}}), false, []fleet.Assignment{{Connected: a}}, []*builder.Solved{{Digest: "sha256:1"}}, nil)
 	if len(unpushed.Pushed) != 0 {
 		t.Errorf("push: false listed pushed refs %v", unpushed.Pushed)
 	}
@@ -170,14 +177,6 @@ func TestPrefixWriter(t *testing.T) {
 	w.Flush()
 	if got, want := out.String(), "[arm] #1 [internal] load\n[arm] #1 DONE 0.0s\n[arm] partial\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
-func TestWantsDiagnose(t *testing.T) {
-	for js, want := range map[string]bool{`{"diagnose": true}`: true, `{"diagnose": false}`: false, `{}`: false, `{"diagnose": "yes"}`: false, `{not json`: false} {
-		if got := wantsDiagnose(envOf(map[string]string{"BUILDKITE_PLUGIN_CONFIGURATION": js})); got != want {
-			t.Errorf("wantsDiagnose(%s) = %v, want %v", js, got, want)
-		}
 	}
 }
 

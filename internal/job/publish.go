@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/agent"
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
@@ -17,174 +16,160 @@ import (
 // AnnotationContext is the annotation context of build results.
 const AnnotationContext = "remote-buildkit"
 
-// outcome is what a build left for publish.
-type outcome struct {
-	res  *builder.Result
-	err  error
-	took time.Duration
-	ins  *tracker
-}
-
-// publish hands the outcome to later steps: an annotation (with the build
-// insights), the digest as meta-data, the metadata file, timeline and build
-// record as artifacts. Each is best effort: a failure here is a warning,
-// never the build's result.
-func publish(ctx context.Context, d Deps, cfg *config.Config, o outcome) {
-	if exitcode.Of(o.err) == exitcode.Cancelled {
+// publish hands a step's outcome to later steps, for one image or many: one
+// annotation (each image's result, the insights timeline with a lane per
+// node or target, the build records), the digests as meta-data (key, or
+// key:<target> with bake), and the metadata file as an artifact. Each is
+// best effort: a failure here is a warning, never the build's result.
+func publish(ctx context.Context, d Deps, step *Step, buildErr error, took time.Duration) {
+	if exitcode.Of(buildErr) == exitcode.Cancelled {
 		return // the job is going away: don't hold it up
 	}
-	title := "remote-buildkit: " + relTo(d.WorkDir, cfg.Dockerfile)
-	a, svg := prepare(d, cfg, o.ins, title)
-	if a == nil {
-		return
+	cfg := step.Config
+	title := "remote-buildkit: bake"
+	if step.Kind != BakeImages {
+		title = "remote-buildkit: " + relTo(d.WorkDir, step.Images[0].opts.Dockerfile)
 	}
-	if cfg.Annotate {
-		annotate(ctx, d, a, title, o, uploadInsights(ctx, d, a, svg, o.ins))
+	all := &tracker{on: cfg.Insights}
+	for _, im := range step.Images {
+		all.recs = append(all.recs, im.ins.recs...)
 	}
-	if o.err != nil || o.res == nil {
-		return
-	}
-	if cfg.MetaData.Enabled && o.res.Digest != "" {
-		setMetaData(ctx, d, a, cfg.MetaData, o.res)
-	}
-	if cfg.Artifact {
-		uploadMetadata(ctx, d, a, cfg, o.res)
-	}
-}
-
-// prepare writes the timeline picture (insights on) and finds the agent
-// to post through; nil, after saying why inside a job, when there is none.
-func prepare(d Deps, cfg *config.Config, ins *tracker, title string) (*agent.Agent, string) {
-	svg, err := ins.timeline(d, title)
+	svg, err := all.timeline(d, title)
 	if err != nil {
 		warnf(d.Err, "timeline not written: %v", err)
 	}
 	a, why := agent.FromEnv(d.Env.Get, d.LookPath)
-	if a == nil && cfg.Annotate && d.Env.Get("BUILDKITE") != "" {
-		fmt.Fprintf(d.Err, "remote-buildkit: not posting results: %s\n", why)
+	if a == nil {
+		if cfg.Annotate && d.Env.Get("BUILDKITE") != "" {
+			fmt.Fprintf(d.Err, "remote-buildkit: not posting results: %s\n", why)
+		}
+		return
 	}
-	return a, svg
+	p := &publisher{ctx: ctx, d: d, a: a}
+	if cfg.Annotate {
+		p.annotate(step, title, buildErr, took, p.insights(svg, all, step))
+	}
+	if buildErr != nil {
+		return
+	}
+	if cfg.MetaData.Enabled {
+		p.metaData(step)
+	}
+	if cfg.Artifact {
+		p.metadataArtifact(step)
+	}
 }
 
-// uploadInsights uploads the timeline and the build record and returns the
-// insights part of the annotation (text only when they are off or failed).
-func uploadInsights(ctx context.Context, d Deps, a *agent.Agent, svg string, ins *tracker) string {
+// publisher posts through the job's agent.
+type publisher struct {
+	ctx context.Context
+	d   Deps
+	a   *agent.Agent
+}
+
+// upload uploads a file of the working directory, warning when it can't;
+// it returns the artifact's path, "" when not uploaded.
+func (p *publisher) upload(what, path string) string {
+	rel := relTo(p.d.WorkDir, path)
+	if err := p.a.UploadArtifact(p.ctx, rel); err != nil {
+		warnf(p.d.Err, "%s %s not uploaded: %v", what, path, err)
+		return ""
+	}
+	return rel
+}
+
+// insights uploads the timeline and the single image's build record and
+// returns the insights part of the annotation (text only when they are off
+// or failed).
+func (p *publisher) insights(svg string, all *tracker, step *Step) string {
 	var svgArtifact string
 	if svg != "" {
-		if err := a.UploadArtifact(ctx, relTo(d.WorkDir, svg)); err != nil {
-			warnf(d.Err, "timeline %s not uploaded: %v", svg, err)
-		} else {
-			svgArtifact = relTo(d.WorkDir, svg)
-		}
+		svgArtifact = p.upload("timeline", svg)
 	}
 	var record *insights.RecordInfo
-	if ins.record != "" {
-		if err := a.UploadArtifact(ctx, relTo(d.WorkDir, ins.record)); err != nil {
-			warnf(d.Err, "build record %s not uploaded: %v", ins.record, err)
-		} else {
-			record = &insights.RecordInfo{Artifact: relTo(d.WorkDir, ins.record)}
+	if ins := step.Images[0].ins; step.Kind != BakeImages && ins.record != "" {
+		if art := p.upload("build record", ins.record); art != "" {
+			record = &insights.RecordInfo{Artifact: art}
 		}
 	}
-	body := insights.Markdown("", ins.steps(), svgArtifact, record)
-	if ins.on && ins.note != "" {
-		body += "\n" + ins.note + "\n"
+	body := insights.Markdown("", all.steps(), svgArtifact, record)
+	for _, im := range step.Images {
+		if all.on && im.ins.note != "" {
+			body += "\n" + im.ins.note + "\n"
+			break
+		}
 	}
 	return body
 }
 
-func annotate(ctx context.Context, d Deps, a *agent.Agent, title string, o outcome, insightsBody string) {
-	style, body := "success", ""
-	if o.err != nil {
-		style, body = "error", report.Failure(title+" failed after "+o.took.Round(100*time.Millisecond).String(), o.err)
-	} else {
-		body = report.Success(title, o.res)
-	}
-	if err := a.Annotate(ctx, style, AnnotationContext, body+"\n"+insightsBody); err != nil {
-		warnf(d.Err, "annotation not posted: %v", err)
-	}
-}
-
-func setMetaData(ctx context.Context, d Deps, a *agent.Agent, md config.MetaData, res *builder.Result) {
-	if err := a.SetMetaData(ctx, md.Key, res.Digest); err != nil {
-		warnf(d.Err, "meta-data %s not set: %v", md.Key, err)
-	} else {
-		fmt.Fprintf(d.Err, "remote-buildkit: meta-data %s=%s\n", md.Key, res.Digest)
-	}
-	if md.PerTag {
-		for _, t := range res.Tags {
-			if err := a.SetMetaData(ctx, md.Key+":"+t, res.Digest); err != nil {
-				warnf(d.Err, "meta-data %s:%s not set: %v", md.Key, t, err)
-			}
-		}
-	}
-}
-
-func uploadMetadata(ctx context.Context, d Deps, a *agent.Agent, cfg *config.Config, res *builder.Result) {
-	path := cfg.MetadataFile
-	if path == "" {
-		path = filepath.Join(d.WorkDir, "remote-buildkit-metadata.json")
-		if err := builder.WriteMetadata(path, res); err != nil {
-			warnf(d.Err, "artifact not written: %v", err)
-			return
-		}
-	}
-	if err := a.UploadArtifact(ctx, relTo(d.WorkDir, path)); err != nil {
-		warnf(d.Err, "artifact %s not uploaded: %v", path, err)
-	}
-}
-
-// publishBake posts one annotation listing every target (with the combined
-// timeline, a lane per target), meta-data <key>:<target>, and the metadata
-// file as an artifact.
-func publishBake(ctx context.Context, d Deps, step *config.Config, targets []*bakeTarget, buildErr error, took time.Duration) {
-	if exitcode.Of(buildErr) == exitcode.Cancelled {
-		return
-	}
-	all := &tracker{on: step.Insights}
-	for _, t := range targets {
-		all.recs = append(all.recs, t.ins.recs...)
-	}
-	title := "remote-buildkit: bake"
-	a, svg := prepare(d, step, all, title)
-	if a == nil {
-		return
-	}
-	if step.Annotate {
-		annotateBake(ctx, d, a, title, targets, buildErr, took, uploadInsights(ctx, d, a, svg, all))
-	}
-	if buildErr != nil {
-		return
-	}
-	for _, t := range sortedTargets(targets) {
-		if step.MetaData.Enabled && t.res.Digest != "" {
-			md := step.MetaData
-			md.Key += ":" + t.Name
-			setMetaData(ctx, d, a, md, t.res)
-		}
-	}
-	if step.Artifact && step.MetadataFile != "" {
-		if err := a.UploadArtifact(ctx, relTo(d.WorkDir, step.MetadataFile)); err != nil {
-			warnf(d.Err, "artifact %s not uploaded: %v", step.MetadataFile, err)
-		}
-	}
-}
-
-func annotateBake(ctx context.Context, d Deps, a *agent.Agent, title string, targets []*bakeTarget, buildErr error, took time.Duration, insightsBody string) {
+// annotate posts one annotation: the failure, then each image's result (a
+// bake target's with its build record).
+func (p *publisher) annotate(step *Step, title string, buildErr error, took time.Duration, insightsBody string) {
 	style, body := "success", ""
 	if buildErr != nil {
 		style, body = "error", report.Failure(title+" failed after "+took.Round(100*time.Millisecond).String(), buildErr)
 	}
-	for _, t := range sortedTargets(targets) {
-		if t.res != nil {
-			body += report.Success("target "+t.Name, t.res) + "\n"
+	for _, im := range step.Images {
+		if im.res == nil {
+			continue
 		}
-		if t.ins.record != "" {
-			if err := a.UploadArtifact(ctx, relTo(d.WorkDir, t.ins.record)); err == nil {
-				body += fmt.Sprintf(":package: Build record of %s: `%s` (`%s`)\n\n", t.Name, relTo(d.WorkDir, t.ins.record), insights.ImportCommand(relTo(d.WorkDir, t.ins.record)))
+		if step.Kind != BakeImages {
+			body += report.Success(title, im.res)
+			continue
+		}
+		body += report.Success("target "+im.name, im.res) + "\n"
+		if im.ins.record != "" {
+			if art := p.upload("build record", im.ins.record); art != "" {
+				body += fmt.Sprintf(":package: Build record of %s: `%s` (`%s`)\n\n", im.name, art, insights.ImportCommand(art))
 			}
 		}
 	}
-	if err := a.Annotate(ctx, style, AnnotationContext, body+"\n"+insightsBody); err != nil {
-		warnf(d.Err, "annotation not posted: %v", err)
+	if err := p.a.Annotate(p.ctx, style, AnnotationContext, body+"\n"+insightsBody); err != nil {
+		warnf(p.d.Err, "annotation not posted: %v", err)
 	}
+}
+
+// metaData sets the digest of each image: key (and key:<tag>) for one
+// image, key:<target> for bake targets.
+func (p *publisher) metaData(step *Step) {
+	md := step.Config.MetaData
+	for _, im := range step.Images {
+		if im.res == nil || im.res.Digest == "" {
+			continue
+		}
+		m := md
+		if im.name != "" {
+			m.Key += ":" + im.name
+		}
+		p.setMetaData(m, im.res.Digest, im.res.Tags)
+	}
+}
+
+func (p *publisher) setMetaData(md config.MetaData, digest string, tags []string) {
+	if err := p.a.SetMetaData(p.ctx, md.Key, digest); err != nil {
+		warnf(p.d.Err, "meta-data %s not set: %v", md.Key, err)
+	} else {
+		fmt.Fprintf(p.d.Err, "remote-buildkit: meta-data %s=%s\n", md.Key, digest)
+	}
+	if md.PerTag {
+		for _, t := range tags {
+			if err := p.a.SetMetaData(p.ctx, md.Key+":"+t, digest); err != nil {
+				warnf(p.d.Err, "meta-data %s:%s not set: %v", md.Key, t, err)
+			}
+		}
+	}
+}
+
+// metadataArtifact uploads the metadata file, writing it first when the
+// step names none.
+func (p *publisher) metadataArtifact(step *Step) {
+	path := step.Config.MetadataFile
+	if path == "" {
+		path = filepath.Join(p.d.WorkDir, "remote-buildkit-metadata.json")
+		if err := writeMetadataFile(path, step); err != nil {
+			warnf(p.d.Err, "artifact not written: %v", err)
+			return
+		}
+	}
+	p.upload("artifact", path)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -46,61 +47,61 @@ func declaresPlatforms(nodes []config.Node) bool {
 	return false
 }
 
-// route picks the daemons for this build: the only one; a pool member
-// chosen by rendezvous hashing; or, when platforms must go to particular
-// nodes, one node per group of platforms.
-func route(ctx context.Context, d Deps, cfg *config.Config, req builder.Request) ([]fleet.Assignment, error) {
+// route picks the daemons for one image: the only one; the step's pool
+// member; or, when platforms must go to particular nodes, one node per
+// group of platforms. Connections are the job's, shared by its images.
+func (j *Job) route(ctx context.Context, req builder.Request) ([]fleet.Assignment, error) {
+	cfg, platforms := j.cfg, req.Platforms()
 	if !cfg.Several() {
-		c, err := dialWaiting(ctx, d, cfg.Default(), cfg.ConnectTimeout)
+		c, err := dialWaiting(ctx, j.d.Err, j.dial.Dial, cfg.Default(), cfg.ConnectTimeout)
 		if err != nil {
 			return nil, err
 		}
 		c.Rank = 1
-		return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+		return []fleet.Assignment{{Connected: c, Platforms: platforms}}, nil
 	}
-	warn := func(s string) { warnf(d.Err, "%s", s) }
-	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
 	declared := declaresPlatforms(cfg.Nodes)
-	if len(cfg.Platforms) > 1 || (len(cfg.Platforms) == 1 && declared) {
-		return routeByPlatform(ctx, d, cfg, req, key, declared, warn)
+	if len(platforms) > 1 || (len(platforms) == 1 && declared) {
+		return j.routeByPlatform(ctx, req, declared)
 	}
-	c, err := chooseMember(ctx, d, cfg, key, warn)
+	c, err := j.poolMember(ctx)
 	if err != nil {
 		return nil, exitcode.With(exitcode.Connect, err)
 	}
-	return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+	return []fleet.Assignment{{Connected: c, Platforms: platforms}}, nil
 }
 
 // dialWaiting connects to one daemon, waiting within timeout while it
 // refuses or drops connections (starting, restarting).
-func dialWaiting(ctx context.Context, d Deps, n config.Node, timeout time.Duration) (*fleet.Connected, error) {
+func dialWaiting(ctx context.Context, log io.Writer, dial fleet.Dial, n config.Node, timeout time.Duration) (*fleet.Connected, error) {
 	var c *fleet.Connected
-	err := builder.WaitFor(ctx, n.Host, timeout, d.Err, func(left time.Duration) error {
+	err := builder.WaitFor(ctx, n.Host, timeout, log, func(left time.Duration) error {
 		var err error
-		c, err = d.Dial(ctx, n, left)
+		c, err = dial(ctx, n, left)
 		return err
 	})
 	return c, err
 }
 
 // routeByPlatform gives each platform to a node that builds it natively.
-func routeByPlatform(ctx context.Context, d Deps, cfg *config.Config, req builder.Request, key string, declared bool, warn func(string)) ([]fleet.Assignment, error) {
-	as, err := fleet.Assign(ctx, d.Dial, key, cfg.Nodes, cfg.Platforms, cfg.ConnectTimeout, warn)
+func (j *Job) routeByPlatform(ctx context.Context, req builder.Request, declared bool) ([]fleet.Assignment, error) {
+	platforms := req.Platforms()
+	warn := func(s string) { warnf(j.d.Err, "%s", s) }
+	as, err := fleet.Assign(ctx, j.dial.Dial, j.key, j.cfg.Nodes, platforms, j.cfg.ConnectTimeout, warn)
 	if errors.Is(err, fleet.ErrNoNativeNode) && !declared {
 		// A pool of like daemons: one of them builds every platform, as a
 		// single daemon would (cross-compiling stages or QEMU).
-		fmt.Fprintf(d.Err, "remote-buildkit: not every platform has a native node (%s): building all of them on one pool member\n", strings.Join(cfg.Platforms, ", "))
-		c, cerr := chooseMember(ctx, d, cfg, key, warn)
+		fmt.Fprintf(j.d.Err, "remote-buildkit: not every platform has a native node (%s): building all of them on one pool member\n", strings.Join(platforms, ", "))
+		c, cerr := j.poolMember(ctx)
 		if cerr != nil {
 			return nil, exitcode.With(exitcode.Connect, cerr)
 		}
-		return []fleet.Assignment{{Connected: c, Platforms: cfg.Platforms}}, nil
+		return []fleet.Assignment{{Connected: c, Platforms: platforms}}, nil
 	}
 	if err != nil {
 		return nil, exitcode.With(exitcode.Connect, err)
 	}
 	if len(as) > 1 && !splittable(req) {
-		closeAll(as)
 		return nil, exitcode.With(exitcode.BadConfig, errSplitNeedsPush)
 	}
 	return as, nil

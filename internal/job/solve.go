@@ -13,68 +13,64 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
-	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/dockerload"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
-	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 )
 
-// solver runs one request on the daemons route chose.
+// solver runs one image's request on the daemons route chose.
 type solver struct {
-	d      Deps
-	cfg    *config.Config
-	auth   *registryauth.Sources
-	req    builder.Request
-	ins    *tracker
-	engine dockerload.Engine // the agent's Docker engine, for load: true
+	j   *Job
+	req builder.Request
+	ins *tracker
+	log io.Writer // progress and warnings (prefixed with the image's name in a bake)
 }
 
 // one builds on a single daemon.
 func (s *solver) one(ctx context.Context, t fleet.Assignment) (*builder.Result, error) {
-	req := s.req
-	if s.cfg.Several() && len(t.Platforms) > 0 {
+	req, j := s.req, s.j
+	if j.cfg.Several() && len(t.Platforms) > 0 {
 		req = req.ForPlatforms(t.Platforms)
 	}
 	var load *dockerload.Session
 	if req.Load() {
-		load = dockerload.New(ctx, s.engine)
+		load = dockerload.New(ctx, j.engine)
 		req = req.WithLoader(load.Output)
 	}
-	plan, err := req.Plan(s.auth.Attachable())
+	plan, err := req.Plan(j.auth.Attachable())
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
 	}
 	if req.Call() != "build" {
 		return s.call(ctx, t, plan)
 	}
-	solved, err := builder.Solve(ctx, t.Client, plan, s.cfg.Progress, s.d.Err, s.ins.watch(plan, t.Client, ""))
+	solved, err := builder.Solve(ctx, t.Client, plan, j.cfg.Progress, s.log, s.ins.watch(plan, t.Client, ""))
 	if err != nil {
-		return nil, explainBuildError(ctx, s.cfg, s.auth, t, err)
+		return nil, explainBuildError(ctx, j.cfg, j.auth, t, err)
 	}
 	if load != nil {
 		if err := load.Wait(); err != nil {
 			return nil, exitcode.With(exitcode.BuildFailed, err)
 		}
-		fmt.Fprintf(s.d.Out, "loaded: %s into the Docker engine\n", strings.Join(req.Tags(), ", "))
+		fmt.Fprintf(j.d.Out, "loaded: %s into the Docker engine\n", strings.Join(req.Tags(), ", "))
 	}
-	return assemble(s.req, s.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{solved}, nil), nil
+	return assemble(s.req, j.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{solved}, nil), nil
 }
 
 // call asks the frontend for check, outline or targets instead of a build;
 // check fails the step when it finds anything, naming each warning.
 func (s *solver) call(ctx context.Context, t fleet.Assignment, plan *builder.Plan) (*builder.Result, error) {
-	res, err := builder.Call(ctx, t.Client, plan, s.cfg.Progress, s.d.Err)
+	res, err := builder.Call(ctx, t.Client, plan, s.j.cfg.Progress, s.log)
 	if err != nil {
-		return nil, explainBuildError(ctx, s.cfg, s.auth, t, err)
+		return nil, explainBuildError(ctx, s.j.cfg, s.j.auth, t, err)
 	}
 	if res.Text != "" {
-		fmt.Fprintf(s.d.Out, "--- :mag: remote-buildkit: call %s\n%s\n", res.Call, strings.TrimRight(res.Text, "\n"))
+		fmt.Fprintf(s.j.d.Out, "--- :mag: remote-buildkit: call %s\n%s\n", res.Call, strings.TrimRight(res.Text, "\n"))
 	}
 	if res.Failed() {
 		return nil, exitcode.With(exitcode.BuildFailed, callFailure(res))
 	}
-	out := assemble(s.req, s.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{{}}, nil)
+	out := assemble(s.req, s.j.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{{}}, nil)
 	out.Pushed, out.Call = nil, res.Call
 	return out, nil
 }
@@ -112,7 +108,7 @@ func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builde
 	for _, t := range targets {
 		names = append(names, fmt.Sprintf("%s → %s", strings.Join(t.Platforms, ","), t.Node.Name))
 	}
-	fmt.Fprintf(s.d.Out, "Splitting across %d nodes: %s\n", len(targets), strings.Join(names, "; "))
+	fmt.Fprintf(s.j.d.Out, "Splitting across %d nodes: %s\n", len(targets), strings.Join(names, "; "))
 	parts, failed, err := s.parts(ctx, targets, repo)
 	if err != nil {
 		return nil, err
@@ -121,12 +117,12 @@ func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builde
 	for i, r := range parts {
 		ps = append(ps, fleet.Part{Node: targets[i].Node.Name, Host: targets[i].Node.Host, Digest: r.Digest})
 	}
-	digest, manifests, err := fleet.PushIndex(ctx, fleet.Keychain(ctx, s.auth.Lookup), repo, ps, tags, s.req.IndexAnnotations())
+	digest, manifests, err := fleet.PushIndex(ctx, fleet.Keychain(ctx, s.j.auth.Lookup), repo, ps, tags, s.req.IndexAnnotations())
 	if err != nil {
 		return nil, exitcode.With(exitcode.BuildFailed, err)
 	}
 	for _, m := range manifests {
-		fmt.Fprintf(s.d.Out, "manifest: %s %s (node %s)\n", m.Platform, m.Digest, m.Node)
+		fmt.Fprintf(s.j.d.Out, "manifest: %s %s (node %s)\n", m.Platform, m.Digest, m.Node)
 	}
 	res := assemble(s.req, false, targets, parts, &index{digest: digest, manifests: manifests})
 	res.Attempts = failed
@@ -143,7 +139,7 @@ func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo str
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range targets {
 		g.Go(func() error {
-			w := &prefixWriter{prefix: "[" + targets[i].Node.Name + "] ", w: s.d.Err, mu: &logMu}
+			w := &prefixWriter{prefix: "[" + targets[i].Node.Name + "] ", w: s.log, mu: &logMu}
 			defer w.Flush()
 			var err error
 			results[i], failed[i], err = s.part(ctx, gctx, &targets[i], repo, w)
@@ -158,46 +154,46 @@ func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo str
 	return results, all, err
 }
 
-// part builds one node's platforms, pushing by digest.
+// part builds one node's platforms, pushing by digest; after an
+// infrastructure failure it builds them again on that node (retries).
 func (s *solver) part(ctx, gctx context.Context, t *fleet.Assignment, repo string, w *prefixWriter) (*builder.Solved, []builder.Attempt, error) {
-	var failed []builder.Attempt
-	for n := 1; ; n++ {
-		plan, err := s.req.ForPlatforms(t.Platforms).PushByDigest(repo).Plan(s.auth.Attachable())
+	j := s.j
+	where := fmt.Sprintf("node %s (%s, %s)", t.Node.Name, t.Node.Host, strings.Join(t.Platforms, ","))
+	res, failed, err := withRetries(gctx, j.cfg.Retries, func() (*builder.Solved, error) {
+		plan, err := s.req.ForPlatforms(t.Platforms).PushByDigest(repo).Plan(j.auth.Attachable())
 		if err != nil {
-			return nil, failed, exitcode.With(exitcode.BadConfig, err)
+			return nil, exitcode.With(exitcode.BadConfig, err)
 		}
 		res, err := builder.Solve(gctx, t.Client, plan, "plain", w, s.ins.watch(plan, t.Client, strings.Join(t.Platforms, ",")))
-		if err == nil {
-			return res, failed, nil
+		if err != nil {
+			err = explainBuildError(ctx, j.cfg, j.auth, *t, err)
+			if ie := (*builder.InfraError)(nil); errors.As(err, &ie) {
+				ie.Host, ie.Node = t.Node.Host, t.Node.Name
+			}
 		}
-		if ctx.Err() == nil && gctx.Err() != nil && exitcode.Of(err) == exitcode.Cancelled {
-			return nil, failed, err // cancelled because another node failed: that node's error is reported
-		}
-		err = explainBuildError(ctx, s.cfg, s.auth, *t, err)
-		where := fmt.Sprintf("node %s (%s, %s)", t.Node.Name, t.Node.Host, strings.Join(t.Platforms, ","))
-		var ie *builder.InfraError
-		if !errors.As(err, &ie) || gctx.Err() != nil {
-			return nil, failed, exitcode.With(exitcode.Of(err), fmt.Errorf("%s: %w", where, err))
-		}
-		failed = append(failed, builder.Attempt{Attempt: n, Cause: ie.Cause, Host: t.Node.Host, Node: t.Node.Name})
-		if n > s.cfg.Retries {
-			return nil, failed, exitcode.With(exitcode.Connect, fmt.Errorf("%s: %s; %s", where, ie.Cause, retried(n-1)))
-		}
-		fmt.Fprintf(w, "--- :repeat: remote-buildkit: attempt %d of %d on this node (after: %s)\n", n+1, s.cfg.Retries+1, ie.Cause)
+		return res, err
+	}, func(n int, last *builder.InfraError) error {
+		fmt.Fprintf(w, "--- :repeat: remote-buildkit: attempt %d of %d on this node (after: %s)\n", n, j.cfg.Retries+1, last.Cause)
 		s.ins.drop(t.Client) // its record went with the lost connection
 		if err := s.reconnect(gctx, t); err != nil {
-			return nil, failed, exitcode.With(exitcode.Connect, fmt.Errorf("%s: %s, and it did not come back: %w", where, ie.Cause, err))
+			return exitcode.With(exitcode.Connect, fmt.Errorf("%s, and it did not come back: %w", last.Cause, err))
 		}
+		return nil
+	})
+	if err != nil && !(ctx.Err() == nil && gctx.Err() != nil && exitcode.Of(err) == exitcode.Cancelled) {
+		// (a part cancelled because another node failed leaves the report to that node)
+		err = exitcode.With(exitcode.Of(err), fmt.Errorf("%s: %w", where, err))
 	}
+	return res, failed, err
 }
 
 // reconnect replaces a node's client after its connection was lost.
 func (s *solver) reconnect(ctx context.Context, t *fleet.Assignment) error {
-	c, err := dialWaiting(ctx, s.d, t.Node, s.cfg.ConnectTimeout)
+	s.j.lost(t.Node.Host)
+	c, err := dialWaiting(ctx, s.j.d.Err, s.j.dial.Dial, t.Node, s.j.cfg.ConnectTimeout)
 	if err != nil {
 		return err
 	}
-	t.Close()
 	c.Platforms, c.Rank = t.Connected.Platforms, t.Rank
 	t.Connected = c
 	return nil

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 )
 
 // File names inside the directory Init writes.
@@ -35,55 +36,17 @@ type file struct {
 	data []byte
 }
 
-// writeFiles writes every file to a temporary file beside it (0600), then
-// renames them all into place: an error while writing changes nothing.
+// writeFiles writes every file (0600) beside its path, then renames them
+// all into place: an error while writing changes nothing.
 func writeFiles(files []file) error {
-	temps := make([]string, len(files))
-	defer func() {
-		for _, t := range temps {
-			if t != "" {
-				os.Remove(t)
-			}
+	var set atomicfile.Set
+	defer set.Discard()
+	for _, f := range files {
+		if err := set.Add(f.path, f.data, 0o600); err != nil {
+			return fmt.Errorf("%w (nothing was changed)", err)
 		}
-	}()
-	for i, f := range files {
-		t, err := writeTemp(f.path, f.data)
-		if err != nil {
-			return fmt.Errorf("write %s: %w (nothing was changed)", f.path, err)
-		}
-		temps[i] = t
 	}
-	var done []string
-	for i, f := range files {
-		if err := os.Rename(temps[i], f.path); err != nil {
-			return fmt.Errorf("replace %s: %w (already replaced: %s)", f.path, err, strings.Join(done, ", "))
-		}
-		temps[i] = ""
-		done = append(done, f.path)
-	}
-	return nil
-}
-
-func writeTemp(path string, data []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
+	return set.Commit()
 }
 
 // readFile reads a file of the layout, naming it and the fix on error.

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
 	"github.com/aws/smithy-go"
 
+	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
 )
 
@@ -256,18 +257,5 @@ func (t *Tokens) save(m map[string]Token) {
 	if err != nil {
 		return
 	}
-	f, err := os.CreateTemp(t.CacheDir, "."+TokenFile+".tmp-*")
-	if err != nil {
-		return
-	}
-	defer os.Remove(f.Name())
-	if f.Chmod(0o600) != nil {
-		f.Close()
-		return
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err != nil || cerr != nil {
-		return
-	}
-	_ = os.Rename(f.Name(), filepath.Join(t.CacheDir, TokenFile))
+	_ = atomicfile.WriteFile(filepath.Join(t.CacheDir, TokenFile), b, 0o600) // best effort: a later job fetches again
 }

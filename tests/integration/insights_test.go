@@ -24,7 +24,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
-	"github.com/remote-buildkit/remote-buildkit/internal/insights/browsertest"
+	"github.com/remote-buildkit/remote-buildkit/tests/browsertest"
 )
 
 // insightsDockerfile has three stages; the last one copies app.txt, which

@@ -1,0 +1,183 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/bake"
+	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+)
+
+// Kind is what a step asks for.
+type Kind int
+
+// Kinds of step.
+const (
+	SingleImage  Kind = iota // one image (built on one daemon or split across nodes)
+	BakeImages               // every target of the step's bake files
+	DiagnoseOnly             // diagnose: true — a report instead of a build
+)
+
+// Step is this job's plugin configuration, read once by ReadStep: what the
+// step does, its step-wide options and its images. Nothing reads the raw
+// configuration after it.
+type Step struct {
+	Kind Kind
+	// Config holds the step-wide options (daemons, logins, reporting,
+	// retries…). Its Image is empty: each image carries its own options.
+	Config *config.Config
+	Images []*image // one per image, in name order for bake
+	// RouteKey is what a pool routes this step by (rendezvous hashing):
+	// the pipeline and its Dockerfile, or its bake files.
+	RouteKey string
+}
+
+// image is one image of the step: its validated options and, once built,
+// its result.
+type image struct {
+	name  string            // the bake target; "" for a single-image step
+	opts  config.Image      // never changed after ReadStep (the build request takes a copy)
+	needs map[string]string // bake: named context → the target whose pushed image it is
+	ins   *tracker
+	res   *builder.Result
+	done  chan struct{} // closed once res is set
+}
+
+// ReadStep reads the plugin configuration from the job's environment once
+// and validates it for what the step asks: a diagnose report, a bake, or a
+// single image.
+func ReadStep(ctx context.Context, d Deps) (*Step, error) {
+	js, err := config.RawFromEnv(d.Env)
+	if err != nil {
+		return nil, exitcode.With(exitcode.BadConfig, err)
+	}
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(js, &m) // not an object: Parse reports it
+	var diagnose bool
+	if json.Unmarshal(m["diagnose"], &diagnose) == nil && diagnose {
+		// diagnose: true needs no Dockerfile: checked as the environment hook does.
+		cfg, err := config.ParseForEnvironment(js, d.Env, d.WorkDir)
+		if err != nil {
+			return nil, exitcode.With(exitcode.BadConfig, err)
+		}
+		return &Step{Kind: DiagnoseOnly, Config: cfg}, nil
+	}
+	if m["bake"] != nil {
+		return readBake(ctx, d, m)
+	}
+	cfg, err := config.Parse(js, d.Env, d.WorkDir)
+	if err != nil {
+		return nil, exitcode.With(exitcode.BadConfig, err)
+	}
+	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
+	return newStep(SingleImage, cfg, key, &image{opts: cfg.Image}), nil
+}
+
+// newStep keeps the step-wide options in Config and gives each image its own.
+func newStep(kind Kind, cfg *config.Config, key string, images ...*image) *Step {
+	step := *cfg
+	step.Image = config.Image{}
+	for _, im := range images {
+		im.ins = &tracker{on: cfg.Insights, lane: im.name}
+		im.done = make(chan struct{})
+	}
+	return &Step{Kind: kind, Config: &step, Images: images, RouteKey: key}
+}
+
+// readBake resolves the bake files' targets and validates each target's
+// options merged over the step's, like a single-image step.
+func readBake(ctx context.Context, d Deps, m map[string]json.RawMessage) (*Step, error) {
+	var problems []config.Problem
+	for _, k := range config.ImageOptions() {
+		if m[k] != nil {
+			problems = append(problems, config.Problem{Key: k, Msg: "set beside bake: with bake every image's " + k + " comes from its target in the bake file; move it there (or use set: [\"*." + k + "=…\"])"})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, exitcode.With(exitcode.BadConfig, &config.Error{Problems: problems})
+	}
+	files, targets, set := stringOrList(m["bake"]), stringOrList(m["targets"]), stringOrList(m["set"])
+	ts, err := bake.Load(ctx, d.WorkDir, files, targets, set)
+	if err != nil {
+		return nil, exitcode.With(exitcode.BadConfig, err)
+	}
+	if len(ts) == 0 {
+		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake: %s define no targets to build: add a target (or a default group)", strings.Join(files, ", ")))
+	}
+	base := map[string]json.RawMessage{}
+	for k, v := range m {
+		if k != "bake" && k != "targets" && k != "set" {
+			base[k] = v
+		}
+	}
+	var first *config.Config
+	var images []*image
+	for _, t := range ts {
+		cfg, err := targetConfig(d, base, t)
+		if err != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = cfg // the step-wide options are the same in every target
+		}
+		images = append(images, &image{name: t.Name, opts: cfg.Image, needs: t.Needs})
+	}
+	var rel []string
+	for _, f := range files {
+		rel = append(rel, relTo(d.WorkDir, filepath.Clean(f)))
+	}
+	return newStep(BakeImages, first, fleet.Key(first.PipelineSlug, "bake:"+strings.Join(rel, ",")), images...), nil
+}
+
+// targetConfig merges a target's options over the step's and validates the
+// result (paths, references, platforms…).
+func targetConfig(d Deps, base map[string]json.RawMessage, t bake.Target) (*config.Config, error) {
+	merged := map[string]any{}
+	for k, v := range base {
+		merged[k] = v
+	}
+	for k, v := range t.Options {
+		merged[k] = v
+	}
+	js, err := json.Marshal(merged)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Internal, err)
+	}
+	cfg, err := config.Parse(js, d.Env, d.WorkDir)
+	if err != nil {
+		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake target %s: %w", t.Name, err))
+	}
+	if len(cfg.Platforms) > 1 {
+		cfg.Load = false // load: true loads every single-platform target, as bake --load
+	}
+	return cfg, nil
+}
+
+// stringOrList decodes a string-or-list option (the schema has checked it).
+func stringOrList(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}
+	}
+	var list []string
+	_ = json.Unmarshal(raw, &list)
+	return list
+}
+
+// what names an image in the log: its Dockerfile and tags.
+func (im *image) what(workDir string) string {
+	s := relTo(workDir, im.opts.Dockerfile)
+	if len(im.opts.Tags) > 0 {
+		s += " → " + strings.Join(im.opts.Tags, ", ")
+	}
+	if im.name != "" {
+		s = im.name + ": " + s
+	}
+	return s
+}
