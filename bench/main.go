@@ -28,6 +28,7 @@ var (
 	outDir  = flag.String("out", "bench/results", "where the report goes")
 	cache   = flag.String("fixtures", filepath.Join(os.Getenv("HOME"), ".cache/remote-buildkit/bench"), "fixture cache")
 	skipBig = flag.Bool("quick", false, "skip the 500 MB and 1 GB measurements")
+	only    = flag.String("only", "", "comma-separated sections to run (faults, overhead, build, bake, insights, transfer, memory, startup); all when empty")
 )
 
 // stack is the local stack's env file, read from the environment (make bench sources it).
@@ -136,18 +137,39 @@ func main() {
 	*bin = abs
 	must(os.MkdirAll(*cache, 0o755))
 	var notes []string
-	faults(&notes) // bench/faults.go (with -faults-only: only that table)
-
-	overhead(&notes)
-	buildTime(&notes)
-	bakeWall(&notes)         // bench/bake.go
-	insightsOverhead(&notes) // bench/insights.go
-	if !*skipBig {
-		transfer(&notes)
-		memory(&notes)
+	sections := []struct {
+		name string
+		run  func(*[]string)
+		big  bool // skipped with -quick
+	}{
+		{"faults", faults, false}, // bench/faults.go (with -faults-only: only that table)
+		{"overhead", overhead, false},
+		{"build", buildTime, false},
+		{"bake", bakeWall, false},             // bench/bake.go
+		{"insights", insightsOverhead, false}, // bench/insights.go
+		{"transfer", transfer, true},
+		{"memory", memory, true},
+		{"startup", startup, false},
 	}
-	startup(&notes)
+	for _, sec := range sections {
+		if selected(sec.name) && !(sec.big && *skipBig) {
+			sec.run(&notes)
+		}
+	}
 	report(notes)
+}
+
+// selected reports whether -only names section (or is empty).
+func selected(section string) bool {
+	if *only == "" {
+		return true
+	}
+	for _, s := range strings.Split(*only, ",") {
+		if strings.TrimSpace(s) == section {
+			return true
+		}
+	}
+	return false
 }
 
 // --- 1. pre-build overhead -------------------------------------------------
@@ -200,8 +222,8 @@ func overhead(notes *[]string) {
 	ours(warmHome)
 	recipe(warmHome)
 	a, b = alternate(*runs, func() time.Duration { return ours(warmHome) }, func() time.Duration { return recipe(warmHome) })
-	record("pre-build overhead, warm (unchanged, token cached)", a, b, 0.05, ", < 100 ms")
-	if median(a) >= 100*time.Millisecond {
+	record("pre-build overhead, warm (unchanged, token cached)", a, b, 0.05, ", ≤ 60 ms")
+	if median(a) > 60*time.Millisecond {
 		rows[len(rows)-1].verdict = "MISSED"
 	}
 	*notes = append(*notes, "Overhead: remote-buildkit runs `remote-buildkit environment` (secrets bucket, `docker-config: true` so it also obtains the ECR token for the registry, mapped as ECR); the recipe runs three `aws s3 cp` and `aws ecr get-login-password` (AWS CLI v1, each call a Python start-up). Warm: the certificates' ETags are unchanged (three 304s) and the token comes from the 0600 cache in tls-dir; the AWS CLI has no cache, so its warm run repeats everything.")
@@ -445,8 +467,7 @@ func startup(notes *[]string) {
 		val = append(val, run([]string{"BUILDKITE_PLUGIN_CONFIGURATION=" + string(js)}, dir, *bin, "validate").wall)
 		bver = append(bver, run(nil, "", stackEnv("STACK_BUILDCTL"), "--version").wall)
 	}
-	record("start-up: `version` (vs `buildctl --version`)", ver, bver, 0, "")
-	rows[len(rows)-1].target, rows[len(rows)-1].verdict = "—", "—"
+	record("start-up: `version` (vs `buildctl --version`)", ver, bver, 1.5, "")
 	rows = append(rows, row{what: fmt.Sprintf("validate a large config (%d KB JSON)", len(js)/1024), a: ms(median(val)), b: "—", ratio: "—", target: "—", verdict: "—",
 		raw: fmt.Sprintf("validate: %v", val)})
 	fmt.Printf("%-45s %s\n", "validate large config", ms(median(val)))

@@ -96,8 +96,8 @@ func TestElasticFirstRunPipelinePrefixWins(t *testing.T) {
 }
 
 // A second run downloads no object body: the counting proxy in front of
-// moto sees 3×200 on the first run, then 0×200 and 3×304; and it is faster
-// (median of 5 first/second pairs, each on a fresh HOME, interleaved).
+// moto sees 3×200 on the first run, then 0×200 and 3×304 (5 first/second
+// pairs, each on a fresh HOME).
 func TestElasticSecondRunConditional(t *testing.T) {
 	s := requireStack(t)
 	a := requireAWS(t)
@@ -141,11 +141,10 @@ func TestElasticSecondRunConditional(t *testing.T) {
 			t.Errorf("installed set differs from the uploaded one")
 		}
 	}
-	mf, ms := median(firsts), median(seconds)
-	t.Logf("hook wall time, first runs %v (median %s); second runs %v (median %s)", firsts, mf.Round(time.Millisecond), seconds, ms.Round(time.Millisecond))
-	if ms >= mf {
-		t.Errorf("second runs (median %s) are not faster than first runs (median %s)", ms, mf)
-	}
+	// Wall time is logged, not asserted (speed targets live in make bench;
+	// on a loaded machine the order of two ~400 ms runs is noise): what the
+	// second run saves is the object bodies, asserted above.
+	t.Logf("hook wall time, first runs %v (median %s); second runs %v (median %s)", firsts, median(firsts).Round(time.Millisecond), seconds, median(seconds).Round(time.Millisecond))
 }
 
 func median(ds []time.Duration) time.Duration {
