@@ -76,7 +76,7 @@ func Call(ctx context.Context, cl *client.Client, p *Plan, mode string, progress
 		return err
 	})
 	if err := eg.Wait(); err != nil {
-		return nil, classifySolveError(ctx, err)
+		return nil, p.classify(ctx, err)
 	}
 	return decodeCall(p.call, meta)
 }
