@@ -31,7 +31,7 @@ func (r Request) gitInputs() (map[string]llb.State, error) {
 	if g == nil {
 		return nil, nil
 	}
-	opts := []llb.GitOption{llb.GitRef(g.Commit), llb.WithCustomName("[internal] load git source " + gitSource(g))}
+	opts := []llb.GitOption{llb.GitRef(g.Commit), llb.WithCustomName("[internal] load git source " + g.Source())}
 	// As the frontend does for a git context (dockerui initContext).
 	if keep, _ := strconv.ParseBool(r.img.BuildArgs["BUILDKIT_CONTEXT_KEEP_GIT_DIR"]); keep {
 		opts = append(opts, llb.KeepGitDir())
@@ -61,16 +61,6 @@ func (r Request) gitInputs() (map[string]llb.State, error) {
 		}), llb.WithCustomName(fmt.Sprintf("[internal] git context /%s (%d .dockerignore patterns)", g.Subdir, len(g.Excludes))))
 	}
 	return map[string]llb.State{"context": context, "dockerfile": root}, nil
-}
-
-// gitSource names what a git context builds: URL#commit[:subdir], the
-// form docker build takes, without credentials.
-func gitSource(g *config.GitContext) string {
-	s := urlutil.RedactCredentials(g.Remote) + "#" + g.Commit
-	if g.Subdir != "" {
-		s += ":" + g.Subdir
-	}
-	return s
 }
 
 // keyscan reads an ssh server's host key (host or host:port) as a
@@ -128,11 +118,8 @@ func explainGit(g *config.GitContext, err error) error {
 	if m == nil {
 		return nil
 	}
-	cause := m[1] + m[2]
-	if i := strings.LastIndex(cause, "fatal: "); i >= 0 {
-		cause = cause[i+len("fatal: "):]
-	}
-	what := fmt.Sprintf("git-context: the daemon could not fetch %s at %s: %s", urlutil.RedactCredentials(g.Remote), g.Commit, strings.TrimSpace(cause))
+	cause := strings.TrimSpace(strings.ReplaceAll(m[1]+m[2], "fatal: ", ""))
+	what := fmt.Sprintf("git-context: the daemon could not fetch %s at %s: %s", urlutil.RedactCredentials(g.Remote), g.Commit, cause)
 	switch {
 	case gitUnreachable.MatchString(cause):
 		return exitcode.With(exitcode.Connect, &GitError{Infra: true, Err: err, msg: what +

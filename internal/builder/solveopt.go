@@ -97,7 +97,7 @@ func (r Request) frontendAttrs() map[string]string {
 		// the build came from goes in the build record and provenance, as
 		// buildx names a git context it sends as an input.
 		attrs["filename"] = g.Dockerfile
-		attrs["input:context"] = gitSource(g)
+		attrs["input:context"] = g.Source()
 	}
 	if r.img.Target != "" {
 		attrs["target"] = r.img.Target
