@@ -222,3 +222,29 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// The same through the real buildkite-agent: the agent clones the 50 MB
+// repository from the git server, the plugin's hooks run, and the build
+// still sends at most 60 KB to the daemon.
+func TestAgentE2EGitContext(t *testing.T) {
+	j := requireAgent(t)
+	g := requireGitServers(t)
+	job := newGitJob(t, g, bigRepo(j.s.BaseImage))
+	counter := startByteCounter(t, j.s.BuildkitHost)
+	out := t.TempDir()
+	cfg := map[string]any{"buildkit-host": counter.Host, "git-context": true, "context": "app", "dockerfile": "docker/Dockerfile",
+		"outputs": "type=local,dest=" + out}
+	cmd, log := j.bootstrap(j.env(g.URL+"/"+job.name+".git", job.commit, cfg))
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("job failed: %v\n%s", err, log.String())
+	}
+	sent := counter.Sent(t)
+	t.Logf("git-context through the agent: client → daemon %d bytes for a 50 MB repository", sent)
+	if sent > 60<<10 {
+		t.Errorf("the job sent %d bytes to the daemon, want ≤ 60 KB", sent)
+	}
+	if outFile(t, out, "count") != "500" || outFile(t, out, "ignored") != "absent" {
+		t.Errorf("the image's context: %s files, ignored.txt %s; want 500, absent", outFile(t, out, "count"), outFile(t, out, "ignored"))
+	}
+	wantAll(t, "job log", log.String(), "git-context: the daemon fetches "+g.URL+"/"+job.name+".git#"+job.commit+":app")
+}
