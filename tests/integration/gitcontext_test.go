@@ -248,3 +248,46 @@ func TestAgentE2EGitContext(t *testing.T) {
 	}
 	wantAll(t, "job log", log.String(), "git-context: the daemon fetches "+g.URL+"/"+job.name+".git#"+job.commit+":app")
 }
+
+// git-context for every image of the step: each bake target's context and
+// Dockerfile come from the commit; and a call other than build reads the
+// Dockerfile from the repository too.
+func TestGitContextBakeAndCall(t *testing.T) {
+	s := requireStack(t)
+	g := requireGitServers(t)
+	outA, outB := t.TempDir(), t.TempDir()
+	job := newGitJob(t, g, map[string]string{
+		"docker-bake.hcl": `group "default" { targets = ["a", "b"] }
+target "a" {
+  context = "images/a"
+  output  = ["type=local,dest=` + outA + `"]
+}
+target "b" {
+  context    = "images/b"
+  dockerfile = "build.Dockerfile"
+  output     = ["type=local,dest=` + outB + `"]
+}
+`,
+		"images/a/Dockerfile":       "FROM scratch AS release\nCOPY a.txt /\n",
+		"images/a/a.txt":            "a from git\n",
+		"images/b/build.Dockerfile": "FROM scratch\nCOPY b.txt /\n",
+		"images/b/b.txt":            "b from git\n",
+	})
+	env := job.env(g.URL + "/" + job.name + ".git")
+	r := s.run(t, job.dir, s.baseConfig(map[string]any{"git-context": true, "bake": "docker-bake.hcl"}), env...)
+	if r.Code != 0 {
+		t.Fatalf("bake: %s", r)
+	}
+	if outFile(t, outA, "a.txt") != "a from git" || outFile(t, outB, "b.txt") != "b from git" {
+		t.Errorf("bake outputs: a.txt %q, b.txt %q", outFile(t, outA, "a.txt"), outFile(t, outB, "b.txt"))
+	}
+	for _, want := range []string{":images/a; nothing of the context", ":images/b; nothing of the context"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("the log does not say the daemon fetches %q:\n%s", want, r.Stdout)
+		}
+	}
+	r = s.run(t, job.dir, s.baseConfig(map[string]any{"git-context": true, "context": "images/a", "call": "targets"}), env...)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "release") {
+		t.Errorf("call: targets should list the stage release of the repository's Dockerfile: %s", r)
+	}
+}
