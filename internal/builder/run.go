@@ -218,7 +218,6 @@ func (t *stepTrail) failed() (string, []string) {
 	return t.names[d], log
 }
 
-// classifySolveError gives the exit code and, for known causes, the fix.
 // classify is classifySolveError, with git-context's failed fetches explained.
 func (p *Plan) classify(ctx context.Context, err error) error {
 	if gerr := explainGit(p.git, err); gerr != nil && ctx.Err() == nil {
@@ -227,6 +226,7 @@ func (p *Plan) classify(ctx context.Context, err error) error {
 	return classifySolveError(ctx, err)
 }
 
+// classifySolveError gives the exit code and, for known causes, the fix.
 func classifySolveError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return contextError(ctx, err)
