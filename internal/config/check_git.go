@@ -211,7 +211,7 @@ func fetchable(remote string) (string, error) {
 // inCommit is p's path inside the checkout (slash-separated, "" for its
 // root), checked to be a kind (tree or blob) in the commit.
 func (v *validator) inCommit(key string, repo *checkout, p, kind string) (string, bool) {
-	rel, err := filepath.Rel(repo.Root, p)
+	rel, err := filepath.Rel(realPath(repo.Root), realPath(p))
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		v.addf(key, "%s is outside the checkout %s: with git-context the daemon fetches only the repository, so %s must be inside it (or drop git-context)", p, repo.Root, key)
 		return "", false
@@ -231,6 +231,17 @@ func (v *validator) inCommit(key string, repo *checkout, p, kind string) (string
 		return "", false
 	}
 	return rel, true
+}
+
+// realPath is p with the symbolic links of its directories resolved, as
+// git names the work tree (the job's path may run through a link); p's last
+// element stays, which the commit may hold as a link itself.
+func realPath(p string) string {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return p
+	}
+	return filepath.Join(dir, filepath.Base(p))
 }
 
 // dockerignore reads the ignore file the dockerfile frontend would read

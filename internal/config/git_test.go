@@ -113,6 +113,24 @@ func TestParseGitContext(t *testing.T) {
 	}
 }
 
+// The job's working directory may be reached through a symbolic link; git
+// names the work tree by its real path.
+func TestParseGitContextThroughALink(t *testing.T) {
+	wd, commit := gitWorkDir(t, gitFiles)
+	link := filepath.Join(t.TempDir(), "checkout")
+	if err := os.Symlink(wd, link); err != nil {
+		t.Fatal(err)
+	}
+	env := jobEnv(map[string]string{"BUILDKIT_HOST": "tcp://b:1234", "BUILDKITE_COMMIT": commit, "BUILDKITE_REPO": "git://git.example/app.git"}, nil)
+	got, err := config.Parse([]byte(`{"git-context": true, "context": "app"}`), env, link)
+	if err != nil {
+		t.Fatalf("Parse() error = %v", err)
+	}
+	if g := got.GitContext; g == nil || g.Subdir != "app" || g.Dockerfile != "app/Dockerfile" {
+		t.Errorf("GitContext = %+v, want app and app/Dockerfile", g)
+	}
+}
+
 func TestParseGitContextProblems(t *testing.T) {
 	outside := t.TempDir()
 	tests := []struct {
