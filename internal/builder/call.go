@@ -57,6 +57,18 @@ func Call(ctx context.Context, cl *client.Client, p *Plan, mode string, progress
 	opt := p.Opt
 	opt.FrontendAttrs = maps.Clone(p.Opt.FrontendAttrs) // Build adds the daemon's options to this map
 	req := gateway.SolveRequest{Frontend: p.Opt.Frontend, FrontendOpt: maps.Clone(p.Opt.FrontendAttrs)}
+	// The gateway takes frontend inputs (git-context's) as definitions, as
+	// buildx marshals them for a call (build/build.go).
+	for name, st := range p.Opt.FrontendInputs {
+		def, err := st.Marshal(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("frontend input %s: %w", name, err)
+		}
+		if req.FrontendInputs == nil {
+			req.FrontendInputs = map[string]*pb.Definition{}
+		}
+		req.FrontendInputs[name] = def.ToPB()
+	}
 	statusCh := make(chan *client.SolveStatus)
 	var meta map[string][]byte
 	eg, egctx := errgroup.WithContext(ctx)
@@ -76,7 +88,7 @@ func Call(ctx context.Context, cl *client.Client, p *Plan, mode string, progress
 		return err
 	})
 	if err := eg.Wait(); err != nil {
-		return nil, classifySolveError(ctx, err)
+		return nil, p.classify(ctx, err)
 	}
 	return decodeCall(p.call, meta)
 }

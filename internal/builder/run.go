@@ -121,7 +121,7 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 	})
 	if err := eg.Wait(); err != nil {
 		p.Discard()
-		err = classifySolveError(ctx, err)
+		err = p.classify(ctx, err)
 		if name, log := trail.failed(); name != "" && exitcode.Of(err) == exitcode.BuildFailed {
 			err = &StepError{Step: name, Log: log, Err: err}
 		}
@@ -216,6 +216,14 @@ func (t *stepTrail) failed() (string, []string) {
 		log = append(log, p)
 	}
 	return t.names[d], log
+}
+
+// classify is classifySolveError, with git-context's failed fetches explained.
+func (p *Plan) classify(ctx context.Context, err error) error {
+	if gerr := explainGit(p.git, err); gerr != nil && ctx.Err() == nil {
+		return gerr
+	}
+	return classifySolveError(ctx, err)
 }
 
 // classifySolveError gives the exit code and, for known causes, the fix.

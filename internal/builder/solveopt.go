@@ -30,6 +30,7 @@ type Plan struct {
 	Opt   client.SolveOpt
 	call  string // build, check, outline or targets
 	files *pendingFiles
+	git   *config.GitContext // git-context: explains the daemon's fetch failures
 }
 
 // Plan turns the request into a SolveOpt: frontend attributes, local mounts,
@@ -45,14 +46,19 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{call: r.Call(), files: &pendingFiles{}}
+	p := &Plan{call: r.Call(), files: &pendingFiles{}, git: r.img.GitContext}
 	attachables, err := r.attachables(auth)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := r.gitInputs()
 	if err != nil {
 		return nil, err
 	}
 	p.Opt = client.SolveOpt{
 		Frontend:            "dockerfile.v0",
 		FrontendAttrs:       attrs,
+		FrontendInputs:      inputs,
 		LocalMounts:         mounts,
 		CacheImports:        cacheEntries(r.img.CacheFrom),
 		AllowedEntitlements: r.entitlements(),
@@ -86,6 +92,13 @@ func (r Request) frontendAttrs() map[string]string {
 	attrs := map[string]string{
 		"filename": filepath.Base(r.img.Dockerfile),
 	}
+	if g := r.img.GitContext; g != nil {
+		// The Dockerfile input is the repository's root (gitInputs); what
+		// the build came from goes in the build record and provenance, as
+		// buildx names a git context it sends as an input.
+		attrs["filename"] = g.Dockerfile
+		attrs["input:context"] = g.Source()
+	}
 	if r.img.Target != "" {
 		attrs["target"] = r.img.Target
 	}
@@ -94,6 +107,13 @@ func (r Request) frontendAttrs() map[string]string {
 	}
 	for _, k := range config.SortedKeys(r.img.BuildArgs) {
 		attrs["build-arg:"+k] = r.img.BuildArgs[k]
+	}
+	// Set by the plugin when build-args does not set them (config).
+	if r.img.SourceDateEpoch != "" {
+		attrs["build-arg:SOURCE_DATE_EPOCH"] = r.img.SourceDateEpoch
+	}
+	if r.img.CacheMountNS != "" {
+		attrs["build-arg:BUILDKIT_CACHE_MOUNT_NS"] = r.img.CacheMountNS
 	}
 	for _, k := range config.SortedKeys(r.img.Labels) {
 		attrs["label:"+k] = r.img.Labels[k]
@@ -148,8 +168,12 @@ var callRequestID = map[string]string{
 }
 
 // localMounts are the directories the session serves: the context, the
-// Dockerfile's directory and local build contexts (named in attrs).
+// Dockerfile's directory and local build contexts (named in attrs). With
+// git-context the daemon fetches the context and Dockerfile itself.
 func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, error) {
+	if r.img.GitContext != nil {
+		return r.buildContextMounts(attrs, map[string]fsutil.FS{})
+	}
 	ctxFS, err := fsutil.NewFS(r.img.ContextDir)
 	if err != nil {
 		return nil, fmt.Errorf("context %s: %w", r.img.ContextDir, err)
@@ -158,7 +182,12 @@ func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, err
 	if err != nil {
 		return nil, fmt.Errorf("dockerfile %s: %w", r.img.Dockerfile, err)
 	}
-	mounts := map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS}
+	return r.buildContextMounts(attrs, map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS})
+}
+
+// buildContextMounts adds the local build-contexts directories to mounts
+// and names each in attrs; the other build-contexts go to attrs as they are.
+func (r Request) buildContextMounts(attrs map[string]string, mounts map[string]fsutil.FS) (map[string]fsutil.FS, error) {
 	for _, name := range config.SortedKeys(r.img.BuildContexts) {
 		val := r.img.BuildContexts[name]
 		if !filepath.IsAbs(val) {
@@ -216,9 +245,19 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 	// buildx sets the annotations on every exporter (commands/build.go).
 	for _, e := range exports {
 		maps.Copy(e.Attrs, r.img.Annotations)
+		if _, set := e.Attrs[rewriteTimestamp]; r.img.Reproducible && timestamped[e.Type] && !set {
+			e.Attrs[rewriteTimestamp] = "true"
+		}
 	}
 	return exports
 }
+
+// rewriteTimestamp makes an exporter clamp the layers' file times to
+// SOURCE_DATE_EPOCH (BuildKit docs/build-repro.md); reproducible sets it on
+// the exporters that write layers.
+const rewriteTimestamp = "rewrite-timestamp"
+
+var timestamped = map[string]bool{client.ExporterImage: true, client.ExporterOCI: true, client.ExporterDocker: true, "registry": true}
 
 // attachables are the session's providers: registry auth, secrets, ssh.
 func (r Request) attachables(auth session.Attachable) ([]session.Attachable, error) {

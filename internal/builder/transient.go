@@ -129,8 +129,8 @@ func ClassifyInfra(daemonHost string, err error) *InfraError {
 	case exitcode.RegistryAuth, exitcode.Cancelled, exitcode.Timeout, exitcode.BadConfig:
 		return nil
 	}
-	if stepExit.MatchString(msg) {
-		return nil
+	if ge := (*GitError)(nil); stepExit.MatchString(msg) || errors.As(err, &ge) {
+		return nil // the build's own failure; git-context's fetch is not the daemon's
 	}
 	if m := registryStatus.FindStringSubmatch(msg); m != nil {
 		host := m[1]

@@ -71,6 +71,9 @@ type raw struct {
 	Allow               stringList              `json:"allow"`
 	ShmSize             *scalar                 `json:"shm-size"`
 	Ulimit              stringList              `json:"ulimit"`
+	GitContext          gitContextOption        `json:"git-context"`
+	Reproducible        bool                    `json:"reproducible"`
+	CacheMounts         string                  `json:"cache-mounts"`
 }
 
 // rawNode is one entry of nodes.
@@ -462,6 +465,21 @@ func (m *metaDataOption) UnmarshalJSON(b []byte) error {
 // value is the option's setting, on with the default key when not given.
 func (m metaDataOption) value() MetaData {
 	return MetaData{Enabled: !m.Off, Key: orDefault(m.Key, DefaultMetaDataKey), PerTag: m.PerTag}
+}
+
+// gitContextOption decodes git-context: true/false, or {token-env}.
+type gitContextOption struct {
+	On       bool
+	TokenEnv string
+}
+
+func (g *gitContextOption) UnmarshalJSON(b []byte) error {
+	var obj struct {
+		TokenEnv string `json:"token-env"`
+	}
+	off, err := switchOrObject(b, &obj) // shape checked by the schema
+	*g = gitContextOption{On: !off && err == nil, TokenEnv: obj.TokenEnv}
+	return nil
 }
 
 // switchOrObject decodes an option that is a boolean switch or an object

@@ -37,6 +37,8 @@ var scopes = map[string]Scope{
 	"push": StepScope, "load": StepScope, "allow": StepScope, "progress": StepScope, "annotate": StepScope, "meta-data": StepScope,
 	"artifact": StepScope, "insights": StepScope, "metadata-file": StepScope, "timeout": StepScope, "retries": StepScope,
 	"bake": StepScope, "targets": StepScope, "set": StepScope,
+	// What the daemon fetches, stamps and keeps apart for the step's images.
+	"git-context": StepScope, "reproducible": StepScope, "cache-mounts": StepScope,
 }
 
 // ScopeOf is the scope of a top-level option.

@@ -139,6 +139,7 @@ func (v *validator) build(r *raw) *Config {
 	c.Outputs = v.outputs(r.Outputs)
 	c.Secrets = v.secrets(r.Secrets)
 	c.SSH = v.ssh(r.SSH)
+	v.daemonSide(r, c)
 	v.elasticStack(r, c)
 	v.reporting(r, c)
 	v.buildInputs(r, c)

@@ -100,6 +100,34 @@ type Image struct {
 
 	Provenance *string // nil: off; otherwise the attest:provenance value
 	SBOM       *string
+
+	// GitContext is set by git-context: the daemon fetches the context and
+	// the Dockerfile from the job's repository at its commit, and nothing of
+	// them is uploaded (local build-contexts still are).
+	GitContext *GitContext
+	// SourceDateEpoch is the build-arg:SOURCE_DATE_EPOCH the build gets
+	// (from the job's environment, or the commit's time with reproducible);
+	// "" when build-args sets it or nothing does.
+	SourceDateEpoch string
+	// Reproducible adds rewrite-timestamp=true to every image, oci and
+	// docker exporter (layer timestamps clamped to SourceDateEpoch).
+	Reproducible bool
+	// CacheMountNS is the build-arg:BUILDKIT_CACHE_MOUNT_NS that keeps RUN
+	// --mount=type=cache mounts apart per pipeline (cache-mounts: pipeline);
+	// "" for cache-mounts: shared or when build-args sets it.
+	CacheMountNS string
+}
+
+// GitContext is where the daemon fetches the build's sources from.
+type GitContext struct {
+	Remote     string   // the repository URL (BUILDKITE_REPO): ssh, https, http or git
+	Commit     string   // the full commit id
+	Subdir     string   // the context directory inside the repository, slash-separated; "" for its root
+	Dockerfile string   // the Dockerfile's path inside the repository, slash-separated
+	Excludes   []string // the .dockerignore patterns (read from the commit), applied on the daemon
+	SSH        bool     // an ssh URL: fetched through the session's ssh-agent "default"
+	TokenEnv   string   // the job's variable holding an https token; "" for none
+	Root       string   // the checkout's top level (where Subdir and Dockerfile start)
 }
 
 // Clone is a deep copy: nothing of it is shared with i.

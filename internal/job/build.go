@@ -118,6 +118,9 @@ func (im *image) withContexts(ctx context.Context, byName map[string]*image) (co
 func (j *Job) buildImage(ctx context.Context, im *image, opts config.Image, log io.Writer) (*builder.Result, error) {
 	req := builder.NewRequest(opts)
 	fmt.Fprintf(j.d.Out, "--- :buildkite: remote-buildkit: building %s\n", im.what(j.d.WorkDir))
+	if opts.GitContext != nil {
+		noteGitContext(j.d.Out, j.d.Err, opts.GitContext)
+	}
 	if err := j.auth.Preflight(ctx, opts.RegistryHosts()); err != nil {
 		return nil, exitcode.With(exitcode.RegistryAuth, err)
 	}

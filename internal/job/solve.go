@@ -39,7 +39,7 @@ func (s *solver) one(ctx context.Context, t fleet.Assignment) (*builder.Result, 
 	}
 	plan, err := req.Plan(j.auth.Attachable())
 	if err != nil {
-		return nil, exitcode.With(exitcode.BadConfig, err)
+		return nil, planError(err)
 	}
 	if req.Call() != "build" {
 		return s.call(ctx, t, plan)
@@ -73,6 +73,16 @@ func (s *solver) call(ctx context.Context, t fleet.Assignment, plan *builder.Pla
 	out := assemble(s.req, s.j.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{{}}, nil)
 	out.Pushed, out.Call = nil, res.Call
 	return out, nil
+}
+
+// planError is a request that could not be planned: a configuration
+// problem (exit 2) unless Plan said otherwise (git-context's ssh host key
+// read from an unreachable server is exit 3).
+func planError(err error) error {
+	if coded := (*exitcode.Error)(nil); errors.As(err, &coded) {
+		return err
+	}
+	return exitcode.With(exitcode.BadConfig, err)
 }
 
 // callFailure names every warning check found, one per line.
@@ -162,7 +172,7 @@ func (s *solver) part(ctx, gctx context.Context, t *fleet.Assignment, repo strin
 	res, failed, err := withRetries(gctx, j.cfg.Retries, func() (*builder.Solved, error) {
 		plan, err := s.req.ForPlatforms(t.Platforms).PushByDigest(repo).Plan(j.auth.Attachable())
 		if err != nil {
-			return nil, exitcode.With(exitcode.BadConfig, err)
+			return nil, planError(err)
 		}
 		res, err := builder.Solve(gctx, t.Client, plan, "plain", w, s.ins.watch(plan, t.Client, strings.Join(t.Platforms, ",")))
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	units "github.com/docker/go-units"
 )
 
 // Where builder-config's files go on the builder host.
@@ -43,6 +45,42 @@ func CheckCacheSize(s string) error {
 		return usageError("--cache-size %q is not a size: give bytes with a unit, e.g. --cache-size 100GB, or a share of the disk holding --root, e.g. --cache-size 80%%", s)
 	}
 	return nil
+}
+
+// The GC rule for build contexts, cache mounts and git checkouts gets
+// 1/sourceShare of --cache-size, at least sourceFloor bytes (or 1 % of the
+// disk) and at most the whole cap.
+const (
+	sourceShare = 5
+	sourceFloor = 2 << 30 // 2GB as BuildKit reads it: four times its default 512MB
+)
+
+// SourceCacheSize is the GC cap for what the daemon keeps per pipeline
+// (source.local, exec.cachemount, source.git.checkout), derived from a
+// valid --cache-size: a share of it, with a floor, in a form BuildKit's
+// DiskSpace parses.
+func SourceCacheSize(cacheSize string) string {
+	if pct, ok := strings.CutSuffix(cacheSize, "%"); ok {
+		n, _ := strconv.Atoi(pct)
+		return fmt.Sprintf("%d%%", max(1, n/sourceShare))
+	}
+	total, err := units.RAMInBytes(cacheSize)
+	if err != nil {
+		return cacheSize // CheckCacheSize rejects it first
+	}
+	n := min(total, max(total/sourceShare, sourceFloor))
+	if n < total {
+		n -= n % (1 << 20) // whole megabytes
+	}
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"GB", 1 << 30}, {"MB", 1 << 20}} {
+		if n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.unit)
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 var unitTmpl = template.Must(template.New("unit").Parse(`# {{.UnitPath}}, written by remote-buildkit builder-config
@@ -89,11 +127,16 @@ root = {{q .Root}}
 
 # Build cache garbage collection, capped at --cache-size {{.CacheSize}}
 # (a percentage is of the disk holding root): BuildKit's default policies
-# with that cap.
+# with that cap. The first keeps what the daemon holds per pipeline — the
+# build contexts each pipeline's next upload is diffed against, RUN cache
+# mounts, git context checkouts — within {{.SourceShare}} of the cap
+# ({{.SourceCacheSize}}; BuildKit's default is 512MB): size --cache-size so that
+# share holds every pipeline's context and cache mounts (README, "What the
+# daemon keeps").
 [[worker.oci.gcpolicy]]
   filters = ["type==source.local", "type==exec.cachemount", "type==source.git.checkout"]
   keepDuration = "48h"
-  maxUsedSpace = "512MB"
+  maxUsedSpace = {{q .SourceCacheSize}}
 
 [[worker.oci.gcpolicy]]
   keepDuration = "1440h"
@@ -132,6 +175,7 @@ func BuilderConfig(o BuilderOptions) (unit, toml string, err error) {
 	data := map[string]any{
 		"UnitPath": UnitPath, "ConfigPath": ConfigPath, "Buildkitd": Buildkitd,
 		"Root": o.Root, "Addrs": o.Addrs, "CacheSize": o.CacheSize,
+		"SourceCacheSize": SourceCacheSize(o.CacheSize), "SourceShare": fmt.Sprintf("1/%d", sourceShare),
 		"Cert": filepath.Join(o.TLSDir, ServerFile), "Key": filepath.Join(o.TLSDir, ServerKey), "CA": filepath.Join(o.TLSDir, CAFile),
 	}
 	var u, t strings.Builder

@@ -13,16 +13,16 @@ import (
 // paths, address, root and a GC cap of --cache-size.
 func TestBuilderConfigParses(t *testing.T) {
 	for _, tc := range []struct {
-		size string
-		want config.DiskSpace
+		size         string
+		want, source config.DiskSpace // the cap; the rule for contexts, cache mounts and git checkouts
 	}{
-		{"100GB", config.DiskSpace{Bytes: 100 << 30}},
-		{"80%", config.DiskSpace{Percentage: 80}},
-		{"1%", config.DiskSpace{Percentage: 1}},
-		{"512MiB", config.DiskSpace{Bytes: 512 << 20}},
-		{"2.5g", config.DiskSpace{Bytes: 5 << 29}},
-		{"1T", config.DiskSpace{Bytes: 1 << 40}},
-		{"123456789", config.DiskSpace{Bytes: 123456789}},
+		{"100GB", config.DiskSpace{Bytes: 100 << 30}, config.DiskSpace{Bytes: 20 << 30}},
+		{"80%", config.DiskSpace{Percentage: 80}, config.DiskSpace{Percentage: 16}},
+		{"1%", config.DiskSpace{Percentage: 1}, config.DiskSpace{Percentage: 1}},
+		{"512MiB", config.DiskSpace{Bytes: 512 << 20}, config.DiskSpace{Bytes: 512 << 20}},
+		{"2.5g", config.DiskSpace{Bytes: 5 << 29}, config.DiskSpace{Bytes: 2 << 30}},
+		{"1T", config.DiskSpace{Bytes: 1 << 40}, config.DiskSpace{Bytes: 209715 << 20}},
+		{"123456789", config.DiskSpace{Bytes: 123456789}, config.DiskSpace{Bytes: 123456789}},
 	} {
 		t.Run(tc.size, func(t *testing.T) {
 			o := builderOptions(tc.size)
@@ -49,8 +49,8 @@ func TestBuilderConfigParses(t *testing.T) {
 			if len(oci.GCPolicy) != 4 {
 				t.Fatalf("%d gc policies, want 4", len(oci.GCPolicy))
 			}
-			if p := oci.GCPolicy[0]; p.MaxUsedSpace.Bytes != 512e6 && p.MaxUsedSpace.Bytes != 512<<20 || p.KeepDuration.Hours() != 48 {
-				t.Errorf("policy 0: %+v", p)
+			if p := oci.GCPolicy[0]; p.MaxUsedSpace != tc.source || p.KeepDuration.Hours() != 48 || len(p.Filters) != 3 {
+				t.Errorf("policy 0: %+v, want maxUsedSpace %+v for 48h", p, tc.source)
 			}
 			for i, p := range oci.GCPolicy[1:] {
 				if p.MaxUsedSpace != tc.want {

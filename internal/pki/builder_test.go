@@ -66,6 +66,24 @@ func TestWriteBuilderConfig(t *testing.T) {
 	}
 }
 
+// The rule for what the daemon keeps per pipeline grows with --cache-size:
+// a fifth of it, at least 2GB (or 1 % of the disk), at most all of it.
+func TestSourceCacheSizeScales(t *testing.T) {
+	for size, want := range map[string]string{
+		"10GB": "2GB", "20GB": "4GB", "100GB": "20GB", "500GB": "100GB", "1TB": "209715MB", "2TB": "419430MB",
+		"5GB": "2GB", "1GB": "1GB", "100 GB": "20GB", "3000MB": "2GB", "30000MB": "6000MB", "12345678901": "2354MB", "123456789": "123456789",
+		"80%": "16%", "100%": "20%", "50%": "10%", "4%": "1%", "1%": "1%",
+	} {
+		if got := SourceCacheSize(size); got != want {
+			t.Errorf("SourceCacheSize(%q) = %q, want %q", size, got, want)
+		}
+	}
+	_, toml, err := BuilderConfig(builderOptions("100GB"))
+	if err != nil || !strings.Contains(toml, "filters = [\"type==source.local\", \"type==exec.cachemount\", \"type==source.git.checkout\"]\n  keepDuration = \"48h\"\n  maxUsedSpace = \"20GB\"\n") {
+		t.Errorf("the first policy is not capped at 20GB (%v):\n%s", err, toml)
+	}
+}
+
 // The toml as text (the buildkitconfig-tagged tests decode it with BuildKit).
 func TestBuilderConfigText(t *testing.T) {
 	o := builderOptions("100GB")

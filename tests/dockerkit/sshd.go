@@ -28,8 +28,10 @@ type SSHD struct {
 	// (identity, known_hosts) and nothing of root's ~/.ssh: put it first on
 	// PATH. (ssh finds ~/.ssh through the passwd entry, not $HOME.)
 	ClientPath string
-	dir        string
-	p          *faultkit.Proc
+	// Identity is the authorized user key's private half (for an ssh-agent).
+	Identity string
+	dir      string
+	p        *faultkit.Proc
 }
 
 // StartSSHD starts sshd (absolute path: sshd re-executes itself) on the
@@ -47,6 +49,7 @@ func StartSSHD(t testing.TB, sshd string, env ...string) *SSHD {
 		}
 	}
 	s.copyFile(t, "id_ed25519.pub", "authorized_keys")
+	s.Identity = filepath.Join(s.dir, "id_ed25519")
 	// sshd's privilege-separation directory (the stack's up_sshd makes it too).
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)

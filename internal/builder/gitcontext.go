@@ -1,0 +1,147 @@
+package builder
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/util/gitutil"
+	"github.com/moby/buildkit/util/sshutil"
+	"github.com/moby/buildkit/util/urlutil"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+)
+
+// keyscanTimeout bounds reading an ssh repository's host key.
+const keyscanTimeout = 15 * time.Second
+
+// gitInputs are git-context's frontend inputs (nil without it): the
+// repository at the commit, fetched by the daemon's git source, is the
+// Dockerfile's source ("dockerfile", attr filename the path in it) and —
+// scoped to the context directory, with the .dockerignore patterns applied
+// as the upload would apply them — the context ("context"). The frontend
+// takes inputs in place of local mounts (dockerui initContext), as buildx
+// sends a git context with a query string.
+func (r Request) gitInputs() (map[string]llb.State, error) {
+	g := r.img.GitContext
+	if g == nil {
+		return nil, nil
+	}
+	opts := []llb.GitOption{llb.GitRef(g.Commit), llb.WithCustomName("[internal] load git source " + g.Source())}
+	// As the frontend does for a git context (dockerui initContext).
+	if keep, _ := strconv.ParseBool(r.img.BuildArgs["BUILDKIT_CONTEXT_KEEP_GIT_DIR"]); keep {
+		opts = append(opts, llb.KeepGitDir())
+	}
+	if r.img.SourceDateEpoch != "" || r.img.BuildArgs["SOURCE_DATE_EPOCH"] != "" {
+		opts = append(opts, llb.GitMTimeCommit())
+	}
+	u, err := gitutil.ParseURL(g.Remote)
+	if err != nil {
+		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("git-context: BUILDKITE_REPO %s: %w", urlutil.RedactCredentials(g.Remote), err))
+	}
+	if u.Scheme == gitutil.SSHProtocol {
+		// llb.Git would scan without a time limit; the daemon's git checks
+		// the host key against what is read here.
+		keys, err := keyscan(u.Host)
+		if err != nil {
+			return nil, exitcode.With(exitcode.Connect, fmt.Errorf("git-context: cannot read the host key of %s, the ssh server of BUILDKITE_REPO %s: %w", u.Host, urlutil.RedactCredentials(g.Remote), err))
+		}
+		opts = append(opts, llb.KnownSSHHosts(keys))
+	}
+	root := llb.Git(g.Remote, "", opts...)
+	context := root
+	if g.Subdir != "" || len(g.Excludes) > 0 {
+		context = llb.Scratch().File(llb.Copy(root, "/"+g.Subdir+"/", "/", &llb.CopyInfo{
+			CopyDirContentsOnly: true,
+			ExcludePatterns:     g.Excludes,
+		}), llb.WithCustomName(fmt.Sprintf("[internal] git context /%s (%d .dockerignore patterns)", g.Subdir, len(g.Excludes))))
+	}
+	return map[string]llb.State{"context": context, "dockerfile": root}, nil
+}
+
+// keyscan reads an ssh server's host key (host or host:port) as a
+// known_hosts line, waiting at most keyscanTimeout.
+func keyscan(host string) (string, error) {
+	type answer struct {
+		keys string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		keys, err := sshutil.SSHKeyScan(host)
+		ch <- answer{keys, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.keys, a.err
+	case <-time.After(keyscanTimeout):
+		return "", fmt.Errorf("no answer in %s", keyscanTimeout)
+	}
+}
+
+// GitError is a git-context fetch the daemon could not do, explained in
+// one line. Infra says whether it is the network's or the git server's
+// fault (exit 3) rather than the configuration's (exit 2); either way
+// running the build again as it is would not help, so it is not retried.
+type GitError struct {
+	Infra bool
+	msg   string
+	Err   error
+}
+
+func (e *GitError) Error() string { return e.msg }
+func (e *GitError) Unwrap() error { return e.Err }
+
+// gitFailure finds the git source's failure in a solve error: BuildKit's
+// "failed to fetch remote URL: git stderr: …" (or checkout) and the
+// missing ssh-agent.
+var gitFailure = regexp.MustCompile(`failed to (?:fetch|checkout) remote \S+: (?:git stderr: )?(.*?)(?: : exit status \d+|$)|(no SSH key "[^"]*" forwarded from the client)`)
+
+// The git client's (and ssh's, curl's) words for each kind of failure.
+var (
+	gitUnreachable = regexp.MustCompile(`(?i)connection refused|couldn't connect to server|failed to connect to|unable to connect to|unable to look up|could not resolve host|name or service not known|temporary failure in name resolution|timed out|network is unreachable|no route to host|connection reset|connection closed by|returned error: 5\d\d|RPC failed`)
+	gitNoCommit    = regexp.MustCompile(`(?i)not our ref|reference is not a tree|couldn't find remote ref|unadvertised object|bad object`)
+	gitRefused     = regexp.MustCompile(`(?i)not found|not exported|does not appear to be a git repository|authentication failed|could not read (?:username|password)|terminal prompts disabled|permission denied|host key verification failed|returned error: 40[134]|no SSH key|access denied|invalid credentials`)
+)
+
+// explainGit rewrites a failed fetch of the git context into what went
+// wrong and what to do (nil when err is not one).
+func explainGit(g *config.GitContext, err error) error {
+	if g == nil {
+		return nil
+	}
+	m := gitFailure.FindStringSubmatch(oneLine(err.Error()))
+	if m == nil {
+		return nil
+	}
+	cause := strings.TrimSpace(strings.ReplaceAll(m[1]+m[2], "fatal: ", ""))
+	what := fmt.Sprintf("git-context: the daemon could not fetch %s at %s: %s", urlutil.RedactCredentials(g.Remote), g.Commit, cause)
+	switch {
+	case gitUnreachable.MatchString(cause):
+		return exitcode.With(exitcode.Connect, &GitError{Infra: true, Err: err, msg: what +
+			" (the daemon cannot reach the git server: check DNS, routes and firewalls from the daemon's host to it)"})
+	case gitNoCommit.MatchString(cause):
+		return exitcode.With(exitcode.BadConfig, &GitError{Err: err, msg: what +
+			" (the repository does not have the commit: push it — git-context builds BUILDKITE_COMMIT from the repository, not from the agent's checkout)"})
+	case gitRefused.MatchString(cause):
+		return exitcode.With(exitcode.BadConfig, &GitError{Err: err, msg: what + " (" + gitAuthFix(g) + ")"})
+	}
+	return exitcode.With(exitcode.BuildFailed, &GitError{Err: err, msg: what})
+}
+
+// gitAuthFix says how the daemon authenticates to the repository.
+func gitAuthFix(g *config.GitContext) string {
+	switch {
+	case g.TokenEnv != "":
+		return "the repository is missing or refused the token in $" + g.TokenEnv + ": check BUILDKITE_REPO and that the token may read it"
+	case strings.HasPrefix(g.Remote, "http://") || strings.HasPrefix(g.Remote, "https://"):
+		return "the repository is missing or needs credentials: check BUILDKITE_REPO, and give a token (GIT_AUTH_TOKEN, or the variable git-context.token-env names)"
+	case strings.HasPrefix(g.Remote, "git://"):
+		return "the git server does not serve that repository: check BUILDKITE_REPO"
+	}
+	return "the repository is missing or refused the key: check BUILDKITE_REPO, and that the job's ssh-agent (SSH_AUTH_SOCK) holds a key that may read it"
+}
