@@ -83,6 +83,7 @@ var environmentKeys = map[string]bool{
 	"require-tls": true, "secrets-bucket": true, "secrets-region": true, "secrets-prefix": true,
 	"secrets-objects": true, "ecr": true, "registry-credentials": true, "docker-config": true,
 	"version-check": true, "diagnose": true, "dns-server": true,
+	"buildx": true, "nodes": true, "max-load-factor": true, // buildx routes the builder in the environment hook
 }
 
 // topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").
@@ -168,4 +169,34 @@ func expandHome(p string, env Env) string {
 		return filepath.Join(env.Get("HOME"), strings.TrimPrefix(p, "~"))
 	}
 	return p
+}
+
+// BuildOptionKeys returns the options set in the JSON configuration js that
+// only the plugin's own build reads (image, export and reporting options, not
+// the environment hook's connection and login options), sorted.
+func BuildOptionKeys(js []byte) []string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(js, &m) != nil {
+		return nil
+	}
+	var out []string
+	for k := range m {
+		if !environmentKeys[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BuildxBuilder returns the builder name the buildx option of js asks for,
+// "" when it is off, unset or unreadable (Parse reports that).
+func BuildxBuilder(js []byte) string {
+	var v struct {
+		Buildx buildxOption `json:"buildx"`
+	}
+	if json.Unmarshal(js, &v) != nil {
+		return ""
+	}
+	return string(v.Buildx)
 }

@@ -11,6 +11,7 @@ const (
 	DefaultRetries        = 1
 	DefaultTLSDirName     = ".buildkit"
 	DefaultMaxLoadFactor  = 1.25
+	DefaultBuildxBuilder  = "remote-buildkit" // buildx: true
 )
 
 // TLS file names inside tls-dir, the layout `buildctl --tlsdir` also reads.
@@ -74,6 +75,7 @@ type Config struct {
 	ECR                 ECR
 	RegistryCredentials []RegistryCredential
 	DockerConfig        bool
+	Buildx              string // the job's buildx builder name; "" = no builder
 
 	VersionCheck string // off, warn or strict
 	Diagnose     bool

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
-	"github.com/remote-buildkit/remote-buildkit/internal/diagnose"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 )
@@ -77,7 +76,7 @@ func wantsDiagnose(env config.Env) bool {
 // Diagnose runs every diagnose check and reports in format (text or json),
 // also as an annotation when asked; exit 1 when any check fails.
 func Diagnose(ctx context.Context, d Deps, format string, annotate bool) error {
-	return diagnose.Run(ctx, d.Env, d.WorkDir, d.Out, d.Err, format, annotate)
+	return diagnoseRunner(d).Main(ctx, d.Out, d.Err, format, annotate)
 }
 
 // Validate checks the configuration without connecting to anything.
