@@ -62,6 +62,9 @@ func setUpBuildx(ctx context.Context, d Deps, cfg *config.Config, b *strings.Bui
 	if err != nil {
 		return err
 	}
+	if err := checkKeyModes(d, cfg); err != nil {
+		return err
+	}
 	nodes, err := buildxNodes(ctx, d, cfg)
 	if err != nil {
 		return err
