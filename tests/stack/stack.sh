@@ -248,7 +248,11 @@ go_build_source() {
 
 docker_cli_ok() { [[ -x $DOCKER_CLI ]] && DOCKER_CONFIG=$CACHE/tools/.docker-cli-check "$DOCKER_CLI" --version 2>/dev/null | grep -qw "${DOCKER_CLI_VERSION#v}"; }
 compose_ok() { [[ -x $COMPOSE ]] && "$COMPOSE" version 2>/dev/null | grep -qw "$COMPOSE_VERSION"; }
-docker_cli_vendor_mod() { mv vendor.mod go.mod && mv vendor.sum go.sum && rm -rf vendor; } # the CLI has no go.mod, only vendor.mod
+# The CLI has no go.mod, only vendor.mod; the proxy refuses swarmkit v2.1.3, whose v2.1.2 builds the same CLI.
+docker_cli_vendor_mod() {
+  mv vendor.mod go.mod && mv vendor.sum go.sum && rm -rf vendor &&
+    go mod edit -replace github.com/moby/swarmkit/v2=github.com/moby/swarmkit/v2@v2.1.2
+}
 
 # The docker CLI (cmd/docker; its module has only vendor.mod) and compose, and the cli-plugins directory with
 # docker-buildx and docker-compose: `docker buildx`, `docker build` (BuildKit through buildx) and `docker compose build`.
