@@ -34,16 +34,18 @@ import (
 // without a plugin line; the plugin's configuration is used when the step
 // has one.
 func EnvironmentBuildx(ctx context.Context, d Deps) error {
-	js, err := config.RawFromEnv(d.Env)
-	if errors.Is(err, config.ErrNoConfiguration) {
-		js, err = []byte("{}"), nil
+	if _, err := config.RawFromEnv(d.Env); errors.Is(err, config.ErrNoConfiguration) {
+		env := d.Env // a step without the plugin: its defaults (BUILDKIT_HOST, the secrets bucket, ...)
+		d.Env = func(k string) (string, bool) {
+			if k == "BUILDKITE_PLUGIN_CONFIGURATION" {
+				return "{}", true
+			}
+			return env(k)
+		}
 	}
+	cfg, err := Load(d, config.Environment)
 	if err != nil {
-		return exitcode.With(exitcode.BadConfig, err)
-	}
-	cfg, err := config.ParseForEnvironment(js, d.Env, d.WorkDir)
-	if err != nil {
-		return exitcode.With(exitcode.BadConfig, err)
+		return err
 	}
 	if cfg.Buildx == "" {
 		cfg.Buildx = config.DefaultBuildxBuilder
@@ -146,8 +148,8 @@ func routeBuildx(ctx context.Context, d Deps, cfg *config.Config) ([]fleet.Assig
 	}
 	if !cfg.Several() || len(declared) == 0 {
 		c := *cfg
-		c.Platforms = nil // platforms are the step's command's business
-		return route(ctx, d, &c, builder.NewRequest(&c))
+		c.Platforms = nil // the step's command picks them; without platforms route never splits an image
+		return route(ctx, d, &c, builder.Request{})
 	}
 	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
 	as, err := fleet.Assign(ctx, d.Dial, key, cfg.Nodes, declared, cfg.ConnectTimeout, func(s string) { warnf(d.Err, "%s", s) })

@@ -404,15 +404,7 @@ func TestBuildxAgentWide(t *testing.T) {
 	j := requireAgent(t)
 	d := requireDocker(t)
 	repo, nonce := j.s.repo(t), "aw-"+randomHex(t)
-	hooks := t.TempDir()
-	for name, body := range map[string]string{
-		"environment": "exports=\"$(\"$REMOTE_BUILDKIT_BIN\" environment --buildx)\" || exit 1\neval \"$exports\"\n",
-		"pre-exit":    "\"$REMOTE_BUILDKIT_BIN\" cleanup\n",
-	} {
-		if err := os.WriteFile(filepath.Join(hooks, name), []byte("#!/bin/bash\n"+body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hooks := agentWideHooks(t)
 	r := runBuildxJob(t, j, d, buildxJob{
 		files:   map[string]string{"Dockerfile": "FROM " + j.s.BaseImage + "\nARG NONCE\nRUN echo \"$NONCE\" > /nonce\n"},
 		command: "docker buildx build --push --provenance=false --build-arg NONCE=" + nonce + " -t " + repo + ":aw .",
@@ -426,6 +418,53 @@ func TestBuildxAgentWide(t *testing.T) {
 		t.Errorf("pushed /nonce = %q; in the daemon's history: %v", got, slices.Contains(histories(t, j.s, j.s.BuildkitHost), nonce))
 	}
 	r.checkLeftNothing(t)
+}
+
+// Agent-wide mode and the plugin in one job: the agent's hook already uses
+// the step's plugin configuration, and the plugin's own environment hook
+// rewrites the builder in the same job directory (not a second one); the
+// step builds with it and pre-exit leaves nothing.
+func TestBuildxAgentWideWithPlugin(t *testing.T) {
+	j := requireAgent(t)
+	d := requireDocker(t)
+	repo := j.s.repo(t)
+	hooks := agentWideHooks(t)
+	r := runBuildxJob(t, j, d, buildxJob{
+		files:   map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"},
+		cfg:     map[string]any{"buildx": "from-plugin"},
+		command: seeCommand("docker buildx build --push --provenance=false -t " + repo + ":awp ."),
+		logins:  map[string]string{j.s.Registry: j.s.User + ":" + j.s.Pass},
+		env:     []string{"BUILDKITE_HOOKS_PATH=" + hooks},
+	})
+	if r.code != 0 {
+		t.Fatalf("job exited %d:\n%s", r.code, r.out)
+	}
+	lines := jobDirLine.FindAllStringSubmatch(r.out, -1)
+	if len(lines) != 2 || lines[0][1] != "from-plugin" || lines[1][1] != "from-plugin" || lines[0][3] != lines[1][3] {
+		t.Errorf("want the agent's hook, then the plugin's, with builder from-plugin in one job directory: %q", lines)
+	}
+	ls, _ := os.ReadFile(filepath.Join(r.dir, "seen-buildx-ls.txt"))
+	if !strings.Contains(string(ls), "from-plugin*") || strings.Contains(string(ls), "remote-buildkit") {
+		t.Errorf("docker buildx ls:\n%s", ls)
+	}
+	j.s.descriptor(t, repo+":awp")
+	r.checkLeftNothing(t)
+}
+
+// agentWideHooks is an agent hooks directory whose environment hook runs
+// `remote-buildkit environment --buildx` and whose pre-exit runs cleanup.
+func agentWideHooks(t *testing.T) string {
+	t.Helper()
+	hooks := t.TempDir()
+	for name, body := range map[string]string{
+		"environment": "exports=\"$(\"$REMOTE_BUILDKIT_BIN\" environment --buildx)\" || exit 1\neval \"$exports\"\n",
+		"pre-exit":    "\"$REMOTE_BUILDKIT_BIN\" cleanup\n",
+	} {
+		if err := os.WriteFile(filepath.Join(hooks, name), []byte("#!/bin/bash\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hooks
 }
 
 // hookBuild runs the plugin's environment hook in the job's shell, then cmd
