@@ -142,6 +142,7 @@ func main() {
 	buildTime(&notes)
 	bakeWall(&notes)         // bench/bake.go
 	insightsOverhead(&notes) // bench/insights.go
+	buildxOverhead(&notes)   // bench/buildx.go
 	if !*skipBig {
 		transfer(&notes)
 		memory(&notes)
