@@ -23,7 +23,9 @@ func TestCheckBuildx(t *testing.T) {
 		found, fix string
 	}{
 		{"not set", nil, nil, Skip, "buildx is not set", ""},
-		{"no route", func(context.Context) ([]buildxcfg.Node, error) { return nil, errors.New("nothing is listening at tcp://10.0.0.1:1234") },
+		{"no route", func(context.Context) ([]buildxcfg.Node, error) {
+			return nil, errors.New("nothing is listening at tcp://10.0.0.1:1234")
+		},
 			nil, Fail, "the builder cannot be set up: nothing is listening", "daemon checks above"},
 		{"node down", func(context.Context) ([]buildxcfg.Node, error) { return []buildxcfg.Node{node}, nil },
 			errors.New("x509: certificate signed by unknown authority"), Fail, "node amd (tcp://10.0.0.1:1234) does not answer buildx's remote driver: x509", "cacert=/h/.buildkit/ca.pem"},
