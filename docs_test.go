@@ -2,6 +2,7 @@ package remotebuildkit_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"sort"
@@ -45,40 +46,113 @@ func TestReadmeDocumentsEverySchemaKey(t *testing.T) {
 	}
 }
 
-// Every plugin entry in README's yaml examples validates against the schema.
+// linterExample is how buildkite-plugin-linter finds README examples
+// (lib/linters/example-linter.js: /```ya?ml\n+(.*?)\n+```/gs): from a
+// ```yaml or ```yml fence to the first "```" right after a newline — a
+// closing fence at column 0. The closing fence of an indented block is not
+// one, so such a block runs on into the text after it.
+var linterExample = regexp.MustCompile("(?s)```ya?ml\n+(.*?)\n+```")
+
+// pluginEntries returns the configuration of every remote-buildkit#v…
+// plugin entry of one example, as the linter collects them: examples that
+// do not mention the plugin are skipped; the others must parse, as a
+// pipeline ({steps: [...]}) or a list of steps, with plugins as a list.
+func pluginEntries(example string) ([]any, error) {
+	if !regexp.MustCompile(`remote-buildkit#v.+`).MatchString(example) {
+		return nil, nil
+	}
+	var doc any
+	if err := yaml.Unmarshal([]byte(example), &doc); err != nil {
+		return nil, err
+	}
+	steps, _ := doc.([]any)
+	if m, ok := doc.(map[string]any); ok {
+		steps, _ = m["steps"].([]any)
+	}
+	entry := regexp.MustCompile(`^remote-buildkit#v.+$`)
+	var configs []any
+	for _, st := range steps {
+		step, _ := st.(map[string]any)
+		if step["plugins"] == nil {
+			continue
+		}
+		plugins, ok := step["plugins"].([]any)
+		if !ok {
+			return nil, fmt.Errorf("plugins is a map, not a list")
+		}
+		for _, p := range plugins {
+			if s, ok := p.(string); ok && entry.MatchString(s) {
+				configs = append(configs, nil)
+			}
+			m, _ := p.(map[string]any)
+			for name, cfg := range m {
+				if entry.MatchString(name) {
+					configs = append(configs, cfg)
+				}
+			}
+		}
+	}
+	return configs, nil
+}
+
+// The extraction finds what the linter finds: an indented block swallows the
+// text after it and no longer parses.
+func TestLinterExampleExtraction(t *testing.T) {
+	const entry = "steps:\n  - plugins:\n      - remote-buildkit#v0.1.0:\n          push: true\n"
+	tests := []struct {
+		name, md string
+		configs  int
+		wantErr  bool
+	}{
+		{"column 0", "text\n\n```yaml\n" + entry + "```\n\nmore text: with a colon\n", 1, false},
+		{"yml fence", "```yml\n" + entry + "```\n", 1, false},
+		{"indented", "- item\n\n  ```yaml\n  " + strings.ReplaceAll(entry, "\n", "\n  ") + "```\n- next: item\n\n```sh\nmake\n```\n", 0, true},
+		{"not the plugin", "```yaml\nsteps:\n  - command: make\n```\n", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n int
+			var err error
+			for _, m := range linterExample.FindAllStringSubmatch(tt.md, -1) {
+				var cs []any
+				cs, err = pluginEntries(m[1])
+				n += len(cs)
+			}
+			if n != tt.configs || (err != nil) != tt.wantErr {
+				t.Errorf("found %d configs, err %v; want %d, error %v", n, err, tt.configs, tt.wantErr)
+			}
+		})
+	}
+}
+
+// README passes buildkite-plugin-linter's example check: every yaml example
+// parses as the linter cuts it, and every remote-buildkit entry validates
+// against plugin.yml's schema.
 func TestReadmeExamplesValidate(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
 	checked := 0
-	for _, b := range blocks {
-		var doc struct {
-			Steps []struct {
-				Plugins []map[string]any `yaml:"plugins"`
-			} `yaml:"steps"`
+	for _, m := range linterExample.FindAllStringSubmatch(string(readme), -1) {
+		configs, err := pluginEntries(m[1])
+		if err != nil {
+			t.Errorf("README example does not parse as buildkite-plugin-linter reads it (is a fence indented?): %v\n%s", err, m[1])
+			continue
 		}
-		if err := yaml.Unmarshal([]byte(b[1]), &doc); err != nil {
-			t.Fatalf("README yaml example does not parse: %v\n%s", err, b[1])
-		}
-		for _, step := range doc.Steps {
-			for _, p := range step.Plugins {
-				for source, cfg := range p {
-					if !strings.HasPrefix(source, "remote-buildkit#") {
-						continue
-					}
-					js, _ := json.Marshal(cfg)
-					// Only the schema matters here: paths need not exist.
-					if problems := config.SchemaProblems(js); len(problems) > 0 {
-						t.Errorf("README example fails the schema: %v\n%s", problems, b[1])
-					}
-					checked++
-				}
+		for _, cfg := range configs {
+			js, _ := json.Marshal(cfg)
+			// Only the schema matters here: paths need not exist.
+			if problems := config.SchemaProblems(js); len(problems) > 0 {
+				t.Errorf("README example fails the schema: %v\n%s", problems, m[1])
 			}
+			checked++
 		}
 	}
-	if checked < 2 {
-		t.Errorf("checked %d README examples, want at least 2", checked)
+	if checked < 9 {
+		t.Errorf("checked %d README examples, want at least 9", checked)
+	}
+	if n := regexp.MustCompile("(?m)^[ \t]+```ya?ml").FindAllIndex(readme, -1); len(n) > 0 {
+		t.Errorf("README has %d indented yaml examples: put their ``` fences at column 0", len(n))
 	}
 }

@@ -147,6 +147,7 @@ func main() {
 		{"build", buildTime, false},
 		{"bake", bakeWall, false},             // bench/bake.go
 		{"insights", insightsOverhead, false}, // bench/insights.go
+		{"buildx", buildxOverhead, false},     // bench/buildx.go
 		{"transfer", transfer, true},
 		{"memory", memory, true},
 		{"startup", startup, false},

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/job"
 )
 
@@ -25,8 +31,21 @@ func buildCommand(env config.Env) *cli.Command {
 		Usage: "build (and push) the image described by the plugin configuration",
 		Description: "Reads the configuration from BUILDKITE_PLUGIN_CONFIGURATION (or this plugin's entry in\n" +
 			"BUILDKITE_PLUGINS), validates it against plugin.yml, and runs the build on the daemon.",
-		Action: jobAction(env, func(c *cli.Context, d job.Deps) error { return job.Build(c.Context, d) }),
+		Action: jobAction(env, func(c *cli.Context, d job.Deps) error {
+			d.Exec = execStep
+			return job.Build(c.Context, d)
+		}),
 	}
+}
+
+// execStep replaces this process with the step's command (buildx mode), so
+// its exit code and signals are the hook's.
+func execStep(argv []string) error {
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return exitcode.With(exitcode.BadConfig, fmt.Errorf("BUILDKITE_SHELL: %w", err))
+	}
+	return exitcode.With(exitcode.Internal, syscall.Exec(path, argv, os.Environ()))
 }
 
 func environmentCommand(env config.Env) *cli.Command {
@@ -35,7 +54,13 @@ func environmentCommand(env config.Env) *cli.Command {
 		Usage: "install the daemon's client certificates and print shell exports (run by hooks/environment)",
 		Description: "Downloads ca.pem, cert.pem and key.pem from the secrets bucket into tls-dir when they changed,\n" +
 			"checks them, and prints `export` lines for the hook to eval. Logs go to stderr.",
-		Action: jobAction(env, func(c *cli.Context, d job.Deps) error { return job.Environment(c.Context, d) }),
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "buildx", Usage: "register this job's buildx builder even without a plugin line (agent-wide mode, from the agent's environment hook)"}},
+		Action: jobAction(env, func(c *cli.Context, d job.Deps) error {
+			if c.Bool("buildx") {
+				return job.EnvironmentBuildx(c.Context, d)
+			}
+			return job.Environment(c.Context, d)
+		}),
 	}
 }
 

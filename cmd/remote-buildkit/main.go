@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/credhelper"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
 
@@ -23,7 +25,24 @@ import (
 var version = ""
 
 func main() {
+	if filepath.Base(os.Args[0]) == credhelper.Program { // docker runs the binary under the helper's name
+		os.Exit(credentialHelper(os.Args[1:], os.Stdin, os.Stdout, os.LookupEnv))
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// credentialHelper answers one docker-credential-helpers request; errors go
+// to stdout with exit 1, as the protocol has them.
+func credentialHelper(args []string, in io.Reader, out io.Writer, env config.Env) int {
+	if len(args) != 1 {
+		fmt.Fprintf(out, "usage: %s get|list|store|erase|version\n", credhelper.Program)
+		return 1
+	}
+	if err := credhelper.Run(context.Background(), args[0], in, out, env); err != nil {
+		fmt.Fprintln(out, err)
+		return 1
+	}
+	return 0
 }
 
 // run is main without the process: tests call it with their own writers and env.

@@ -9,6 +9,10 @@ import (
 func (v *validator) elasticStack(r *raw, c *Config) {
 	c.RequireTLS = r.RequireTLS
 	c.DockerConfig = r.DockerConfig
+	c.Buildx = string(r.Buildx)
+	if c.Buildx != "" && c.DockerConfig {
+		v.addf("docker-config", "docker-config and buildx both give the job a DOCKER_CONFIG: drop docker-config (with buildx, docker and buildx get the same logins through the job's credential helper, nothing in plain text)")
+	}
 	c.PipelineSlug = v.env.Get("BUILDKITE_PIPELINE_SLUG")
 	v.secretsBucket(r, c)
 	c.ECR = v.ecr(r.ECR)

@@ -44,6 +44,9 @@ func diffConfig(t *testing.T, got, want *config.Config) {
 		// One buildkit-host is one node with the top-level connection settings.
 		want.Nodes[0].TLSDir = want.TLSDir
 	}
+	if want.Options == nil {
+		want.Options = got.Options // what was set is TestParseOptionsSet's
+	}
 	gv, wv := reflect.ValueOf(*got), reflect.ValueOf(*want)
 	for i := 0; i < gv.NumField(); i++ {
 		g, w := gv.Field(i).Interface(), wv.Field(i).Interface()
@@ -619,5 +622,21 @@ func TestProblemString(t *testing.T) {
 	e := &config.Error{Problems: []config.Problem{tests[0].p, tests[1].p}}
 	if got, want := e.Error(), "tags[1]: bad\nconfiguration is not valid JSON"; got != want {
 		t.Errorf("Error() = %q; want %q", got, want)
+	}
+}
+
+// Options lists the top-level options the configuration sets; BuildOptions
+// those only the plugin's own build reads.
+func TestParseOptionsSet(t *testing.T) {
+	wd := newWorkDir(t, "Dockerfile")
+	got, err := config.Parse([]byte(`{"buildkit-host": "tcp://b:1", "tags": "r/x:1", "push": true, "ecr": false}`), envOf(nil), wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"buildkit-host", "ecr", "push", "tags"}; !reflect.DeepEqual(got.Options, want) {
+		t.Errorf("Options = %v, want %v", got.Options, want)
+	}
+	if want := []string{"push", "tags"}; !reflect.DeepEqual(got.BuildOptions(), want) {
+		t.Errorf("BuildOptions() = %v, want %v", got.BuildOptions(), want)
 	}
 }

@@ -47,6 +47,7 @@ type raw struct {
 	ECR                 ecrOption               `json:"ecr"`
 	RegistryCredentials []rawRegistryCredential `json:"registry-credentials"`
 	DockerConfig        bool                    `json:"docker-config"`
+	Buildx              buildxOption            `json:"buildx"`
 	VersionCheck        string                  `json:"version-check"`
 	Annotate            *bool                   `json:"annotate"`
 	MetaData            metaDataOption          `json:"meta-data"`
@@ -491,4 +492,25 @@ func switchOrObject(b []byte, obj any) (off bool, err error) {
 		return !on, nil
 	}
 	return false, json.Unmarshal(b, obj)
+}
+
+// buildxOption decodes buildx: true (the default builder name), false, or a
+// builder name.
+type buildxOption string
+
+func (o *buildxOption) UnmarshalJSON(b []byte) error {
+	var on bool
+	if json.Unmarshal(b, &on) == nil {
+		*o = ""
+		if on {
+			*o = DefaultBuildxBuilder
+		}
+		return nil
+	}
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return err
+	}
+	*o = buildxOption(name)
+	return nil
 }

@@ -21,7 +21,8 @@ const (
 // scopes classifies every top-level option of plugin.yml.
 var scopes = map[string]Scope{
 	// Daemons and connection.
-	"buildkit-host": EnvScope, "nodes": StepScope, "max-load-factor": StepScope, "dns-server": EnvScope, "tls-dir": EnvScope,
+	"buildkit-host": EnvScope, "nodes": EnvScope, "max-load-factor": EnvScope, // buildx routes its builder in the environment hook
+	"buildx": EnvScope, "dns-server": EnvScope, "tls-dir": EnvScope,
 	"tls-server-name": EnvScope, "require-tls": EnvScope, "connect-timeout": EnvScope, "version-check": EnvScope,
 	// Elastic CI Stack and registry logins.
 	"secrets-bucket": EnvScope, "secrets-region": EnvScope, "secrets-prefix": EnvScope, "secrets-objects": EnvScope,
@@ -53,5 +54,18 @@ func ImageOptions() []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// BuildOptions are the options the configuration sets that only the
+// plugin's own build reads (not the environment hook's connection and login
+// options), sorted.
+func (c *Config) BuildOptions() []string {
+	var out []string
+	for _, k := range c.Options {
+		if ScopeOf(k)&EnvScope == 0 {
+			out = append(out, k)
+		}
+	}
 	return out
 }

@@ -63,6 +63,10 @@ func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
 	}
 	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build}
 	cfg := v.build(&r)
+	for k := range obj {
+		cfg.Options = append(cfg.Options, k)
+	}
+	sort.Strings(cfg.Options)
 	for _, p := range v.problems {
 		top := topKey(p.Key)
 		if !rejected[top] && (phase == Build || ScopeOf(top)&EnvScope != 0) {

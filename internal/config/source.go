@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -15,6 +16,10 @@ func (e Env) Get(key string) string {
 	v, _ := e(key)
 	return v
 }
+
+// ErrNoConfiguration: the job has no configuration for this plugin (no
+// BUILDKITE_PLUGIN_CONFIGURATION and no entry in BUILDKITE_PLUGINS).
+var ErrNoConfiguration = errors.New("no plugin configuration")
 
 // PluginName is the name Buildkite derives from this plugin's repository.
 const PluginName = "remote-buildkit"
@@ -35,7 +40,7 @@ func rawFromEnv(env Env) ([]byte, string, error) {
 	}
 	plugins, ok := env("BUILDKITE_PLUGINS")
 	if !ok || strings.TrimSpace(plugins) == "" {
-		return nil, "", fmt.Errorf("no plugin configuration: neither BUILDKITE_PLUGIN_CONFIGURATION nor BUILDKITE_PLUGINS is set (run this from the plugin's hooks, or set BUILDKITE_PLUGIN_CONFIGURATION to the plugin's JSON config)")
+		return nil, "", fmt.Errorf("%w: neither BUILDKITE_PLUGIN_CONFIGURATION nor BUILDKITE_PLUGINS is set (run this from the plugin's hooks, or set BUILDKITE_PLUGIN_CONFIGURATION to the plugin's JSON config)", ErrNoConfiguration)
 	}
 	var entries []map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(plugins), &entries); err != nil {
@@ -52,7 +57,7 @@ func rawFromEnv(env Env) ([]byte, string, error) {
 			return cfg, "BUILDKITE_PLUGINS (" + source + ")", nil
 		}
 	}
-	return nil, "", fmt.Errorf("BUILDKITE_PLUGINS has no %s entry: add the plugin to the step, or set BUILDKITE_PLUGIN_CONFIGURATION", PluginName)
+	return nil, "", fmt.Errorf("%w: BUILDKITE_PLUGINS has no %s entry: add the plugin to the step, or set BUILDKITE_PLUGIN_CONFIGURATION", ErrNoConfiguration, PluginName)
 }
 
 // pluginNameFromSource mirrors the agent's naming: the last path element of the
@@ -64,4 +69,20 @@ func pluginNameFromSource(source string) string {
 	name = strings.TrimSuffix(name, ".git")
 	name = strings.TrimSuffix(name, "-buildkite-plugin")
 	return strings.ToLower(name)
+}
+
+// PluginNames returns the names of the step's plugins in BUILDKITE_PLUGINS,
+// in order, as the agent derives them ("docker-compose", "remote-buildkit").
+func PluginNames(env Env) []string {
+	var entries []map[string]json.RawMessage
+	if json.Unmarshal([]byte(env.Get("BUILDKITE_PLUGINS")), &entries) != nil {
+		return nil
+	}
+	var out []string
+	for _, entry := range entries {
+		for source := range entry {
+			out = append(out, pluginNameFromSource(source))
+		}
+	}
+	return out
 }

@@ -11,6 +11,7 @@ const (
 	DefaultRetries        = 1
 	DefaultTLSDirName     = ".buildkit"
 	DefaultMaxLoadFactor  = 1.25
+	DefaultBuildxBuilder  = "remote-buildkit" // buildx: true
 )
 
 // TLS file names inside tls-dir, the layout `buildctl --tlsdir` also reads.
@@ -44,6 +45,7 @@ type Config struct {
 	ECR                 ECR
 	RegistryCredentials []RegistryCredential
 	DockerConfig        bool
+	Buildx              string // the job's buildx builder name; "" = no builder
 
 	VersionCheck string // off, warn or strict
 	Diagnose     bool
@@ -58,6 +60,9 @@ type Config struct {
 	MetadataFile string // absolute, "" for none
 	Timeout      time.Duration
 	Retries      int // runs again after an infrastructure failure
+
+	// Options are the top-level options the configuration sets, sorted.
+	Options []string
 }
 
 // Image is one image's build options, as the build request carries them

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
+	"github.com/remote-buildkit/remote-buildkit/internal/buildxcfg"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
@@ -72,10 +73,14 @@ type Runner struct {
 	AWS       AWSAPI    // S3 and ECR calls; nil when unavailable
 	Registry  RegistryAPI
 	Buildkite BuildkiteAPI // nil without BUILDKITE_API_TOKEN
+	// BuildxPlan routes the job's buildx builder as the environment hook
+	// would (nil: buildx is not set, no buildx check).
+	BuildxPlan func(ctx context.Context) ([]buildxcfg.Node, error)
 
-	free          func(dir string) (uint64, error)                                       // free bytes (default statfs); tests fake it
-	resolve       func(ctx context.Context, name, port, server string) ([]string, error) // default fleet.Resolve
-	clientVersion func() string                                                          // default versions.ClientVersion
+	free          func(dir string) (uint64, error)                                                             // free bytes (default statfs); tests fake it
+	resolve       func(ctx context.Context, name, port, server string) ([]string, error)                       // default fleet.Resolve
+	clientVersion func() string                                                                                // default versions.ClientVersion
+	buildxInspect func(ctx context.Context, n buildxcfg.Node, timeout time.Duration) (string, []string, error) // default buildxcfg.Inspect
 }
 
 // state is what earlier checks learned, for later ones.
@@ -182,6 +187,9 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	}
 	if r.Config != nil && len(r.Config.Nodes) > 1 {
 		run(step{"fleet", r.checkFleet}, s, "")
+	}
+	if r.Config != nil && r.Config.Buildx != "" {
+		run(step{"buildx", r.checkBuildx}, s, "")
 	}
 	for _, st := range r.globalSteps() {
 		run(st, s, "")

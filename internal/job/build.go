@@ -19,14 +19,18 @@ import (
 
 // Build is the build command: read the step → prepare the job → build each
 // image → finish (metadata file) → publish (annotation, meta-data,
-// artifacts). A diagnose step reports instead.
+// artifacts). A diagnose step reports instead; with buildx, a step's own
+// command runs instead.
 func Build(ctx context.Context, d Deps) error {
 	step, err := ReadStep(ctx, d)
 	if err != nil {
 		return err
 	}
-	if step.Kind == DiagnoseOnly {
+	switch step.Kind {
+	case DiagnoseOnly:
 		return diagnoseStep(ctx, d, step.Config)
+	case RunCommand, OtherPluginRuns:
+		return runCommand(d, step)
 	}
 	start := time.Now()
 	err = run(ctx, d, step)

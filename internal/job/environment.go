@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -26,6 +27,10 @@ func Environment(ctx context.Context, d Deps) error {
 	if err != nil {
 		return err
 	}
+	return environment(ctx, d, cfg)
+}
+
+func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	if err := installAll(ctx, d, cfg); err != nil {
 		return err
 	}
@@ -46,6 +51,11 @@ func Environment(ctx context.Context, d Deps) error {
 	}
 	if cfg.DockerConfig {
 		if err := writeDockerConfig(ctx, d, cfg, &b); err != nil {
+			return err
+		}
+	}
+	if cfg.Buildx != "" {
+		if err := setUpBuildx(ctx, d, cfg, &b); err != nil {
 			return err
 		}
 	}
@@ -205,10 +215,14 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// Cleanup removes the job's docker config written by Environment with
-// docker-config: true — only a directory this tool created and marked.
-// Cached certificates and tokens stay.
+// Cleanup removes what Environment made for the job — the docker config of
+// docker-config: true, the buildx directory of buildx — only directories
+// this tool created and marked. Cached certificates and tokens stay.
 func Cleanup(d Deps) error {
+	return errors.Join(cleanupDockerConfig(d), cleanupBuildx(d))
+}
+
+func cleanupDockerConfig(d Deps) error {
 	dir := d.Env.Get("REMOTE_BUILDKIT_JOB_DOCKER_CONFIG")
 	if dir == "" {
 		return nil

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
-	"github.com/remote-buildkit/remote-buildkit/internal/diagnose"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 )
@@ -31,6 +30,7 @@ type Deps struct {
 	Now      func() time.Time
 	Dial     fleet.Dial                   // connects to one daemon
 	LookPath func(string) (string, error) // finds buildctl and buildkite-agent
+	Exec     func(argv []string) error    // replaces the process with argv (buildx mode's step command)
 }
 
 // FromProcess is the Deps of the running binary.
@@ -63,14 +63,19 @@ func Load(d Deps, phase config.Phase) (*config.Config, error) {
 // Diagnose runs every diagnose check and reports in format (text or json),
 // also as an annotation when asked; exit 1 when any check fails.
 func Diagnose(ctx context.Context, d Deps, format string, annotate bool) error {
-	return diagnose.Run(ctx, d.Env, d.WorkDir, d.Out, d.Err, format, annotate)
+	var cfg *config.Config
+	js, err := config.RawFromEnv(d.Env)
+	if err == nil {
+		cfg, err = config.ParseForEnvironment(js, d.Env, d.WorkDir)
+	}
+	return diagnoseRunner(d, cfg, err).Main(ctx, d.Out, d.Err, format, annotate)
 }
 
 // diagnoseStep is a step with diagnose: true: the report instead of a
 // build, annotated when the job can post one.
 func diagnoseStep(ctx context.Context, d Deps, cfg *config.Config) error {
 	annotate := d.Env.Get("BUILDKITE_AGENT_ACCESS_TOKEN") != ""
-	return diagnose.NewRunnerFor(d.Env, cfg, nil).Main(ctx, d.Out, d.Err, "text", annotate)
+	return diagnoseRunner(d, cfg, nil).Main(ctx, d.Out, d.Err, "text", annotate)
 }
 
 // Validate checks the step's configuration (and bake files) without

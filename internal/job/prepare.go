@@ -58,8 +58,8 @@ func Prepare(ctx context.Context, d Deps, s *Step) (*Job, context.Context, error
 	if err != nil {
 		return nil, ctx, err
 	}
-	j := &Job{d: d, cfg: cfg, key: s.RouteKey, auth: auth, checked: map[string]bool{},
-		dial: &sharedDial{dial: d.Dial}}
+	j := newJob(d, cfg, s.RouteKey)
+	j.auth = auth
 	if j.seedDir, err = os.MkdirTemp("", "remote-buildkit-auth-"); err != nil {
 		return nil, ctx, exitcode.With(exitcode.Internal, err)
 	}
@@ -74,6 +74,12 @@ func Prepare(ctx context.Context, d Deps, s *Step) (*Job, context.Context, error
 		return nil, ctx, err
 	}
 	return j, ctx, nil
+}
+
+// newJob is a job on cfg's daemons routed by key, before its logins and
+// engine are set up.
+func newJob(d Deps, cfg *config.Config, key string) *Job {
+	return &Job{d: d, cfg: cfg, key: key, dial: &sharedDial{dial: d.Dial}, checked: map[string]bool{}}
 }
 
 // connectEngine connects the agent's Docker engine when an image loads into it.

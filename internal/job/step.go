@@ -19,9 +19,11 @@ type Kind int
 
 // Kinds of step.
 const (
-	SingleImage  Kind = iota // one image (built on one daemon or split across nodes)
-	BakeImages               // every target of the step's bake files
-	DiagnoseOnly             // diagnose: true — a report instead of a build
+	SingleImage     Kind = iota // one image (built on one daemon or split across nodes)
+	BakeImages                  // every target of the step's bake files
+	DiagnoseOnly                // diagnose: true — a report instead of a build
+	RunCommand                  // buildx: the step\'s own command runs, with the job\'s builder
+	OtherPluginRuns             // buildx: another plugin (docker-compose) runs the step\'s command
 )
 
 // Step is this job's plugin configuration, read once by ReadStep: what the
@@ -36,6 +38,10 @@ type Step struct {
 	// RouteKey is what a pool routes this step by (rendezvous hashing):
 	// the pipeline and its Dockerfile, or its bake files.
 	RouteKey string
+	// Command is the step's command as buildkite-agent would run it
+	// (RunCommand); OtherPlugin names the plugin that runs it (OtherPluginRuns).
+	Command     []string
+	OtherPlugin string
 }
 
 // image is one image of the step: its validated options and, once built,
@@ -67,6 +73,16 @@ func ReadStep(ctx context.Context, d Deps) (*Step, error) {
 			return nil, exitcode.With(exitcode.BadConfig, err)
 		}
 		return &Step{Kind: DiagnoseOnly, Config: cfg}, nil
+	}
+	if m["buildx"] != nil {
+		// With buildx the step's own command may run instead of a build.
+		cfg, err := config.ParseForEnvironment(js, d.Env, d.WorkDir)
+		if err != nil {
+			return nil, exitcode.With(exitcode.BadConfig, err)
+		}
+		if step, err := commandStep(d, cfg); step != nil || err != nil {
+			return step, err
+		}
 	}
 	if m["bake"] != nil {
 		return readBake(ctx, d, m)

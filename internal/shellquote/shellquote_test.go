@@ -51,3 +51,31 @@ func TestExportRejectsBadNames(t *testing.T) {
 	}()
 	Export("A;B", "x")
 }
+
+// Split reads what bash would: each case's words are those of `printf '%s\n' CASE`.
+func TestSplit(t *testing.T) {
+	for _, s := range []string{
+		"/bin/bash -e -c", "  /usr/bin/env  bash\t-c ", `"/opt/my shell/bash" -c`, `'it'\''s' x`,
+		`a\ b "c \"d\" \$e \x" f`, `"" x`, `mixed"quo"'ted'`,
+	} {
+		got, err := Split(s)
+		if err != nil {
+			t.Errorf("Split(%q): %v", s, err)
+			continue
+		}
+		out, err := exec.Command("bash", "-c", `for w in `+s+`; do printf '%s\0' "$w"; done`).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		if len(out) == 0 {
+			want = nil
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Errorf("Split(%q) = %q, bash reads %q", s, got, want)
+		}
+	}
+	if _, err := Split(`"/bin/bash -c`); err == nil {
+		t.Error("an unterminated quote was accepted")
+	}
+}

@@ -24,6 +24,13 @@ TOXI_DIR=$CACHE/tools/toxiproxy-$TOXI_VERSION
 BUILDX_VERSION=v0.38.2 # the real buildx: reads back the .dockerbuild build records (insights tests)
 BUILDX=$CACHE/tools/buildx-$BUILDX_VERSION/buildx
 TOXIPROXY=$TOXI_DIR/toxiproxy
+# The docker CLI and compose, for the buildx-mode tests (docker buildx build, docker build, docker compose build):
+# built from their modules' source; docker finds buildx and compose in $CLI_PLUGINS (links).
+DOCKER_CLI_VERSION=v29.10.0
+DOCKER_CLI=$CACHE/tools/docker-cli-$DOCKER_CLI_VERSION/docker
+COMPOSE_VERSION=v5.6.0
+COMPOSE=$CACHE/tools/compose-$COMPOSE_VERSION/docker-compose
+CLI_PLUGINS=$CACHE/tools/docker-cli-plugins
 AGENT_VERSION=v3.138.3
 AGENT_GOTOOLCHAIN=go1.27.3 # v3.138 needs Go 1.27: the go command fetches that toolchain through the module proxy
 AGENT_DIR=$CACHE/tools/buildkite-agent-$AGENT_VERSION
@@ -213,6 +220,51 @@ install_buildx() {
   fi
   exec 8>&-
   buildx_ok || die "buildx: $BUILDX does not report $BUILDX_VERSION"
+}
+
+# go_build_source NAME OK-FN DEST MODULE@VERSION PACKAGE LDFLAGS [PREP]: build PACKAGE of a module from its source
+# (the module as main module, its own go.mod and replace directives; PREP runs in the copy first) into DEST,
+# once, under a lock; checked by OK-FN.
+go_build_source() {
+  local name=$1 ok=$2 dest=$3 mod=$4 pkg=$5 ldflags=$6 prep=${7:-true} tmp log=$CACHE/tools/$1-build.log
+  if "$ok"; then log "$name: present in ${dest%/*}" && return 0; fi
+  mkdir -p "$CACHE/tools"
+  exec 8>"$CACHE/tools/.$name.lock"
+  flock -n 8 || { log "$name: another build is running, waiting for it" && flock 8; }
+  if ! "$ok"; then
+    log "$name: building ${mod#*@} from the Go module proxy (log $log)"
+    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
+    if ! (src=$(go mod download -json "$mod" | jq -r .Dir) && cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" &&
+      cd "$tmp/src" && $prep && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$tmp/out" "$pkg" &&
+      mkdir -p "${dest%/*}" && mv "$tmp/out" "$dest") >"$log" 2>&1; then
+      tail -n 30 "$log" >&2 && rm -rf "$tmp"
+      die "$name: build failed (log $log)"
+    fi
+    rm -rf "$tmp"
+  fi
+  exec 8>&-
+  "$ok" || die "$name: $dest does not report the version wanted"
+}
+
+docker_cli_ok() { [[ -x $DOCKER_CLI ]] && DOCKER_CONFIG=$CACHE/tools/.docker-cli-check "$DOCKER_CLI" --version 2>/dev/null | grep -qw "${DOCKER_CLI_VERSION#v}"; }
+compose_ok() { [[ -x $COMPOSE ]] && "$COMPOSE" version 2>/dev/null | grep -qw "$COMPOSE_VERSION"; }
+# The CLI has no go.mod, only vendor.mod; the proxy refuses swarmkit v2.1.3, whose v2.1.2 builds the same CLI.
+docker_cli_vendor_mod() {
+  mv vendor.mod go.mod && mv vendor.sum go.sum && rm -rf vendor &&
+    go mod edit -replace github.com/moby/swarmkit/v2=github.com/moby/swarmkit/v2@v2.1.2
+}
+
+# The docker CLI (cmd/docker; its module has only vendor.mod) and compose, and the cli-plugins directory with
+# docker-buildx and docker-compose: `docker buildx`, `docker build` (BuildKit through buildx) and `docker compose build`.
+install_docker_cli() {
+  go_build_source docker-cli docker_cli_ok "$DOCKER_CLI" "github.com/docker/cli@$DOCKER_CLI_VERSION+incompatible" ./cmd/docker \
+    "-X github.com/docker/cli/cli/version.Version=${DOCKER_CLI_VERSION#v}" docker_cli_vendor_mod
+  go_build_source compose compose_ok "$COMPOSE" "github.com/docker/compose/v5@$COMPOSE_VERSION" ./cmd \
+    "-X github.com/docker/compose/v5/internal.Version=$COMPOSE_VERSION"
+  mkdir -p "$CLI_PLUGINS"
+  ln -sfn "$BUILDX" "$CLI_PLUGINS/docker-buildx"
+  ln -sfn "$COMPOSE" "$CLI_PLUGINS/docker-compose"
+  log "docker CLI: $("$DOCKER_CLI" --version); $("$COMPOSE" version); plugins in $CLI_PLUGINS"
 }
 
 agent_ok() { [[ -x $AGENT ]] && "$AGENT" --version 2>/dev/null | grep -q "${AGENT_VERSION#v}"; }
@@ -620,6 +672,7 @@ write_env() { # values are paths, hosts and hex: none holds a single quote
     STACK_DOCKER_HOST "unix://$DOCKER_SOCK" STACK_DOCKER_BUILDKITD_IMAGE "$DOCKER_BK_IMAGE" \
     STACK_DOCKER_BUILDKITD_FLAGS "${DOCKER_BK_FLAGS[*]}" STACK_SSH_HOST "ssh://root@127.0.0.1:$SSH_PORT" \
     STACK_SSH_CONFIG "$SSH_DIR/ssh_config" STACK_SSHD "$(PATH=$PATH:/usr/sbin command -v sshd || echo /usr/sbin/sshd)" \
+    STACK_DOCKER_CLI "$DOCKER_CLI" STACK_DOCKER_CLI_PLUGINS "$CLI_PLUGINS" STACK_COMPOSE "$COMPOSE" \
     BATS_MOCK_STUB "$BATS_MOCK_STUB" STACK_DNSMASQ "$(PATH=$PATH:/usr/sbin command -v dnsmasq || echo /usr/sbin/dnsmasq)")"; then log "env: wrote $STATE/env"; fi
 }
 
@@ -631,6 +684,7 @@ cmd_up() {
   versitygw_ok || die "versitygw $VGW_VERSION missing: run '$0 install' first"
   buildx_ok || die "buildx $BUILDX_VERSION missing: run '$0 install' first"
   agent_ok || die "buildkite-agent $AGENT_VERSION missing: run '$0 install' first"
+  { docker_cli_ok && compose_ok; } || die "docker CLI $DOCKER_CLI_VERSION / compose $COMPOSE_VERSION missing: run '$0 install' first"
   install_agent_stub # cheap, and its source may have changed since install
   mkdir -p "$STATE/pids" "$STATE/logs" && chmod 0700 "$STATE"
   if ! certs_valid; then
@@ -673,7 +727,7 @@ cmd_status() {
 case ${1:-} in
 install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_MID_VERSION" &&
   install_buildkit "$BK_OLD_VERSION" &&
-  install_versitygw && install_toxiproxy && install_buildx && install_agent && install_agent_stub ;;
+  install_versitygw && install_toxiproxy && install_buildx && install_docker_cli && install_agent && install_agent_stub ;;
 up) cmd_up ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
