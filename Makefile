@@ -7,7 +7,7 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 STACK_ENV   = $(shell bash tests/stack/stack.sh env-file)
 GOFLAGS_LD := -ldflags "-X main.version=$(VERSION)"
 
-.PHONY: build build-race deps stack-up stack-down demo test test-unit test-integration test-race-fleet test-hooks lint bench release
+.PHONY: build build-race deps deps-demo stack-up stack-up-demo stack-down demo test test-unit test-integration test-race-fleet test-hooks lint bench release
 
 build:
 	go build $(GOFLAGS_LD) -o $(BIN) ./cmd/remote-buildkit
@@ -17,18 +17,27 @@ RACE_BIN ?= $(CURDIR)/bin/remote-buildkit-race
 build-race:
 	go build -race $(GOFLAGS_LD) -o $(RACE_BIN) ./cmd/remote-buildkit
 
-# Installs the Debian packages, bats-mock and the buildkitd/buildctl binaries (v0.34.2, plus v0.33.1 and v0.32.2 for skew tests; cached).
+# Installs the Debian packages, bats-mock and the buildkitd/buildctl binaries (v0.34.2, plus v0.33.1 and v0.32.2 for skew tests),
+# versitygw, toxiproxy, buildx and buildkite-agent (cached).
 deps:
 	bash tests/stack/stack.sh install
 
+# Only what the demo runs: a few Debian packages and buildkitd/buildctl v0.34.2.
+deps-demo:
+	bash tests/stack/stack.sh install-demo
+
 stack-up: deps
 	bash tests/stack/stack.sh up
+
+# buildkitd, the registry and the base image (a running full stack is left as it is).
+stack-up-demo: deps-demo
+	bash tests/stack/stack.sh up --demo
 
 stack-down:
 	bash tests/stack/stack.sh down
 
 # The main job: local stack up, then hooks/command builds and pushes examples/ as a Buildkite job would.
-demo: build stack-up
+demo: build stack-up-demo
 	REMOTE_BUILDKIT_BIN=$(BIN) bash tests/demo.sh
 
 lint:
@@ -45,11 +54,13 @@ test-hooks: build
 test-integration: build stack-up
 	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(BIN) go test -count=1 -timeout 25m ./tests/integration/...
 
-# The pool and split (nodes) integration tests again, with a race-detector binary: a data race
-# makes the binary exit 66 and the test fail.
+# The integration tests whose builds run in parallel, again with a race-detector binary (a data race makes
+# it exit 66 and the test fail): split nodes and pools (TestNodes*, TestLoadJobsPool, TestFaultPoolMemberKilled),
+# dns:// fleets (TestFleetDNS*) and bake (TestBake*, TestAgentE2EBake). `go test -list "$(RACE_TESTS)"` shows them.
+RACE_TESTS ?= ^(TestNodes|TestLoadJobsPool|TestFaultPoolMemberKilled|TestFleetDNS|TestBake|TestAgentE2EBake)
 test-race-fleet: build-race stack-up
 	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(RACE_BIN) GORACE="halt_on_error=1 exitcode=66" \
-	  go test -race -count=1 -timeout 10m -run 'TestNodes' ./tests/integration/...
+	  go test -race -count=1 -timeout 20m -run '$(RACE_TESTS)' ./tests/integration/...
 
 # Everything CI runs: `.ci/run` calls exactly this.
 test: deps lint test-unit test-hooks test-integration test-race-fleet

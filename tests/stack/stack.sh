@@ -6,7 +6,10 @@
 # buildkitd-mid ($BK_MID_VERSION) and buildkitd-old ($BK_OLD_VERSION), both with the same mTLS certificates.
 # For docker-container:// endpoints and `load: true`: a Docker engine of its own (dockerd on $STATE/docker/docker.sock,
 # never the system's) with a buildkitd image; for ssh:// endpoints: an sshd on 127.0.0.1:2220 in front of buildkitd.
-# Usage: stack.sh install|up|down [name...]|status|env-file
+# For git contexts: bare repositories in $STATE/git-repos served by git daemon (git://), over the sshd (ssh://, a
+# git-only key) and by git http-backend behind busybox httpd (http://, basic auth with a token).
+# `make demo` needs only buildkitd and the registry (and the base image): install-demo and `up --demo` do that part.
+# Usage: stack.sh install|install-demo|up [--demo]|down [name...]|status|env-file
 set -euo pipefail
 
 BK_VERSION=v0.34.2
@@ -78,15 +81,23 @@ DOCKER_BK_FLAGS=(--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=un
   --security-opt systempaths=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup -v /var/lib/buildkit --pull never)
 SSH_PORT=${STACK_SSH_PORT:-2220} # sshd: ssh://root@127.0.0.1:$SSH_PORT reaches the stack's buildkitd (its unix socket)
 SSH_DIR=$STATE/sshd
+GIT_REPOS=$STATE/git-repos # bare repositories, served by all three git servers
+GIT_PORT=${STACK_GIT_PORT:-9418} # git daemon: git://127.0.0.1:$GIT_PORT/<name>.git
+GIT_HTTP_PORT=${STACK_GIT_HTTP_PORT:-5008} # git http-backend: http://127.0.0.1:$GIT_HTTP_PORT/cgi-bin/git/<name>.git
+GIT_HTTP_USER=x-access-token # the user BuildKit's git source sends with a GIT_AUTH_TOKEN secret
 declare -A BIN=([buildkitd]=buildkitd [buildkitd-plain]=buildkitd [buildkitd-old]=buildkitd [buildkitd-mid]=buildkitd
-  [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw [docker]=dockerd [sshd]=sshd)
+  [registry]=docker-registry [moto]=moto_server [versitygw]=versitygw [docker]=dockerd [sshd]=sshd
+  [git-daemon]=git-daemon [git-http]=httpd)
 declare -A PORT=([buildkitd]=$BK_PORT [buildkitd-plain]=$PLAIN_PORT [buildkitd-old]=$OLD_PORT [buildkitd-mid]=$MID_PORT [registry]=$REG_PORT
-  [moto]=$MOTO_PORT [versitygw]=$VGW_PORT [docker]=$DOCKER_SOCK [sshd]=$SSH_PORT)
-DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto versitygw docker sshd)
+  [moto]=$MOTO_PORT [versitygw]=$VGW_PORT [docker]=$DOCKER_SOCK [sshd]=$SSH_PORT [git-daemon]=$GIT_PORT [git-http]=$GIT_HTTP_PORT)
+DAEMONS=(buildkitd buildkitd-plain buildkitd-old buildkitd-mid registry moto versitygw docker sshd git-daemon git-http)
+DEMO_DAEMONS=(buildkitd registry) # what `up --demo` starts
 ECR_USER=AWS ECR_PASSWORD=123456789012-auth-token
-APT_PACKAGES=(runc docker-registry apache2-utils bats bats-assert bats-support bats-file shellcheck
-  busybox-static jq openssl curl dnsmasq # dnsmasq: the fleet tests start their own on 127.0.0.1:535x
+DEMO_APT_PACKAGES=(runc docker-registry apache2-utils busybox-static jq openssl curl) # buildkitd, registry, base image
+APT_PACKAGES=("${DEMO_APT_PACKAGES[@]}" bats bats-assert bats-support bats-file shellcheck
+  dnsmasq # the fleet tests start their own on 127.0.0.1:535x
   docker.io openssh-server # the stack's own Docker engine (docker-container://, load) and sshd (ssh://)
+  git # git daemon, git-shell and git http-backend for git contexts
   chromium) # headless, for the insights timeline's browser check
 APPLETS=(sh echo cat ls mkdir cp mv rm test '[' sleep true false env grep sed wc tar find touch chmod id
   uname head tail printf sha256sum date)
@@ -95,9 +106,9 @@ log() { printf 'stack: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- install
-install_apt() {
+install_apt() { # packages...
   local missing=() p
-  for p in "${APT_PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [[ ${#missing[@]} -eq 0 ]] && return 0
@@ -137,19 +148,22 @@ install_buildkit() { # version: build buildkitd + buildctl of that version into 
   if ! buildkit_ok "$v"; then
     # A tools module per version.
     local mod=$CACHE/tools/buildkit-mod-$v tmp blog=$CACHE/tools/buildkit-build-$v.log
-    log "buildkit: building buildkitd+buildctl $v from the Go module proxy (~3 min cold, log $blog)"
+    log "buildkit: building buildkitd+buildctl $v from the Go module proxy (~5 min cold on 2 cores, log $blog)"
     mkdir -p "$mod"
     tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    # (an && chain: set -e does not apply inside an `if` condition)
+    local t0=$SECONDS
+    # (an && chain: set -e does not apply inside an `if` condition). One `go build` for both: they share
+    # nearly every package, compiled once.
     if ! (cd "$mod" && export GOWORK=off GOFLAGS=-mod=mod && { [[ -f go.mod ]] || go mod init tools; } &&
-      go get -tool "github.com/moby/buildkit/cmd/buildkitd@$v" &&
-      go get -tool "github.com/moby/buildkit/cmd/buildctl@$v" &&
+      go get -tool "github.com/moby/buildkit/cmd/buildkitd@$v" "github.com/moby/buildkit/cmd/buildctl@$v" &&
+      echo "stack: modules fetched in $((SECONDS - t0)) s" &&
       go build -ldflags "-X github.com/moby/buildkit/version.Version=$v" -o "$tmp/" \
         github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl &&
       mkdir -p "$dir" && mv "$tmp/buildkitd" "$tmp/buildctl" "$dir/" && rmdir "$tmp") >"$blog" 2>&1; then
       tail -n 30 "$blog" >&2 && rm -rf "$tmp"
       die "buildkit: $v build failed (log $blog)"
     fi
+    log "buildkit: $v built in $((SECONDS - t0)) s ($(grep -o 'modules fetched in [0-9]* s' "$blog"))"
   fi
   exec 9>&-
   buildkit_ok "$v" || die "buildkit: $dir/buildctl does not report $v"
@@ -581,10 +595,13 @@ up_sshd() {
   local d=$SSH_DIR changed=false
   mkdir -p "$d" && chmod 0700 "$d"
   [[ -s $d/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C remote-buildkit-stack-client -f "$d/id_ed25519"
+  [[ -s $d/git_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C remote-buildkit-stack-git -f "$d/git_ed25519"
   if [[ ! -s $d/host_ed25519 ]]; then
     ssh-keygen -q -t ed25519 -N '' -C remote-buildkit-stack-host -f "$d/host_ed25519" && changed=true
   fi
-  write_if_changed "$d/authorized_keys" "$(cat "$d/id_ed25519.pub")" || true
+  # The git key (for ssh-agent tests of git contexts) runs git-shell only: fetch/push of the repositories, by path.
+  write_if_changed "$d/authorized_keys" "$(cat "$d/id_ed25519.pub")
+restrict,command=\"git-shell -c \\\"\$SSH_ORIGINAL_COMMAND\\\"\" $(cat "$d/git_ed25519.pub")" || true
   write_if_changed "$d/known_hosts" "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$d/host_ed25519.pub")" || true
   # The client side, for `ssh -F` (ssh reads ~/.ssh of the passwd entry, not $HOME).
   write_if_changed "$d/ssh_config" "Host 127.0.0.1
@@ -617,6 +634,52 @@ SetEnv BUILDKIT_HOST=unix://$BK_SOCK PATH=$BK_DIR:/usr/local/bin:/usr/bin:/bin" 
   mkdir -p /run/sshd && chmod 0755 /run/sshd # its privilege-separation directory
   start sshd "$(PATH=$PATH:/usr/sbin command -v sshd)" -D -e -f "$d/sshd_config"
   wait_for sshd ssh -F "$d/ssh_config" 127.0.0.1 buildctl debug workers
+}
+
+# ---- git servers for git contexts: the bare repositories in $GIT_REPOS (tests create theirs there)
+up_git_daemon() {
+  mkdir -p "$GIT_REPOS"
+  running git-daemon && return 0
+  stop git-daemon
+  # git-daemon itself (`git daemon` would run it as a child, and the PID recorded would be git's).
+  start git-daemon "$(git --exec-path)/git-daemon" --reuseaddr --export-all --informative-errors \
+    --base-path="$GIT_REPOS" --listen=127.0.0.1 --port="$GIT_PORT" "$GIT_REPOS"
+  wait_for git-daemon git ls-remote "git://127.0.0.1:$GIT_PORT/stack-check.git"
+}
+
+# A bare repository with one commit, to check the servers with (and for tests that only need some repository).
+git_check_repo() {
+  local r=$GIT_REPOS/stack-check.git tmp
+  git --git-dir="$r" rev-parse -q --verify HEAD >/dev/null 2>&1 && return 0
+  log "git: creating $r"
+  rm -rf "$r" && git init -q --bare "$r"
+  tmp=$(mktemp -d)
+  printf 'FROM scratch\nCOPY Dockerfile /\n' >"$tmp/Dockerfile"
+  git -C "$tmp" init -q && git -C "$tmp" add Dockerfile &&
+    git -C "$tmp" -c user.name=stack -c user.email=stack@localhost commit -q -m check &&
+    git -C "$tmp" push -q "$r" HEAD:refs/heads/main && git --git-dir="$r" symbolic-ref HEAD refs/heads/main
+  rm -rf "$tmp"
+}
+
+# git http-backend as a CGI of busybox httpd: http://127.0.0.1:$GIT_HTTP_PORT/cgi-bin/git/<name>.git, read-only, basic auth
+# $GIT_HTTP_USER:<token> (BuildKit sends a GIT_AUTH_TOKEN secret so). Plain http: the daemon trusts only the system's CAs.
+up_git_http() {
+  local d=$STATE/git-http changed=false token
+  mkdir -p "$d/www/cgi-bin" && chmod 0700 "$d"
+  [[ -s $STATE/git-http-token ]] || (umask 077 && openssl rand -hex 16 >"$STATE/git-http-token")
+  token=$(cat "$STATE/git-http-token")
+  write_if_changed "$d/www/cgi-bin/git" "#!/bin/sh
+export GIT_PROJECT_ROOT='$GIT_REPOS' GIT_HTTP_EXPORT_ALL=1
+exec '$(git --exec-path)/git-http-backend'" && changed=true
+  chmod 0700 "$d/www/cgi-bin/git"
+  (umask 077 && write_if_changed "$d/httpd.conf" "A:127.0.0.1
+D:*
+/cgi-bin:$GIT_HTTP_USER:$token") && changed=true
+  if ! $changed && running git-http; then return 0; fi
+  stop git-http
+  start git-http busybox httpd -f -vv -p "127.0.0.1:$GIT_HTTP_PORT" -h "$d/www" -c "$d/httpd.conf" -r remote-buildkit-git
+  wait_for git-http git -c "http.extraHeader=Authorization: basic $(printf '%s:%s' "$GIT_HTTP_USER" "$token" | base64 -w0)" \
+    ls-remote "http://127.0.0.1:$GIT_HTTP_PORT/cgi-bin/git/stack-check.git"
 }
 
 docker_config() {
@@ -655,29 +718,43 @@ dbuild() { # dir [buildctl args]: Dockerfile build with the stack's registry aut
     --local context="$dir" --local dockerfile="$dir" "$@" >>"$log" 2>&1 || { tail -n 30 "$log" >&2 && return 1; }
 }
 
-write_env() { # values are paths, hosts and hex: none holds a single quote
-  if write_if_changed "$STATE/env" "$(printf "%s='%s'\n" \
-    REMOTE_BUILDKIT_STACK_DIR "$STATE" STACK_BUILDKIT_HOST "$BK_ADDR" STACK_BUILDKIT_UNIX_HOST "unix://$BK_SOCK" STACK_BUILDKIT_VERSION "$BK_VERSION" \
-    STACK_PLAIN_BUILDKIT_HOST "$PLAIN_ADDR" STACK_OLD_BUILDKIT_HOST "$OLD_ADDR" \
-    STACK_MID_BUILDKIT_HOST "$MID_ADDR" STACK_MID_BUILDKIT_VERSION "$BK_MID_VERSION" STACK_MID_BUILDCTL "$MID_BUILDCTL" \
-    STACK_OLD_BUILDKIT_VERSION "$BK_OLD_VERSION" STACK_OLD_BUILDCTL "$OLD_BUILDCTL" STACK_OLD_BUILDKITD "$OLD_BUILDKITD" \
-    STACK_TLS_DIR "$TLS" STACK_CA_DIR "$CERTS" STACK_BUILDCTL "$BUILDCTL" STACK_BUILDKITD "$BUILDKITD" \
-    STACK_REGISTRY "$REGISTRY" STACK_REGISTRY_USER "$REG_USER" STACK_REGISTRY_PASSWORD "$1" \
-    STACK_DOCKER_CONFIG "$STATE/docker-config" STACK_BASE_IMAGE "$BASE_IMAGE" \
-    STACK_ECR_USER "$ECR_USER" STACK_ECR_PASSWORD "$ECR_PASSWORD" \
-    STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT" \
-    STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY" \
-    STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")" \
-    STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" STACK_TOXIPROXY "$TOXIPROXY" STACK_BUILDX "$BUILDX" \
-    STACK_DOCKER_HOST "unix://$DOCKER_SOCK" STACK_DOCKER_BUILDKITD_IMAGE "$DOCKER_BK_IMAGE" \
-    STACK_DOCKER_BUILDKITD_FLAGS "${DOCKER_BK_FLAGS[*]}" STACK_SSH_HOST "ssh://root@127.0.0.1:$SSH_PORT" \
-    STACK_SSH_CONFIG "$SSH_DIR/ssh_config" STACK_SSHD "$(PATH=$PATH:/usr/sbin command -v sshd || echo /usr/sbin/sshd)" \
-    STACK_DOCKER_CLI "$DOCKER_CLI" STACK_DOCKER_CLI_PLUGINS "$CLI_PLUGINS" STACK_COMPOSE "$COMPOSE" \
-    BATS_MOCK_STUB "$BATS_MOCK_STUB" STACK_DNSMASQ "$(PATH=$PATH:/usr/sbin command -v dnsmasq || echo /usr/sbin/dnsmasq)")"; then log "env: wrote $STATE/env"; fi
+# The env file lists what the profile started: `up --demo` buildkitd, the registry and the base image, `up` everything
+# (STACK_PROFILE says which). A full stack's file is never narrowed by a later `up --demo`.
+write_env() { # profile registry-password; values are paths, hosts and hex: none holds a single quote
+  local vars=(REMOTE_BUILDKIT_STACK_DIR "$STATE" STACK_PROFILE "$1"
+    STACK_BUILDKIT_HOST "$BK_ADDR" STACK_BUILDKIT_UNIX_HOST "unix://$BK_SOCK" STACK_BUILDKIT_VERSION "$BK_VERSION"
+    STACK_TLS_DIR "$TLS" STACK_CA_DIR "$CERTS" STACK_BUILDCTL "$BUILDCTL" STACK_BUILDKITD "$BUILDKITD"
+    STACK_REGISTRY "$REGISTRY" STACK_REGISTRY_USER "$REG_USER" STACK_REGISTRY_PASSWORD "$2"
+    STACK_DOCKER_CONFIG "$STATE/docker-config" STACK_BASE_IMAGE "$BASE_IMAGE")
+  if [[ $1 == demo ]] && grep -qx "STACK_PROFILE='full'" "$STATE/env" 2>/dev/null; then
+    log "env: $STATE/env describes the full stack: left as it is" && return 0
+  fi
+  [[ $1 == full ]] && vars+=(STACK_PLAIN_BUILDKIT_HOST "$PLAIN_ADDR" STACK_OLD_BUILDKIT_HOST "$OLD_ADDR"
+    STACK_MID_BUILDKIT_HOST "$MID_ADDR" STACK_MID_BUILDKIT_VERSION "$BK_MID_VERSION" STACK_MID_BUILDCTL "$MID_BUILDCTL"
+    STACK_OLD_BUILDKIT_VERSION "$BK_OLD_VERSION" STACK_OLD_BUILDCTL "$OLD_BUILDCTL" STACK_OLD_BUILDKITD "$OLD_BUILDKITD"
+    STACK_ECR_USER "$ECR_USER" STACK_ECR_PASSWORD "$ECR_PASSWORD"
+    STACK_S3_ENDPOINT "http://127.0.0.1:$MOTO_PORT" STACK_AWS_ENDPOINT "http://127.0.0.1:$MOTO_PORT"
+    STACK_VERSITY_ENDPOINT "$VGW_ENDPOINT" STACK_VERSITY_ACCESS_KEY "$VGW_ACCESS_KEY"
+    STACK_VERSITY_SECRET_KEY "$(cat "$VGW_SECRET_FILE")"
+    STACK_BUILDKITE_AGENT "$AGENT" STACK_AGENT_STUB "$AGENT_STUB" STACK_TOXIPROXY "$TOXIPROXY" STACK_BUILDX "$BUILDX"
+    STACK_DOCKER_HOST "unix://$DOCKER_SOCK" STACK_DOCKER_BUILDKITD_IMAGE "$DOCKER_BK_IMAGE"
+    STACK_DOCKER_BUILDKITD_FLAGS "${DOCKER_BK_FLAGS[*]}" STACK_SSH_HOST "ssh://root@127.0.0.1:$SSH_PORT"
+    STACK_SSH_CONFIG "$SSH_DIR/ssh_config" STACK_SSHD "$(PATH=$PATH:/usr/sbin command -v sshd || echo /usr/sbin/sshd)"
+    STACK_DOCKER_CLI "$DOCKER_CLI" STACK_DOCKER_CLI_PLUGINS "$CLI_PLUGINS" STACK_COMPOSE "$COMPOSE"
+    STACK_GIT_DIR "$GIT_REPOS" STACK_GIT_URL "git://127.0.0.1:$GIT_PORT"
+    STACK_GIT_SSH_URL "ssh://root@127.0.0.1:$SSH_PORT$GIT_REPOS" STACK_GIT_SSH_KEY "$SSH_DIR/git_ed25519"
+    STACK_GIT_SSH_KNOWN_HOSTS "$SSH_DIR/known_hosts"
+    STACK_GIT_HTTP_URL "http://127.0.0.1:$GIT_HTTP_PORT/cgi-bin/git" STACK_GIT_HTTP_USER "$GIT_HTTP_USER"
+    STACK_GIT_HTTP_TOKEN "$(cat "$STATE/git-http-token")"
+    BATS_MOCK_STUB "$BATS_MOCK_STUB" STACK_DNSMASQ "$(PATH=$PATH:/usr/sbin command -v dnsmasq || echo /usr/sbin/dnsmasq)")
+  if write_if_changed "$STATE/env" "$(printf "%s='%s'\n" "${vars[@]}")"; then log "env: wrote $STATE/env ($1)"; fi
 }
 
-cmd_up() {
-  buildkit_ok "$BK_VERSION" || die "buildkit $BK_VERSION missing: run '$0 install' first"
+installed() { # profile: every tool the profile's daemons and tests use is built
+  local cmd=install
+  [[ $1 == demo ]] && cmd=install-demo
+  buildkit_ok "$BK_VERSION" || die "buildkit $BK_VERSION missing: run '$0 $cmd' first"
+  [[ $1 == demo ]] && return 0
   buildkit_ok "$BK_MID_VERSION" || die "buildkit $BK_MID_VERSION missing: run '$0 install' first"
   buildkit_ok "$BK_OLD_VERSION" || die "buildkit $BK_OLD_VERSION missing: run '$0 install' first"
   [[ -f $BATS_MOCK_STUB ]] || die "bats-mock missing: run '$0 install' first"
@@ -686,6 +763,12 @@ cmd_up() {
   agent_ok || die "buildkite-agent $AGENT_VERSION missing: run '$0 install' first"
   { docker_cli_ok && compose_ok; } || die "docker CLI $DOCKER_CLI_VERSION / compose $COMPOSE_VERSION missing: run '$0 install' first"
   install_agent_stub # cheap, and its source may have changed since install
+}
+
+cmd_up() { # [--demo]
+  local profile=full pw
+  case ${1:-} in --demo) profile=demo ;; '') ;; *) die "usage: $0 up [--demo]" ;; esac
+  installed "$profile"
   mkdir -p "$STATE/pids" "$STATE/logs" && chmod 0700 "$STATE"
   if ! certs_valid; then
     stop buildkitd # they must pick up the new server certificate
@@ -694,28 +777,33 @@ cmd_up() {
     make_certs
   fi
   up_buildkitd
-  up_buildkitd_plain
-  up_buildkitd_old
-  up_buildkitd_mid
   up_registry
-  up_moto
-  up_versitygw
-  up_docker
-  up_docker_image
-  up_sshd
-  local pw
+  if [[ $profile == full ]]; then
+    up_buildkitd_plain
+    up_buildkitd_old
+    up_buildkitd_mid
+    up_moto
+    up_versitygw
+    up_docker
+    up_docker_image
+    up_sshd
+    git_check_repo
+    up_git_daemon
+    up_git_http
+  fi
   pw=$(cat "$STATE/registry-password")
   docker_config "$pw"
   up_base_image "$pw"
-  write_env "$pw"
-  cmd_status
-  log "up: source $STATE/env (buildkit $BK_ADDR, plain $PLAIN_ADDR, $BK_MID_VERSION $MID_ADDR, $BK_OLD_VERSION $OLD_ADDR, registry $REGISTRY user $REG_USER, S3 http://127.0.0.1:$MOTO_PORT," \
-    "signed S3 $VGW_ENDPOINT)"
+  write_env "$profile" "$pw"
+  cmd_status "$profile"
+  log "up ($profile): source $STATE/env (buildkit $BK_ADDR, registry $REGISTRY user $REG_USER$([[ $profile == demo ]] ||
+    echo ", plain $PLAIN_ADDR, $BK_MID_VERSION $MID_ADDR, $BK_OLD_VERSION $OLD_ADDR, S3 http://127.0.0.1:$MOTO_PORT, signed S3 $VGW_ENDPOINT, git git://127.0.0.1:$GIT_PORT"))"
 }
 
-cmd_status() {
-  local n
-  for n in "${DAEMONS[@]}"; do
+cmd_status() { # [profile]: the daemons of the demo profile, or all
+  local n names=("${DAEMONS[@]}")
+  [[ ${1:-} == demo ]] && names=("${DEMO_DAEMONS[@]}")
+  for n in "${names[@]}"; do
     if [[ -d $STATE/pids ]] && running "$n"; then
       printf '%-15s running (pid %s, port %s)\n' "$n" "$(recorded_pid "$n")" "${PORT[$n]}"
     else
@@ -724,18 +812,25 @@ cmd_status() {
   done
 }
 
+install_demo() { install_apt "${DEMO_APT_PACKAGES[@]}" && install_buildkit "$BK_VERSION"; }
+
+install_all() {
+  install_apt "${APT_PACKAGES[@]}" && install_bats_mock && install_buildkit "$BK_VERSION" &&
+    install_buildkit "$BK_MID_VERSION" && install_buildkit "$BK_OLD_VERSION" &&
+    install_versitygw && install_toxiproxy && install_buildx && install_docker_cli && install_agent && install_agent_stub
+}
+
 case ${1:-} in
-install) install_apt && install_bats_mock && install_buildkit "$BK_VERSION" && install_buildkit "$BK_MID_VERSION" &&
-  install_buildkit "$BK_OLD_VERSION" &&
-  install_versitygw && install_toxiproxy && install_buildx && install_docker_cli && install_agent && install_agent_stub ;;
-up) cmd_up ;;
+install) install_all ;;
+install-demo) install_demo ;;
+up) cmd_up "${@:2}" ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
-  [[ $# -gt 0 ]] || set -- sshd docker versitygw moto registry buildkitd-mid buildkitd-old buildkitd-plain buildkitd
+  [[ $# -gt 0 ]] || set -- git-http git-daemon sshd docker versitygw moto registry buildkitd-mid buildkitd-old buildkitd-plain buildkitd
   for n in "$@"; do [[ -v "PORT[$n]" ]] || die "down: unknown daemon $n (${DAEMONS[*]})"; done
   for n in "$@"; do stop "$n"; done
   ;;
 status) cmd_status ;;
 env-file) echo "$STATE/env" ;;
-*) die "usage: $0 install|up|down [name...]|status|env-file" ;;
+*) die "usage: $0 install|install-demo|up [--demo]|down [name...]|status|env-file" ;;
 esac
