@@ -37,7 +37,7 @@ stack-down:
 	bash tests/stack/stack.sh down
 
 # The main job: local stack up, then hooks/command builds and pushes examples/ as a Buildkite job would.
-demo: build stack-up-demo
+demo: stack-up-demo build
 	REMOTE_BUILDKIT_BIN=$(BIN) bash tests/demo.sh
 
 lint:
