@@ -56,8 +56,9 @@ test-integration: build stack-up
 
 # The integration tests whose builds run in parallel, again with a race-detector binary (a data race makes
 # it exit 66 and the test fail): split nodes and pools (TestNodes*, TestLoadJobsPool, TestFaultPoolMemberKilled),
-# dns:// fleets (TestFleetDNS*) and bake (TestBake*, TestAgentE2EBake). `go test -list "$(RACE_TESTS)"` shows them.
-RACE_TESTS ?= ^(TestNodes|TestLoadJobsPool|TestFaultPoolMemberKilled|TestFleetDNS|TestBake|TestAgentE2EBake)
+# dns:// fleets (TestFleetDNS*), bake (TestBake*, TestAgentE2EBake, TestGitContextBake*) and buildx routed to a
+# pool/fleet member or split nodes. `go test -list '$(RACE_TESTS)' ./tests/integration/` shows them.
+RACE_TESTS ?= ^(TestNodes|TestLoadJobsPool|TestFaultPoolMemberKilled|TestFleetDNS|TestBake|TestAgentE2EBake|TestGitContextBake|TestBuildx(PoolMember|DNSFleetMember|SplitNodes))
 test-race-fleet: build-race stack-up
 	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(RACE_BIN) GORACE="halt_on_error=1 exitcode=66" \
 	  go test -race -count=1 -timeout 20m -run '$(RACE_TESTS)' ./tests/integration/...

@@ -659,12 +659,15 @@ SetEnv BUILDKIT_HOST=unix://$BK_SOCK PATH=$BK_DIR:/usr/local/bin:/usr/bin:/bin" 
 
 # ---- git servers for git contexts: the bare repositories in $GIT_REPOS (tests create theirs there)
 up_git_daemon() {
-  mkdir -p "$GIT_REPOS"
-  running git-daemon && return 0
+  # git-daemon itself (`git daemon` would run it as a child, and the PID recorded would be git's). Errors as a
+  # public server gives them ("access denied or repository not exported"), not --informative-errors.
+  local cmd=("$(git --exec-path)/git-daemon" --reuseaddr --export-all --base-path="$GIT_REPOS" --listen=127.0.0.1
+    --port="$GIT_PORT" "$GIT_REPOS") changed=false
+  mkdir -p "$GIT_REPOS" "$STATE/git-daemon"
+  write_if_changed "$STATE/git-daemon/command" "${cmd[*]}" && changed=true # a new command line restarts it
+  if ! $changed && running git-daemon; then return 0; fi
   stop git-daemon
-  # git-daemon itself (`git daemon` would run it as a child, and the PID recorded would be git's).
-  start git-daemon "$(git --exec-path)/git-daemon" --reuseaddr --export-all --informative-errors \
-    --base-path="$GIT_REPOS" --listen=127.0.0.1 --port="$GIT_PORT" "$GIT_REPOS"
+  start git-daemon "${cmd[@]}"
   wait_for git-daemon git ls-remote "git://127.0.0.1:$GIT_PORT/stack-check.git"
 }
 
@@ -772,9 +775,9 @@ write_env() { # profile registry-password; values are paths, hosts and hex: none
 }
 
 installed() { # profile: every tool the profile's daemons and tests use is built
-  local cmd=install
-  [[ $1 == demo ]] && cmd=install-demo
-  buildkit_ok "$BK_VERSION" || die "buildkit $BK_VERSION missing: run '$0 $cmd' first"
+  local how=install
+  [[ $1 == demo ]] && how=install-demo
+  buildkit_ok "$BK_VERSION" || die "buildkit $BK_VERSION missing: run '$0 $how' first"
   [[ $1 == demo ]] && return 0
   buildkit_ok "$BK_MID_VERSION" || die "buildkit $BK_MID_VERSION missing: run '$0 install' first"
   buildkit_ok "$BK_OLD_VERSION" || die "buildkit $BK_OLD_VERSION missing: run '$0 install' first"
