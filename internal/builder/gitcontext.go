@@ -105,7 +105,7 @@ var gitFailure = regexp.MustCompile(`failed to (?:fetch|checkout) remote \S+: (?
 var (
 	gitUnreachable = regexp.MustCompile(`(?i)connection refused|couldn't connect to server|failed to connect to|unable to connect to|unable to look up|could not resolve host|name or service not known|temporary failure in name resolution|timed out|network is unreachable|no route to host|connection reset|connection closed by|returned error: 5\d\d|RPC failed`)
 	gitNoCommit    = regexp.MustCompile(`(?i)not our ref|reference is not a tree|couldn't find remote ref|unadvertised object|bad object`)
-	gitRefused     = regexp.MustCompile(`(?i)not found|not exported|does not appear to be a git repository|authentication failed|could not read (?:username|password)|terminal prompts disabled|permission denied|host key verification failed|returned error: 40[134]|no SSH key|access denied|invalid credentials`)
+	gitRefused     = regexp.MustCompile(`(?i)not found|no such repository|not exported|does not appear to be a git repository|authentication failed|could not read (?:username|password)|terminal prompts disabled|permission denied|host key verification failed|returned error: 40[134]|no SSH key|access denied|invalid credentials`)
 )
 
 // explainGit rewrites a failed fetch of the git context into what went

@@ -854,7 +854,12 @@ install_all() {
 case ${1:-} in
 install) install_all ;;
 install-demo) install_demo ;;
-up) cmd_up "${@:2}" ;;
+up) # one at a time: concurrent ups would race on the same ports and PID files
+  mkdir -p "$STATE"
+  exec 6>"$STATE/.up.lock"
+  flock -n 6 || { log "up: another stack.sh up is running, waiting for it" && flock 6; }
+  cmd_up "${@:2}"
+  ;;
 down) # all, or only the daemons named: down buildkitd-plain buildkitd-old
   shift
   [[ $# -gt 0 ]] || set -- git-http git-daemon sshd docker versitygw moto registry buildkitd-mid buildkitd-old buildkitd-plain buildkitd
