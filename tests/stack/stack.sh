@@ -411,7 +411,7 @@ start() { # name cmd...: start detached in $STATE/<name>, record the PID
   shift
   port_open "${PORT[$name]}" && die "$name: port ${PORT[$name]} is used by a process that is not ours"
   mkdir -p "$STATE/$name" "$STATE/logs" "$STATE/pids"
-  (cd "$STATE/$name" && exec setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null) &
+  (cd "$STATE/$name" && exec setsid "$@" 6>&- >>"$STATE/logs/$name.log" 2>&1 </dev/null) &
   pid=$!
   echo "$pid" >"$STATE/pids/$name.pid"
   log "$name: started pid $pid (log $STATE/logs/$name.log)"
