@@ -5,7 +5,9 @@ SHELL := /bin/bash
 BIN        ?= $(CURDIR)/bin/remote-buildkit
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STACK_ENV   = $(shell bash tests/stack/stack.sh env-file)
-GOFLAGS_LD := -ldflags "-X main.version=$(VERSION)"
+# urfave_cli_no_docs leaves out urfave/cli's man-page generator (and its Markdown library's init).
+GOTAGS     := urfave_cli_no_docs
+GOFLAGS_LD := -tags $(GOTAGS) -ldflags "-X main.version=$(VERSION)"
 
 .PHONY: build build-race deps deps-demo stack-up stack-up-demo stack-down demo test test-unit test-integration test-race-fleet test-hooks lint bench release
 
@@ -77,7 +79,7 @@ release:
 	rm -rf dist && mkdir -p dist
 	set -e; for t in $(RELEASE_TARGETS); do \
 	  os=$${t%/*}; arch=$${t#*/}; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -tags $(GOTAGS) -ldflags "-s -w -X main.version=$(VERSION)" \
 	    -o dist/remote-buildkit-$(VERSION)-$$os-$$arch ./cmd/remote-buildkit; \
 	done
 	cd dist && sha256sum remote-buildkit-$(VERSION)-* | sort -k2 > ../hooks/checksums.sha256

@@ -214,3 +214,5 @@ require (
 )
 
 replace github.com/santhosh-tekuri/jsonschema/v6 => ./internal/third_party/jsonschema
+
+replace github.com/asaskevich/govalidator => ./internal/third_party/govalidator

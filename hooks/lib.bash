@@ -68,7 +68,7 @@ remote_buildkit_bin() {
     echo "remote-buildkit: cannot create the build cache directory ${cache_dir}: set REMOTE_BUILDKIT_CACHE to a writable directory" >&2
     return 1
   fi
-  if ! (cd "$plugin_dir" && go build -o "${tmp_dir}/remote-buildkit" -ldflags "-X main.version=${key}" ./cmd/remote-buildkit) >&2 ||
+  if ! (cd "$plugin_dir" && go build -o "${tmp_dir}/remote-buildkit" -tags urfave_cli_no_docs -ldflags "-X main.version=${key}" ./cmd/remote-buildkit) >&2 ||
     ! mv -f -- "${tmp_dir}/remote-buildkit" "$bin"; then
     rm -rf -- "$tmp_dir"
     echo "remote-buildkit: failed to build the helper binary from ${plugin_dir} with go (see above): fix the build, or set REMOTE_BUILDKIT_BIN / put remote-buildkit on PATH" >&2

@@ -41,7 +41,7 @@ stub_go_build() {
   write_fake_go_build
   for ((i = 0; i < count; i++)); do
     # bats-mock splits patterns on spaces: "?" stands for the one in "-X main.version=...".
-    plan+=("build -o * -ldflags -X?main.version=${version} ./cmd/remote-buildkit : '$BATS_TEST_TMPDIR/fake-go-build' \"\$@\"")
+    plan+=("build -o * -tags urfave_cli_no_docs -ldflags -X?main.version=${version} ./cmd/remote-buildkit : '$BATS_TEST_TMPDIR/fake-go-build' \"\$@\"")
   done
   stub go "${plan[@]}"
 }
@@ -52,14 +52,16 @@ assert_go_built_into() {
   local bin="$1" commit="$2" argv
   assert_equal "$(cat "$BATS_TEST_TMPDIR/go.pwd")" "$(cd "$PLUGIN" && pwd -P)"
   mapfile -t argv <"$BATS_TEST_TMPDIR/go.argv"
-  assert_equal "${#argv[@]}" 6
+  assert_equal "${#argv[@]}" 8
   assert_equal "${argv[0]}" build
   assert_equal "${argv[1]}" -o
   assert_equal "$(dirname "$(dirname "${argv[2]}")")" "$(dirname "$bin")"
   assert_not_equal "${argv[2]}" "$bin"
-  assert_equal "${argv[3]}" -ldflags
-  assert_equal "${argv[4]}" "-X main.version=${commit}"
-  assert_equal "${argv[5]}" ./cmd/remote-buildkit
+  assert_equal "${argv[3]}" -tags
+  assert_equal "${argv[4]}" urfave_cli_no_docs
+  assert_equal "${argv[5]}" -ldflags
+  assert_equal "${argv[6]}" "-X main.version=${commit}"
+  assert_equal "${argv[7]}" ./cmd/remote-buildkit
 }
 
 @test "REMOTE_BUILDKIT_BIN wins over PATH; the hook runs '<bin> build' and its output reaches the caller" {
