@@ -239,7 +239,7 @@ remote-buildkit: failed to build the helper binary from $plugin_dir with go (see
   local keys
   keys="$(ls "$REMOTE_BUILDKIT_CACHE/bin")"
   assert_regex "$keys" '^nogit-[0-9a-f]{16}$'
-  assert_equal "$(sed -n 5p "$BATS_TEST_TMPDIR/go.argv")" "-X main.version=$keys"
+  assert_equal "$(sed -n 7p "$BATS_TEST_TMPDIR/go.argv")" "-X main.version=$keys"
   assert_file_executable "$REMOTE_BUILDKIT_CACHE/bin/$keys/remote-buildkit"
   unstub go
 
