@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
@@ -99,13 +100,21 @@ func (e *GitError) Unwrap() error { return e.Err }
 // gitFailure finds the git source's failure in a solve error: BuildKit's
 // "failed to fetch remote URL: git stderr: …" (or checkout) and the
 // missing ssh-agent.
-var gitFailure = regexp.MustCompile(`failed to (?:fetch|checkout) remote \S+: (?:git stderr: )?(.*?)(?: : exit status \d+|$)|(no SSH key "[^"]*" forwarded from the client)`)
+var gitFailure = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`failed to (?:fetch|checkout) remote \S+: (?:git stderr: )?(.*?)(?: : exit status \d+|$)|(no SSH key "[^"]*" forwarded from the client)`)
+})
 
 // The git client's (and ssh's, curl's) words for each kind of failure.
 var (
-	gitUnreachable = regexp.MustCompile(`(?i)connection refused|couldn't connect to server|failed to connect to|unable to connect to|unable to look up|could not resolve host|name or service not known|temporary failure in name resolution|timed out|network is unreachable|no route to host|connection reset|connection closed by|returned error: 5\d\d|RPC failed`)
-	gitNoCommit    = regexp.MustCompile(`(?i)not our ref|reference is not a tree|couldn't find remote ref|unadvertised object|bad object`)
-	gitRefused     = regexp.MustCompile(`(?i)not found|no such repository|not exported|does not appear to be a git repository|authentication failed|could not read (?:username|password)|terminal prompts disabled|permission denied|host key verification failed|returned error: 40[134]|no SSH key|access denied|invalid credentials`)
+	gitUnreachable = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)connection refused|couldn't connect to server|failed to connect to|unable to connect to|unable to look up|could not resolve host|name or service not known|temporary failure in name resolution|timed out|network is unreachable|no route to host|connection reset|connection closed by|returned error: 5\d\d|RPC failed`)
+	})
+	gitNoCommit = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)not our ref|reference is not a tree|couldn't find remote ref|unadvertised object|bad object`)
+	})
+	gitRefused = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)not found|no such repository|not exported|does not appear to be a git repository|authentication failed|could not read (?:username|password)|terminal prompts disabled|permission denied|host key verification failed|returned error: 40[134]|no SSH key|access denied|invalid credentials`)
+	})
 )
 
 // explainGit rewrites a failed fetch of the git context into what went
@@ -114,20 +123,20 @@ func explainGit(g *config.GitContext, err error) error {
 	if g == nil {
 		return nil
 	}
-	m := gitFailure.FindStringSubmatch(oneLine(err.Error()))
+	m := gitFailure().FindStringSubmatch(oneLine(err.Error()))
 	if m == nil {
 		return nil
 	}
 	cause := strings.TrimSpace(strings.ReplaceAll(m[1]+m[2], "fatal: ", ""))
 	what := fmt.Sprintf("git-context: the daemon could not fetch %s at %s: %s", urlutil.RedactCredentials(g.Remote), g.Commit, cause)
 	switch {
-	case gitUnreachable.MatchString(cause):
+	case gitUnreachable().MatchString(cause):
 		return exitcode.With(exitcode.Connect, &GitError{Infra: true, Err: err, msg: what +
 			" (the daemon cannot reach the git server: check DNS, routes and firewalls from the daemon's host to it)"})
-	case gitNoCommit.MatchString(cause):
+	case gitNoCommit().MatchString(cause):
 		return exitcode.With(exitcode.BadConfig, &GitError{Err: err, msg: what +
 			" (the repository does not have the commit: push it — git-context builds BUILDKITE_COMMIT from the repository, not from the agent's checkout)"})
-	case gitRefused.MatchString(cause):
+	case gitRefused().MatchString(cause):
 		return exitcode.With(exitcode.BadConfig, &GitError{Err: err, msg: what + " (" + gitAuthFix(g) + ")"})
 	}
 	return exitcode.With(exitcode.BuildFailed, &GitError{Err: err, msg: what})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/buildkit/client"
@@ -152,11 +153,11 @@ func contextError(ctx context.Context, err error) error {
 
 // registryInError finds the registry host in a resolver error such as
 // "unexpected status from HEAD request to http://host:5000/v2/...: 401".
-var registryInError = regexp.MustCompile(`https?://([^/\s]+)/v2/`)
+var registryInError = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`https?://([^/\s]+)/v2/`) })
 
 // RegistryInError returns the registry host named in a resolver error, or "".
 func RegistryInError(msg string) string {
-	if m := registryInError.FindStringSubmatch(msg); m != nil {
+	if m := registryInError().FindStringSubmatch(msg); m != nil {
 		return m[1]
 	}
 	return ""

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
@@ -111,13 +112,21 @@ func (e *InfraError) Unwrap() error { return e.Err }
 
 var (
 	// lostDaemon: the gRPC stream to the daemon broke during the build.
-	lostDaemon = regexp.MustCompile(`code = Unavailable|error reading from server|transport is closing|connection reset by peer|failed to receive status|EOF$`)
+	lostDaemon = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`code = Unavailable|error reading from server|transport is closing|connection reset by peer|failed to receive status|EOF$`)
+	})
 	// registryStatus: a registry or cache endpoint answered 5xx or 429.
-	registryStatus = regexp.MustCompile(`(?:unexpected status(?: from [A-Z]+ request to (?:https?://)?([^/\s:]+(?::\d+)?)[^:]*)?: |status code |: )((?:5\d\d|429)\b[^:\n]*)`)
+	registryStatus = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?:unexpected status(?: from [A-Z]+ request to (?:https?://)?([^/\s:]+(?::\d+)?)[^:]*)?: |status code |: )((?:5\d\d|429)\b[^:\n]*)`)
+	})
 	// registryConn: a registry connection failed (refused, reset, dropped).
-	registryConn = regexp.MustCompile(`(?:dial tcp|read tcp|write tcp)\s+(?:[\d.:]+->)?([^\s:]+:\d+)(?::| ).*?(connection refused|connection reset by peer|broken pipe|i/o timeout|EOF)`)
+	registryConn = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?:dial tcp|read tcp|write tcp)\s+(?:[\d.:]+->)?([^\s:]+:\d+)(?::| ).*?(connection refused|connection reset by peer|broken pipe|i/o timeout|EOF)`)
+	})
 	// stepExit: a RUN step's process failed: the build's own fault.
-	stepExit = regexp.MustCompile(`did not complete successfully: exit code|executor failed running`)
+	stepExit = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`did not complete successfully: exit code|executor failed running`)
+	})
 )
 
 // ClassifyInfra returns an *InfraError (exit 3) for failures outside the
@@ -129,10 +138,10 @@ func ClassifyInfra(daemonHost string, err error) *InfraError {
 	case exitcode.RegistryAuth, exitcode.Cancelled, exitcode.Timeout, exitcode.BadConfig:
 		return nil
 	}
-	if ge := (*GitError)(nil); stepExit.MatchString(msg) || errors.As(err, &ge) {
+	if ge := (*GitError)(nil); stepExit().MatchString(msg) || errors.As(err, &ge) {
 		return nil // the build's own failure; git-context's fetch is not the daemon's
 	}
-	if m := registryStatus.FindStringSubmatch(msg); m != nil {
+	if m := registryStatus().FindStringSubmatch(msg); m != nil {
 		host := m[1]
 		if host == "" {
 			host = RegistryInError(msg)
@@ -143,10 +152,10 @@ func ClassifyInfra(daemonHost string, err error) *InfraError {
 		}
 		return &InfraError{Cause: fmt.Sprintf("%s answered %s during the push, export or cache export", where, strings.TrimSpace(m[2])), Host: daemonHost, Err: err}
 	}
-	if m := registryConn.FindStringSubmatch(msg); m != nil && !strings.Contains(daemonHost, m[1]) {
+	if m := registryConn().FindStringSubmatch(msg); m != nil && !strings.Contains(daemonHost, m[1]) {
 		return &InfraError{Cause: fmt.Sprintf("registry %s could not be reached (%s) during the push, export or cache export", m[1], m[2]), Host: daemonHost, Err: err}
 	}
-	if lostDaemon.MatchString(strings.TrimSpace(msg)) {
+	if lostDaemon().MatchString(strings.TrimSpace(msg)) {
 		return &InfraError{Cause: fmt.Sprintf("lost the connection to buildkitd at %s during the build (the daemon restarted or crashed)", daemonHost), Host: daemonHost, Err: err}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -190,7 +191,7 @@ func checkDNSHost(host string, u *url.URL) error {
 	if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("%q needs a name and port: want dns://builders.internal:1234", host)
 	}
-	if !dnsName.MatchString(name) || len(name) > 253 || net.ParseIP(name) != nil {
+	if !dnsName().MatchString(name) || len(name) > 253 || net.ParseIP(name) != nil {
 		return fmt.Errorf("%q: %q is not a DNS name (letters, digits, - and _ in dot-separated labels): for one daemon by IP use tcp://", host, u.Hostname())
 	}
 	return nil
@@ -198,7 +199,9 @@ func checkDNSHost(host string, u *url.URL) error {
 
 // dnsName is a DNS name: labels of letters, digits, '-' and '_', not
 // starting or ending with '-', at most 63 characters each.
-var dnsName = regexp.MustCompile(`^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+var dnsName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+})
 
 // checkDNSServer checks dns-server's host:port.
 func checkDNSServer(s string) error {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"sync"
 )
 
 // elasticStack reads the secrets-bucket, ECR and registry credential options.
@@ -48,7 +49,7 @@ func (v *validator) ecr(o ecrOption) ECR {
 		v.addf("ecr", "%v", o.Err)
 	}
 	out.AccountIDs = v.normalize("ecr.account-ids", o.AccountIDs, func(id string) (string, error) {
-		if !accountID.MatchString(id) {
+		if !accountID().MatchString(id) {
 			return "", fmt.Errorf("%q is not a 12-digit AWS account ID (quote it in YAML so leading zeros survive)", id)
 		}
 		return id, nil
@@ -85,4 +86,4 @@ func (v *validator) registryCredentials(list []rawRegistryCredential) []Registry
 	return out
 }
 
-var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+var accountID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{12}$`) })

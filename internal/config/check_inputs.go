@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/containerd/platforms"
 	units "github.com/docker/go-units"
@@ -118,7 +119,7 @@ func (v *validator) ulimits(list stringList) []string {
 }
 
 // annotationType is buildx's "type[platform]" before the key.
-var annotationType = regexp.MustCompile(`^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$`)
+var annotationType = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$`) })
 
 // annotations turns each "[types:]key=value" into exporter attrs, as
 // buildx's buildflags.ParseAnnotations and exptypes.AnnotationKey.String.
@@ -156,7 +157,7 @@ func annotationKeys(s string) ([]string, string, error) {
 	}
 	var out []string
 	for _, t := range strings.Split(types, ",") {
-		m := annotationType.FindStringSubmatch(t)
+		m := annotationType().FindStringSubmatch(t)
 		if m == nil {
 			return nil, "", fmt.Errorf("%q: %q is not a type with an optional [platform] (e.g. manifest[linux/amd64])", s, t)
 		}

@@ -51,7 +51,9 @@ func (r ECRRegistry) cacheKey() string {
 	return r.Account + "/" + r.Region
 }
 
-var ecrHost = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws|sc2s\.sgov\.gov|c2s\.ic\.gov)$`)
+var ecrHost = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.(?:amazonaws\.com(?:\.cn)?|on\.aws|sc2s\.sgov\.gov|c2s\.ic\.gov)$`)
+})
 
 // HostsEnv names the variable that maps extra hosts to ECR registries, for
 // tests against a local registry: "127.0.0.1:5000=123456789012/us-east-1,...".
@@ -84,7 +86,7 @@ func ECRRegistryOf(host string, extra map[string]ECRRegistry) (ECRRegistry, bool
 	if host == "public.ecr.aws" {
 		return ECRRegistry{Public: true, Region: "us-east-1"}, true
 	}
-	if m := ecrHost.FindStringSubmatch(host); m != nil {
+	if m := ecrHost().FindStringSubmatch(host); m != nil {
 		return ECRRegistry{Account: m[1], Region: m[2]}, true
 	}
 	return ECRRegistry{}, false

@@ -25,7 +25,9 @@ func (l *lazyRE) MatchString(s string) bool { return l.get().MatchString(s) }
 
 func (l *lazyRE) FindStringSubmatch(s string) []string { return l.get().FindStringSubmatch(s) }
 
-func (l *lazyRE) ReplaceAllString(src, repl string) string { return l.get().ReplaceAllString(src, repl) }
+func (l *lazyRE) ReplaceAllString(src, repl string) string {
+	return l.get().ReplaceAllString(src, repl)
+}
 
 func (l *lazyRE) FindAllString(s string, n int) []string { return l.get().FindAllString(s, n) }
 
