@@ -1,0 +1,180 @@
+package contextsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	gofs "io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/moby/patternmatcher/ignorefile"
+	"github.com/tonistiigi/fsutil"
+	"github.com/tonistiigi/fsutil/types"
+)
+
+// walked is one regular file a walk found.
+type walked struct {
+	rel string // relative to the root, OS separators
+	fi  os.FileInfo
+	st  fileStat
+	e   *entry // its id's entry (pre-hashing only)
+}
+
+// readIgnore returns the exclude patterns of the first ignore file of
+// candidates that exists (BuildKit's order: <Dockerfile>.dockerignore, then
+// the context's .dockerignore) and its path; none: nil, "".
+func readIgnore(candidates []string) ([]string, string, error) {
+	for _, p := range candidates {
+		b, err := os.ReadFile(p)
+		if isNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, p, err
+		}
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(b))
+		return patterns, p, err
+	}
+	return nil, "", nil
+}
+
+// walkFiles calls fn for every regular file under root that excludes let
+// through, walking as the daemon's sync does (fsutil's own filter).
+func walkFiles(ctx context.Context, root string, excludes []string, fn func(walked)) error {
+	base, err := fsutil.NewFS(root)
+	if err != nil {
+		return err
+	}
+	fs, err := fsutil.NewFilterFS(base, &fsutil.FilterOpt{ExcludePatterns: excludes})
+	if err != nil {
+		return err
+	}
+	return fs.Walk(ctx, "/", func(p string, d gofs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if stat, ok := info.Sys().(*types.Stat); !ok || !os.FileMode(stat.Mode).IsRegular() {
+			return nil
+		}
+		fi, err := os.Lstat(filepath.Join(root, p))
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil // gone or replaced since: the sync sees what is there then
+		}
+		st, _ := statOf(fi)
+		fn(walked{rel: p, fi: fi, st: st})
+		return nil
+	})
+}
+
+// prehash resolves the id of every file the daemon is expected to ask for,
+// ahead of its walk: the hash cache first, then git's index for clean files,
+// then hashing in parallel. prepared is closed once the cache and git have
+// answered (the Map waits for it, so git's ids are not hashed again); the
+// hashing goes on after it.
+func prehash(ctx context.Context, h *hasher, root string, excludes []string, prepared chan struct{}) {
+	var files []walked
+	err := walkFiles(ctx, root, excludes, func(w walked) {
+		if w.st.key == (fileKey{}) {
+			return // no identity on this OS: hashed when asked for
+		}
+		w.e, _ = h.entry(w.st.key)
+		files = append(files, w)
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		files = files[:0:0] // a walk error is the daemon's to report
+	}
+	applyGit(ctx, h, root, files)
+	close(prepared)
+	hashAll(ctx, h, root, files)
+}
+
+// applyGit gives every unclaimed file that is clean in git's index its blob
+// id — only when no filter driver or working-tree encoding applies to it and
+// the blob's size is the file's (no line-ending or ident conversion), so the
+// id is the one hashing the file would give.
+func applyGit(ctx context.Context, h *hasher, root string, files []walked) {
+	type candidate struct {
+		w  walked
+		id ID
+	}
+	var cands []candidate
+	var ids []ID
+	seen := map[ID]bool{}
+	var g *gitIndex
+	for _, f := range files {
+		if f.e.claimed.Load() {
+			continue
+		}
+		if g == nil {
+			if g = h.git(ctx, root); g == nil {
+				return
+			}
+		}
+		if id, ok := g.clean(filepath.ToSlash(f.rel), f.st); ok {
+			cands = append(cands, candidate{f, id})
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	sizes, err := g.sizes(ctx, ids)
+	if err != nil {
+		return
+	}
+	paths := make([]string, len(cands))
+	for i, c := range cands {
+		paths[i] = filepath.ToSlash(c.w.rel)
+	}
+	filtered, err := g.filtered(ctx, root, paths)
+	if err != nil {
+		return
+	}
+	now := h.now()
+	for i, c := range cands {
+		if filtered[paths[i]] {
+			continue
+		}
+		if size, ok := sizes[c.id]; ok && size == c.w.st.key.Size && c.w.e.claimed.CompareAndSwap(false, true) {
+			c.w.e.finish(c.id, srcGit, c.w.st.key.stable(now), nil)
+		}
+	}
+}
+
+// hashAll hashes the files nobody has claimed, in walk order (the order the
+// daemon asks in), on every CPU.
+func hashAll(ctx context.Context, h *hasher, root string, files []walked) {
+	work := make(chan walked)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				h.compute(f.e, filepath.Join(root, f.rel), f.st)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(work)
+	for _, f := range files {
+		if f.e.claimed.Load() {
+			continue
+		}
+		select {
+		case work <- f:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
