@@ -34,6 +34,8 @@ type Request struct {
 	shmSize                  int64
 	pull, load               bool
 	loader                   func(map[string]string) (io.WriteCloser, error)
+
+	contextSync config.ContextSync // how the local directories are sent (internal/contextsync)
 }
 
 // NewRequest takes the build's inputs out of a validated configuration.
@@ -46,7 +48,7 @@ func NewRequest(c *config.Config) Request {
 		secrets: slices.Clone(c.Secrets), ssh: slices.Clone(c.SSH), provenance: c.Provenance, sbom: c.SBOM,
 		call: c.Call, annotations: maps.Clone(c.Annotations), noCacheFilters: slices.Clone(c.NoCacheFilters),
 		addHosts: slices.Clone(c.AddHosts), allow: slices.Clone(c.Allow), ulimits: slices.Clone(c.Ulimits),
-		network: c.Network, shmSize: c.ShmSize, pull: c.Pull, load: c.Load,
+		network: c.Network, shmSize: c.ShmSize, pull: c.Pull, load: c.Load, contextSync: c.ContextSync,
 	}
 }
 

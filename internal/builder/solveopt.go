@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 )
 
 // Plan is everything one Solve (or Call) needs, made from a Request before
@@ -31,6 +33,7 @@ type Plan struct {
 	Opt   client.SolveOpt
 	call  string // build, check, outline or targets
 	files *pendingFiles
+	sync  *contextsync.Session // the local directories' sync: Finish once the solve is over
 }
 
 // Plan turns the request into a SolveOpt: frontend attributes, local mounts,
@@ -42,19 +45,23 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		return nil, errors.New("load is set but the request has no loader for the Docker engine (WithLoader)")
 	}
 	attrs := r.frontendAttrs()
-	mounts, err := r.localMounts(attrs)
+	cs := contextsync.NewSession(contextsync.Options{Mode: contextsync.Mode(r.contextSync.Mode), CacheDir: r.contextSync.CacheDir, Key: r.sessionKey})
+	p := &Plan{call: r.Call(), files: &pendingFiles{}, sync: cs}
+	mounts, err := r.localMounts(attrs, cs)
 	if err != nil {
+		cs.Finish(context.Background())
 		return nil, err
 	}
-	p := &Plan{call: r.Call(), files: &pendingFiles{}}
 	attachables, err := r.attachables(auth)
 	if err != nil {
+		cs.Finish(context.Background())
 		return nil, err
 	}
 	p.Opt = client.SolveOpt{
 		Frontend:            "dockerfile.v0",
 		FrontendAttrs:       attrs,
 		LocalMounts:         mounts,
+		LocalFilterOpt:      cs.FilterOpt, // content-addressed stats (context-sync)
 		CacheImports:        cacheEntries(r.cacheFrom),
 		AllowedEntitlements: r.entitlements(),
 		Session:             attachables,
@@ -149,13 +156,17 @@ var callRequestID = map[string]string{
 }
 
 // localMounts are the directories the session serves: the context, the
-// Dockerfile's directory and local build contexts (named in attrs).
-func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, error) {
-	ctxFS, err := fsutil.NewFS(r.contextDir)
+// Dockerfile's directory and local build contexts (named in attrs), each
+// through cs (context-sync). The context's files are pre-hashed with the
+// .dockerignore the frontend will apply: <Dockerfile>.dockerignore first.
+func (r Request) localMounts(attrs map[string]string, cs *contextsync.Session) (map[string]fsutil.FS, error) {
+	dfDir := filepath.Dir(r.dockerfile)
+	ctxFS, err := cs.Mount(contextsync.Dir{Name: "context", Path: r.contextDir, Prehash: true, Ignore: []string{
+		filepath.Join(dfDir, filepath.Base(r.dockerfile)+".dockerignore"), filepath.Join(r.contextDir, ".dockerignore")}})
 	if err != nil {
 		return nil, fmt.Errorf("context %s: %w", r.contextDir, err)
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(r.dockerfile))
+	dfFS, err := cs.Mount(contextsync.Dir{Name: "dockerfile", Path: dfDir})
 	if err != nil {
 		return nil, fmt.Errorf("dockerfile %s: %w", r.dockerfile, err)
 	}
@@ -166,11 +177,11 @@ func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, err
 			attrs["context:"+name] = val
 			continue
 		}
-		fs, err := fsutil.NewFS(val)
+		mountName := "ctx-" + name
+		fs, err := cs.Mount(contextsync.Dir{Name: mountName, Path: val, Prehash: true, Ignore: []string{filepath.Join(val, ".dockerignore")}})
 		if err != nil {
 			return nil, fmt.Errorf("build-contexts.%s %s: %w", name, val, err)
 		}
-		mountName := "ctx-" + name
 		mounts[mountName] = fs
 		attrs["context:"+name] = "local:" + mountName
 	}

@@ -39,6 +39,7 @@ type Config struct {
 	BuildArgs     map[string]string
 	Labels        map[string]string
 	BuildContexts map[string]string
+	ContextSync   ContextSync // how those directories travel to the daemon
 
 	Tags      []string // normalised references
 	Push      bool
@@ -90,6 +91,13 @@ type Config struct {
 	MetadataFile string // absolute, "" for none
 	Timeout      time.Duration
 	Retries      int // runs again after an infrastructure failure
+}
+
+// ContextSync is how the local directories (context, Dockerfile directory,
+// local build-contexts) are sent to the daemon.
+type ContextSync struct {
+	Mode     string // content (mtimes derived from content) or mtime (real mtimes)
+	CacheDir string // the agent's hash cache; "" when neither XDG_CACHE_HOME nor HOME is set
 }
 
 // Attrs is a typed "type=...,k=v" entry (cache import/export or output).

@@ -190,6 +190,12 @@ func greet(ctx context.Context, d Deps, cfg *config.Config, targets []fleet.Assi
 // finish prints the result and writes the metadata file.
 func finish(d Deps, cfg *config.Config, res *builder.Result) error {
 	fmt.Fprintf(d.Out, "--- :white_check_mark: remote-buildkit: built in %.1fs, %d/%d steps cached\n", res.Seconds, res.CachedSteps, res.Steps)
+	if res.Context != nil {
+		fmt.Fprintf(d.Out, "context: %s\n", res.Context)
+		if res.Context.Warning != "" {
+			warnf(d.Err, "context-sync: %s (the build is not affected; the next one hashes these files again)", res.Context.Warning)
+		}
+	}
 	if res.Digest != "" {
 		fmt.Fprintf(d.Out, "digest: %s\n", res.Digest)
 	}
