@@ -9,17 +9,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 var (
@@ -270,35 +269,10 @@ func buildTime(notes *[]string) {
 
 // --- 3. context transfer ---------------------------------------------------
 
-// proxy forwards 127.0.0.1:port to target and counts client→daemon bytes.
-type proxy struct {
-	ln   net.Listener
-	sent atomic.Int64
-}
-
-func newProxy(target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// newProxy forwards a local port to target and counts client→daemon bytes.
+func newProxy(target string) *faultkit.CountingProxy {
+	p, err := faultkit.NewCountingProxy(target)
 	must(err)
-	p := &proxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				d, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer d.Close()
-				go func() { io.Copy(c, d); c.Close() }()
-				n, _ := io.Copy(d, c)
-				p.sent.Add(n)
-			}()
-		}
-	}()
 	return p
 }
 
@@ -306,8 +280,8 @@ func transfer(notes *[]string) {
 	ctxDir := buildFixture("ctx-500m-20k", 20000, 25*1024)
 	must(os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY data /data\n"), 0o644))
 	host, tls, buildctl := stackEnv("STACK_BUILDKIT_HOST"), stackEnv("STACK_TLS_DIR"), stackEnv("STACK_BUILDCTL")
-	p := newProxy(strings.TrimPrefix(host, "tcp://"))
-	via := "tcp://" + p.ln.Addr().String()
+	p := newProxy(host)
+	via := p.Host()
 	changed := filepath.Join(ctxDir, "data", "000", "f00000.bin")
 	change := func() int64 {
 		b := make([]byte, 25*1024)
@@ -316,12 +290,12 @@ func transfer(notes *[]string) {
 		return int64(len(b))
 	}
 	measure := func(build func()) (first, second, changedBytes int64) {
-		p.sent.Store(0)
+		p.Sent.Store(0)
 		build()
-		first = p.sent.Swap(0)
+		first = p.Sent.Swap(0)
 		changedBytes = change()
 		build()
-		second = p.sent.Load()
+		second = p.Sent.Load()
 		return
 	}
 	ours := func() {
@@ -348,15 +322,15 @@ func transfer(notes *[]string) {
 	ours()
 	change()
 	otherOurs()
-	p.sent.Store(0)
+	p.Sent.Store(0)
 	ours()
-	oi := p.sent.Load()
+	oi := p.Sent.Load()
 	theirs()
 	change()
 	otherTheirs()
-	p.sent.Store(0)
+	p.Sent.Store(0)
 	theirs()
-	ti := p.sent.Load()
+	ti := p.Sent.Load()
 	line := func(what string, a, b, c int64) {
 		rows = append(rows, row{what: what, a: mb(a), b: mb(b), ratio: fmt.Sprintf("%.2f× / %.2f×", float64(a)/float64(c), float64(b)/float64(c)),
 			target: "≤ 1.1× changed bytes", verdict: verdictBytes(a, c),
