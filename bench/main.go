@@ -135,6 +135,12 @@ func main() {
 	*bin = abs
 	must(os.MkdirAll(*cache, 0o755))
 	var notes []string
+	if *contextSyncOnly {
+		reportPrefix = "context-sync-"
+		contextSync(&notes) // bench/contextsync.go
+		report(notes)
+		return
+	}
 	faults(&notes) // bench/faults.go (with -faults-only: only that table)
 
 	overhead(&notes)
@@ -143,6 +149,7 @@ func main() {
 	insightsOverhead(&notes) // bench/insights.go
 	if !*skipBig {
 		transfer(&notes)
+		contextSync(&notes)
 		memory(&notes)
 	}
 	startup(&notes)
@@ -430,6 +437,9 @@ func startup(notes *[]string) {
 
 // --- report ------------------------------------------------------------------
 
+// reportPrefix names a partial report (-context-sync-only) apart from the full one.
+var reportPrefix string
+
 func report(notes []string) {
 	var b strings.Builder
 	date := time.Now().UTC().Format("2006-01-02")
@@ -451,7 +461,7 @@ func report(notes []string) {
 		b.WriteString("- " + r.raw + "\n")
 	}
 	must(os.MkdirAll(*outDir, 0o755))
-	path := filepath.Join(*outDir, date+".md")
+	path := filepath.Join(*outDir, reportPrefix+date+".md")
 	must(os.WriteFile(path, []byte(b.String()), 0o644))
 	fmt.Println()
 	fmt.Print(b.String())

@@ -1,0 +1,255 @@
+package main
+
+// --- 8. context sync: content-addressed vs mtimes ---------------------------
+//
+// The 500 MB / 20,000-file context as a git repository. (a) A fresh clone on
+// a new agent (new mtimes, an empty hash cache) with one 25 KB file changed,
+// rebuilt by remote-buildkit (context-sync: content), `buildctl build` and
+// `docker buildx build` with the remote driver, each after its own build of
+// the previous clone at the same path: bytes on the wire and wall time.
+// (b) The same checkout rebuilt after one change with content vs mtime.
+// (c) A first upload (a new pipeline's key, so everything travels) on a cold
+// hash cache: content (every file hashed) vs mtime.
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
+)
+
+var contextSyncOnly = flag.Bool("context-sync-only", false, "run only the context-sync rows (fresh clone, warm content vs mtime, cold hash cache); the report goes to bench/results/context-sync-<date>.md")
+
+const csDockerfile = "FROM scratch\nCOPY data /data\n"
+
+// csBench is the state of the context-sync rows.
+type csBench struct {
+	repo, work string // the fixture repository; a scratch directory for clones and homes
+	proxy      *faultkit.CountingProxy
+	host, tls  string
+	buildctl   string
+	buildx     []string // buildx with its config dir and builder
+}
+
+// gitFixture is the 500 MB / 20k-file context committed to a git repository
+// (cached beside the other fixtures).
+func gitFixture() string {
+	dir := filepath.Join(*cache, "ctx-500m-20k-git")
+	marker := dir + ".complete"
+	if _, err := os.Stat(marker); err == nil {
+		return dir
+	}
+	src := buildFixture("ctx-500m-20k", 20000, 25*1024)
+	os.RemoveAll(dir)
+	must(os.MkdirAll(dir, 0o755))
+	run(nil, "", "cp", "-r", filepath.Join(src, "data"), filepath.Join(dir, "data"))
+	must(os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(csDockerfile), 0o644))
+	must(os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte(".git\n"), 0o644))
+	git := func(args ...string) {
+		run(nil, dir, "git", append([]string{"-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "core.looseCompression=0"}, args...)...)
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-qm", "fixture")
+	must(os.WriteFile(marker, nil, 0o644))
+	return dir
+}
+
+func newCSBench() *csBench {
+	work, err := os.MkdirTemp("", "bench-cs-")
+	must(err)
+	p, err := faultkit.NewCountingProxy(stackEnv("STACK_BUILDKIT_HOST"))
+	must(err)
+	b := &csBench{repo: gitFixture(), work: work, proxy: p, host: p.Host(), tls: stackEnv("STACK_TLS_DIR"), buildctl: stackEnv("STACK_BUILDCTL")}
+	bxConfig := filepath.Join(work, "buildx")
+	bx := stackEnv("STACK_BUILDX")
+	run([]string{"BUILDX_CONFIG=" + bxConfig}, "", bx, "create", "--name", "bench-cs", "--driver", "remote",
+		"--driver-opt", fmt.Sprintf("cacert=%s/ca.pem,cert=%s/cert.pem,key=%s/key.pem,servername=localhost", b.tls, b.tls, b.tls), b.host)
+	b.buildx = []string{"env", "BUILDX_CONFIG=" + bxConfig, bx, "--builder", "bench-cs"}
+	return b
+}
+
+func (b *csBench) close() {
+	b.proxy.Close()
+	os.RemoveAll(b.work)
+}
+
+// clone is a fresh clone of the fixture at path (replacing what was there)
+// with one file changed: a new agent's checkout of the next commit.
+func (b *csBench) clone(path string) int64 {
+	os.RemoveAll(path)
+	run(nil, "", "git", "clone", "-q", b.repo, path)
+	return changeFile(path)
+}
+
+var csChanges int
+
+// changeFile rewrites one 25 KB file of the checkout (another each time)
+// with new bytes.
+func changeFile(dir string) int64 {
+	csChanges++
+	buf := make([]byte, 25*1024)
+	rand.Read(buf)
+	must(os.WriteFile(filepath.Join(dir, "data", "042", fmt.Sprintf("f%05d.bin", 42+100*(csChanges%200))), buf, 0o644))
+	return int64(len(buf))
+}
+
+// measured is one build's wall time and client→daemon bytes.
+type measured struct {
+	wall time.Duration
+	sent int64
+}
+
+func (b *csBench) measure(f func()) measured {
+	b.proxy.Sent.Store(0)
+	start := time.Now()
+	f()
+	return measured{time.Since(start), b.proxy.Sent.Load()}
+}
+
+// ours builds dir with remote-buildkit as pipeline slug on the agent whose
+// HOME is home.
+func (b *csBench) ours(dir, home, slug, mode string) func() {
+	cfg, _ := json.Marshal(map[string]any{"buildkit-host": b.host, "tls-dir": b.tls, "progress": "quiet", "annotate": false,
+		"version-check": "off", "insights": false, "context-sync": mode})
+	return func() {
+		must(os.MkdirAll(home, 0o755))
+		run([]string{"BUILDKITE_PLUGIN_CONFIGURATION=" + string(cfg), "BUILDKITE_PIPELINE_SLUG=" + slug, "HOME=" + home}, dir, *bin, "build")
+	}
+}
+
+func (b *csBench) theirs(dir string) func() {
+	return func() {
+		run(nil, dir, b.buildctl, "--addr", b.host, "--tlsdir", b.tls, "build", "--progress", "quiet",
+			"--frontend", "dockerfile.v0", "--local", "context=.", "--local", "dockerfile=.")
+	}
+}
+
+func (b *csBench) buildxBuild(dir string) func() {
+	return func() {
+		run(nil, dir, b.buildx[0], append(b.buildx[1:], "build", "--progress", "quiet", "--provenance=false", "--sbom=false", ".")...)
+	}
+}
+
+func contextSync(notes *[]string) {
+	b := newCSBench()
+	defer b.close()
+	b.freshClone(notes)
+	b.warmModes(notes)
+	b.coldCache(notes)
+}
+
+// csTool is one client in the fresh-clone row.
+type csTool struct {
+	name  string
+	build func(home string) func()
+	runs  []measured
+}
+
+// freshClone is row (a): every tool rebuilds a fresh clone (same path, new
+// mtimes; remote-buildkit also on a new agent: an empty hash cache) with one
+// file changed, after building the previous clone itself.
+func (b *csBench) freshClone(notes *[]string) {
+	path := filepath.Join(b.work, "checkout") // an agent's build directory: the same for every clone
+	tools := []*csTool{
+		{name: "remote-buildkit", build: func(home string) func() { return b.ours(path, home, "bench-cs-fresh", "content") }},
+		{name: "buildctl", build: func(string) func() { return b.theirs(path) }},
+		{name: "buildx (remote driver)", build: func(string) func() { return b.buildxBuild(path) }},
+	}
+	n := min(*runs, 3)
+	var changed int64
+	for i := -1; i < n; i++ { // -1: each tool's first upload of the previous clone
+		for _, t := range tools {
+			changed = b.clone(path)
+			m := b.measure(t.build(filepath.Join(b.work, fmt.Sprintf("home-%d", i+1))))
+			if i >= 0 {
+				t.runs = append(t.runs, m)
+			}
+		}
+	}
+	// The stat stream: the same checkout again, nothing changed (hash cache warm).
+	last := filepath.Join(b.work, fmt.Sprintf("home-%d", n))
+	stat := b.measure(b.ours(path, last, "bench-cs-fresh", "content")).sent
+	ours, ctl, bx := tools[0], tools[1], tools[2]
+	bytesRow("context-sync (a): fresh clone, 1 file changed — bytes vs buildctl", medianSent(ours.runs), medianSent(ctl.runs), changed, stat)
+	bytesRow("context-sync (a): the same, vs buildx remote driver", medianSent(ours.runs), medianSent(bx.runs), changed, stat)
+	record("context-sync (a): fresh clone — wall time vs buildctl", walls(ours.runs), walls(ctl.runs), 0.3, "")
+	record("context-sync (a): the same, vs buildx remote driver", walls(ours.runs), walls(bx.runs), 0.3, "")
+	*notes = append(*notes, fmt.Sprintf("Context sync (a): the 500 MB / 20,000-file context as a git repository; before each build the tool's checkout path is replaced by a fresh `git clone` (new mtimes) with one 25 KB file changed, after that tool built the previous clone; remote-buildkit runs with a new HOME each time (an empty hash cache, as on a new agent: ids come from git's index). Bytes client→daemon through a TCP proxy (TLS included); the stat stream is remote-buildkit's upload of the same checkout with nothing changed (%s). Medians of %d runs per tool, the tools interleaved.", mb(stat), n))
+}
+
+// bytesRow records sent bytes against a baseline tool, with the goal
+// ≤ 1.1 × (changed bytes + the stat stream).
+func bytesRow(what string, ours, base, changed, stat int64) {
+	goal := float64(changed + stat)
+	verdict := "met"
+	if float64(ours) > 1.1*goal {
+		verdict = "MISSED"
+	}
+	rows = append(rows, row{what: what, a: mb(ours), b: mb(base), ratio: fmt.Sprintf("%.2f× of changed + stat stream; %.4f× of the baseline", float64(ours)/goal, float64(ours)/float64(base)),
+		target: "≤ 1.1× (changed + stat stream)", verdict: verdict,
+		raw: fmt.Sprintf("%s: remote-buildkit %d B, baseline %d B, changed %d B, stat stream %d B", what, ours, base, changed, stat)})
+	fmt.Printf("%-45s remote-buildkit %-9s baseline %-9s (changed %d B + stat stream %d B)\n", what, mb(ours), mb(base), changed, stat)
+}
+
+func walls(ms []measured) []time.Duration {
+	out := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		out[i] = m.wall
+	}
+	return out
+}
+
+func medianSent(ms []measured) int64 {
+	d := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		d[i] = time.Duration(m.sent)
+	}
+	return int64(median(d))
+}
+
+// warmModes is row (b): the same checkout, one file changed, rebuilt with
+// content and with mtime (each its own pipeline key and warm hash cache).
+func (b *csBench) warmModes(notes *[]string) {
+	path := filepath.Join(b.work, "warm")
+	b.clone(path)
+	content := b.ours(path, filepath.Join(b.work, "home-content"), "bench-cs-content", "content")
+	mtime := b.ours(path, filepath.Join(b.work, "home-mtime"), "bench-cs-mtime", "mtime")
+	content()
+	mtime()
+	var cs, ms []measured
+	for i := range *runs {
+		changeFile(path) // both modes see this one change
+		if i%2 == 0 {
+			cs, ms = append(cs, b.measure(content)), append(ms, b.measure(mtime))
+		} else {
+			ms, cs = append(ms, b.measure(mtime)), append(cs, b.measure(content))
+		}
+	}
+	record("context-sync (b): warm checkout, 1 file changed — content vs mtime", walls(cs), walls(ms), 1.05, "")
+	rows[len(rows)-1].raw += fmt.Sprintf("; bytes content %d, mtime %d", medianSent(cs), medianSent(ms))
+	*notes = append(*notes, fmt.Sprintf("Context sync (b): one checkout (a git clone of the fixture), one 25 KB file changed before each pair of builds; `context-sync: content` and `mtime` each with its own pipeline key and HOME (the hash cache warm after the first build), alternating which goes first. Bytes: content %s, mtime %s.", mb(medianSent(cs)), mb(medianSent(ms))))
+}
+
+// coldCache is row (c): a first upload (a new pipeline key: everything is
+// sent) with an empty hash cache and no git index, so content hashes all
+// 500 MB, against mtime.
+func (b *csBench) coldCache(notes *[]string) {
+	dir := buildFixture("ctx-500m-20k", 20000, 25*1024)
+	must(os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(csDockerfile), 0o644))
+	n := 0
+	fresh := func(mode string) func() time.Duration {
+		return func() time.Duration {
+			n++
+			return b.measure(b.ours(dir, filepath.Join(b.work, fmt.Sprintf("cold-%d", n)), fmt.Sprintf("bench-cs-cold-%d-%d", time.Now().UnixNano(), n), mode)).wall
+		}
+	}
+	a, m := alternate(min(*runs, 3), fresh("content"), fresh("mtime"))
+	record("context-sync (c): first upload, cold hash cache — content vs mtime", a, m, 1.15, "")
+	*notes = append(*notes, "Context sync (c): the 500 MB / 20,000-file context outside git, each build under a new pipeline key (the daemon has no copy: all 500 MB travel) and a new HOME (an empty hash cache): `context-sync: content` hashes every file (in parallel, ahead of the daemon's walk) against `mtime`, which hashes nothing.")
+}
