@@ -463,3 +463,44 @@ func TestStatsString(t *testing.T) {
 		}
 	}
 }
+
+// The pre-hashing walk includes exactly the files the daemon's sync walk
+// (fsutil's filter) does, for .dockerignore patterns with exceptions,
+// wildcards and excluded directories.
+func TestWalkMatchesDaemonFilter(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"a.go": "", "b.txt": "", "docs/x.md": "", "docs/keep/y.md": "", "node_modules/m/i.js": "",
+		"src/deep/z.tmp": "", "src/deep/z.go": "", "build/out.bin": "", "build/keep.txt": "", ".git/HEAD": "",
+	})
+	for _, excludes := range [][]string{
+		nil,
+		{".git", "node_modules"},
+		{"docs", "!docs/keep"},
+		{"**/*.tmp", "build", "!build/keep.txt"},
+		{"*", "!src"},
+	} {
+		ours := map[string]bool{}
+		if err := walkFiles(context.Background(), dir, excludes, func(w walked) { ours[filepath.ToSlash(w.rel)] = true }); err != nil {
+			t.Fatal(err)
+		}
+		theirs := map[string]bool{}
+		base, _ := fsutil.NewFS(dir)
+		fs, _ := fsutil.NewFilterFS(base, &fsutil.FilterOpt{ExcludePatterns: excludes})
+		fs.Walk(context.Background(), "/", func(p string, d gofs.DirEntry, err error) error {
+			if fi, _ := d.Info(); fi != nil && fi.Mode().IsRegular() {
+				theirs[filepath.ToSlash(p)] = true
+			}
+			return err
+		})
+		if len(ours) != len(theirs) {
+			t.Errorf("excludes %q: ours %v, fsutil %v", excludes, ours, theirs)
+			continue
+		}
+		for p := range theirs {
+			if !ours[p] {
+				t.Errorf("excludes %q: fsutil includes %s, ours does not", excludes, p)
+			}
+		}
+	}
+}

@@ -102,15 +102,19 @@ func (h *hasher) entry(k fileKey) (*entry, bool) {
 	return e, e.src == 0
 }
 
-// resolve returns the id of the file at path (lstat'ed as fi), computing it
-// unless it is known or being computed.
-func (h *hasher) resolve(path string, fi os.FileInfo) (ID, source, error) {
-	st, ok := statOf(fi)
-	if !ok {
-		id, err := hashFile(path, fi.Size())
-		return id, srcHashed, err
+// done reports whether e's id (or error) is set.
+func (e *entry) done() bool {
+	select {
+	case <-e.ready:
+		return true
+	default:
+		return false
 	}
-	e, _ := h.entry(st.key)
+}
+
+// await returns e's id, computing it from the file at path (identity st)
+// unless someone else does.
+func (h *hasher) await(e *entry, path string, st fileStat) (ID, source, error) {
 	h.compute(e, path, st)
 	<-e.ready
 	return e.id, e.src, e.err

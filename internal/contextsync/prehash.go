@@ -10,9 +10,8 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
-	"github.com/tonistiigi/fsutil"
-	"github.com/tonistiigi/fsutil/types"
 )
 
 // walked is one regular file a walk found.
@@ -42,33 +41,54 @@ func readIgnore(candidates []string) ([]string, string, error) {
 }
 
 // walkFiles calls fn for every regular file under root that excludes let
-// through, walking as the daemon's sync does (fsutil's own filter).
+// through, in the order the daemon's sync walks (lexical), with the same
+// pattern semantics (moby/patternmatcher, each path matched with its
+// parent's result). A directory is skipped when it is excluded and no
+// exception pattern could bring a file inside it back.
 func walkFiles(ctx context.Context, root string, excludes []string, fn func(walked)) error {
-	base, err := fsutil.NewFS(root)
-	if err != nil {
-		return err
+	var pm *patternmatcher.PatternMatcher
+	if len(excludes) > 0 {
+		var err error
+		if pm, err = patternmatcher.New(excludes); err != nil {
+			return err
+		}
 	}
-	fs, err := fsutil.NewFilterFS(base, &fsutil.FilterOpt{ExcludePatterns: excludes})
-	if err != nil {
-		return err
-	}
-	return fs.Walk(ctx, "/", func(p string, d gofs.DirEntry, err error) error {
+	parents := map[string]patternmatcher.MatchInfo{}
+	return filepath.WalkDir(root, func(path string, d gofs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		info, err := d.Info()
-		if err != nil {
+		rel, err := filepath.Rel(root, path)
+		if err != nil || rel == "." {
 			return err
 		}
-		if stat, ok := info.Sys().(*types.Stat); !ok || !os.FileMode(stat.Mode).IsRegular() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if pm != nil {
+			excluded, info, err := pm.MatchesUsingParentResults(rel, parents[filepath.Dir(rel)])
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if excluded && !pm.Exclusions() {
+					return filepath.SkipDir
+				}
+				parents[rel] = info
+			}
+			if excluded {
+				return nil
+			}
+		}
+		if !d.Type().IsRegular() {
 			return nil
 		}
-		fi, err := os.Lstat(filepath.Join(root, p))
-		if err != nil || !fi.Mode().IsRegular() {
-			return nil // gone or replaced since: the sync sees what is there then
+		fi, err := d.Info()
+		if err != nil {
+			return nil // gone since: the sync sees what is there then
 		}
 		st, _ := statOf(fi)
-		fn(walked{rel: p, fi: fi, st: st})
+		fn(walked{rel: rel, fi: fi, st: st})
 		return nil
 	})
 }
@@ -78,7 +98,7 @@ func walkFiles(ctx context.Context, root string, excludes []string, fn func(walk
 // then hashing in parallel. prepared is closed once the cache and git have
 // answered (the Map waits for it, so git's ids are not hashed again); the
 // hashing goes on after it.
-func prehash(ctx context.Context, h *hasher, root string, excludes []string, prepared chan struct{}) {
+func prehash(ctx context.Context, h *hasher, root string, excludes []string, seen *sync.Map, prepared chan struct{}) {
 	var files []walked
 	err := walkFiles(ctx, root, excludes, func(w walked) {
 		if w.st.key == (fileKey{}) {
@@ -86,6 +106,7 @@ func prehash(ctx context.Context, h *hasher, root string, excludes []string, pre
 		}
 		w.e, _ = h.entry(w.st.key)
 		files = append(files, w)
+		seen.Store(w.rel, w)
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		files = files[:0:0] // a walk error is the daemon's to report

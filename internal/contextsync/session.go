@@ -69,6 +69,7 @@ type Session struct {
 type mount struct {
 	name, root string
 	prepared   chan struct{} // closed when pre-hashing has the cache's and git's ids; nil without pre-hashing
+	seen       sync.Map      // pre-hashing's walk: relative path → walked
 
 	mu        sync.Mutex
 	requests  []*counts // one per sync request of this directory
@@ -109,7 +110,7 @@ func (s *Session) Mount(d Dir) (fsutil.FS, error) {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				prehash(s.ctx, s.h, root, excludes, m.prepared)
+				prehash(s.ctx, s.h, root, excludes, &m.seen, m.prepared)
 			}()
 		}
 	}
@@ -158,17 +159,9 @@ func (s *Session) mapStat(m *mount, c *counts, p string, st *types.Stat) {
 		if !content {
 			return
 		}
-		if m.prepared != nil {
-			<-m.prepared
-		}
-		path := filepath.Join(m.root, p)
-		fi, err := os.Lstat(path)
+		id, src, err := s.id(m, p, st)
 		if err != nil {
-			return // gone: the daemon's read fails the same way
-		}
-		id, src, err := s.h.resolve(path, fi)
-		if err != nil {
-			return // unreadable: so is the daemon's read of it
+			return // gone or unreadable: so is the daemon's read of it
 		}
 		st.ModTime = ModTime(id)
 		c.count(src)
@@ -177,6 +170,37 @@ func (s *Session) mapStat(m *mount, c *counts, p string, st *types.Stat) {
 			st.ModTime = FixedModTime
 		}
 	}
+}
+
+// id resolves the content id of the file at p, which the daemon's walk saw
+// as st: the pre-hashing walk's identity of it when the file has not
+// changed since (no second lstat), else its own. Unless the id is known at
+// once (the hash cache), it waits for git's answer before hashing.
+func (s *Session) id(m *mount, p string, st *types.Stat) (ID, source, error) {
+	path := filepath.Join(m.root, p)
+	var e *entry
+	var fs fileStat
+	if v, ok := m.seen.Load(p); ok {
+		if w := v.(walked); w.st.key.Size == st.Size && w.st.key.MTime == st.ModTime {
+			e, fs = w.e, w.st
+		}
+	}
+	if e == nil {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return ID{}, 0, err
+		}
+		var ok bool
+		if fs, ok = statOf(fi); !ok {
+			id, err := hashFile(path, fi.Size())
+			return id, srcHashed, err
+		}
+		e, _ = s.h.entry(fs.key)
+	}
+	if !e.done() && m.prepared != nil {
+		<-m.prepared
+	}
+	return s.h.await(e, path, fs)
 }
 
 func (c *counts) count(src source) {
