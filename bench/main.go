@@ -45,7 +45,8 @@ func fail(format string, a ...any) {
 
 type sample struct {
 	wall  time.Duration
-	maxRS int64 // KB
+	maxRS int64         // KB
+	cpu   time.Duration // user + system time of the process
 }
 
 // run executes a command and returns its wall time and peak RSS.
@@ -66,7 +67,7 @@ func run(env []string, dir string, name string, args ...string) sample {
 	if ru != nil {
 		rss = ru.Maxrss
 	}
-	return sample{wall, rss}
+	return sample{wall, rss, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 func tail(s string, n int) string {

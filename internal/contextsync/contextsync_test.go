@@ -446,6 +446,12 @@ func TestLastSync(t *testing.T) {
 	if other, err := ReadLast(cache, "another"); other != nil || err != nil {
 		t.Errorf("another key: %+v %v", other, err)
 	}
+	// A session the daemon never asked anything of (a plan that failed)
+	// leaves the last sync as it was.
+	NewSession(Options{Mode: Content, CacheDir: cache, Key: "remote-buildkit:p:."}).Finish(context.Background())
+	if again, _ := ReadLast(cache, "remote-buildkit:p:."); again == nil || again.Stats != want {
+		t.Errorf("an empty session replaced the last sync: %+v", again)
+	}
 }
 
 func TestStatsString(t *testing.T) {

@@ -84,22 +84,28 @@ func (h *hasher) cache() *diskCache {
 // entry returns k's entry and whether the caller created it unclaimed
 // (pre-hashing: claim it before computing). A disk cache hit is done at once.
 func (h *hasher) entry(k fileKey) (*entry, bool) {
-	disk := h.cache()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if e := h.live[k]; e != nil {
+	e := h.live[k]
+	h.mu.Unlock()
+	if e != nil {
 		return e, false
 	}
-	e := &entry{ready: make(chan struct{})}
-	if id, used, ok := disk.lookup(k); ok {
+	e = &entry{ready: make(chan struct{})}
+	id, used, hit := h.cache().lookup(k) // outside the lock: the walks run in parallel
+	if hit {
 		e.claimed.Store(true)
 		e.id, e.src, e.ready = id, srcCached, closed
-		if time.Unix(int64(used), 0).Add(touchAfter).Before(h.now()) {
-			h.touched[string(k.bytes())] = true
-		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old := h.live[k]; old != nil {
+		return old, false
+	}
+	if hit && time.Unix(int64(used), 0).Add(touchAfter).Before(h.now()) {
+		h.touched[string(k.bytes())] = true
 	}
 	h.live[k] = e
-	return e, e.src == 0
+	return e, !hit
 }
 
 // done reports whether e's id (or error) is set.

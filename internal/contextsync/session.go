@@ -177,7 +177,6 @@ func (s *Session) mapStat(m *mount, c *counts, p string, st *types.Stat) {
 // changed since (no second lstat), else its own. Unless the id is known at
 // once (the hash cache), it waits for git's answer before hashing.
 func (s *Session) id(m *mount, p string, st *types.Stat) (ID, source, error) {
-	path := filepath.Join(m.root, p)
 	var e *entry
 	var fs fileStat
 	if v, ok := m.seen.Load(p); ok {
@@ -185,6 +184,10 @@ func (s *Session) id(m *mount, p string, st *types.Stat) (ID, source, error) {
 			e, fs = w.e, w.st
 		}
 	}
+	if e != nil && e.done() {
+		return e.id, e.src, e.err
+	}
+	path := filepath.Join(m.root, p)
 	if e == nil {
 		fi, err := os.Lstat(path)
 		if err != nil {
@@ -228,7 +231,7 @@ func (s *Session) Finish(ctx context.Context) Stats {
 				warn = append(warn, err.Error())
 			}
 		}
-		if s.opt.CacheDir != "" && s.opt.Key != "" {
+		if s.opt.CacheDir != "" && s.opt.Key != "" && s.synced() {
 			if err := writeLast(s.opt.CacheDir, s.opt.Key, s.stats, s.h.now()); err != nil {
 				warn = append(warn, err.Error())
 			}
@@ -238,6 +241,21 @@ func (s *Session) Finish(ctx context.Context) Stats {
 		}
 	})
 	return s.stats
+}
+
+// synced reports whether the daemon asked for any directory.
+func (s *Session) synced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.mounts {
+		m.mu.Lock()
+		n := len(m.requests)
+		m.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // collect adds up the mounts: per directory the largest request's walk (the
