@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync"
 )
 
 // ID is a file's content id: git's blob id, SHA-1 of "blob <size>\x00"
@@ -35,8 +36,11 @@ func blobHeader(size int64) []byte {
 // errChanged: the file's size changed while it was read.
 var errChanged = errors.New("changed while it was hashed")
 
-// hashFile reads the file at path and returns its id; size is the size its
-// stat gave, which the header must carry.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// hashFile reads the size bytes its stat gave of the file at path (the
+// header carries the size) and returns their id; a file that ends sooner
+// changed meanwhile. It reads no further: the daemon is sent the same bytes.
 func hashFile(path string, size int64) (ID, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -45,12 +49,19 @@ func hashFile(path string, size int64) (ID, error) {
 	defer f.Close()
 	h := sha1.New() //nolint:gosec
 	h.Write(blobHeader(size))
-	n, err := io.Copy(h, io.LimitReader(f, size+1))
-	if err != nil {
-		return ID{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	if n != size {
-		return ID{}, fmt.Errorf("%s: %w", path, errChanged)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for left := size; left > 0; {
+		n, err := f.Read(buf[:min(int64(len(buf)), left)])
+		h.Write(buf[:n])
+		left -= int64(n)
+		if errors.Is(err, io.EOF) && left > 0 {
+			return ID{}, fmt.Errorf("%s: %w", path, errChanged)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return ID{}, fmt.Errorf("read %s: %w", path, err)
+		}
 	}
 	var id ID
 	h.Sum(id[:0])

@@ -2,7 +2,6 @@ package contextsync
 
 import (
 	"context"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,15 +131,9 @@ func (h *hasher) compute(e *entry, path string, st fileStat) {
 		return
 	}
 	id, err := hashFile(path, st.key.Size)
-	stable := false
-	if err == nil {
-		// Cached only if the file did not change while it was read.
-		if fi, lerr := os.Lstat(path); lerr == nil {
-			after, ok := statOf(fi)
-			stable = ok && after.key == st.key && st.key.stable(h.now())
-		}
-	}
-	e.finish(id, srcHashed, stable, err)
+	// A write while the file was read moves its ctime: the id cached under
+	// the old identity is never looked up again.
+	e.finish(id, srcHashed, err == nil && st.key.stable(h.now()), err)
 }
 
 // git is the git index of the work tree root is in (nil: none), read once.
