@@ -14,6 +14,13 @@ import (
 	"github.com/tonistiigi/fsutil/types"
 )
 
+// alwaysGit asks git for any number of files (the tests' trees are small).
+func alwaysGit(t *testing.T) {
+	files, size := gitMinFiles, gitMinBytes
+	gitMinFiles, gitMinBytes = 0, 0
+	t.Cleanup(func() { gitMinFiles, gitMinBytes = files, size })
+}
+
 // fresh forgets the process's hashers, as a new process starts without them.
 func fresh(t *testing.T) {
 	t.Helper()
@@ -364,6 +371,7 @@ func TestGitIDs(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
+	alwaysGit(t)
 	fresh(t)
 	repo := t.TempDir()
 	files := map[string]string{"ctx/Dockerfile": "FROM scratch\n", "ctx/a": "alpha\n", "ctx/sub/b": "beta\n", "outside": "o\n"}
@@ -410,6 +418,7 @@ func TestGitFilteredFilesHashed(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
+	alwaysGit(t)
 	fresh(t)
 	repo := t.TempDir()
 	writeTree(t, repo, map[string]string{".gitattributes": "*.txt filter=up\n", "a.txt": "lower\n", "b.bin": "bin\n"})
@@ -508,5 +517,28 @@ func TestWalkMatchesDaemonFilter(t *testing.T) {
 				t.Errorf("excludes %q: fsutil includes %s, ours does not", excludes, p)
 			}
 		}
+	}
+}
+
+// A warm checkout's few changed files are hashed without asking git.
+func TestFewMissesSkipGit(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	fresh(t)
+	repo := t.TempDir()
+	writeTree(t, repo, map[string]string{"a": "1", "b": "2"})
+	git(t, repo, "init", "-q")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-qm", "c")
+	time.Sleep(10 * time.Millisecond)
+	git(t, repo, "update-index", "--really-refresh")
+	if _, s := syncDir(t, "", repo, Content, ".git"); s.Git != 0 || s.Hashed != 2 {
+		t.Errorf("2 files to resolve: %+v, want both hashed", s)
+	}
+	alwaysGit(t)
+	fresh(t)
+	if _, s := syncDir(t, "", repo, Content, ".git"); s.Git != 2 {
+		t.Errorf("with the threshold at 0: %+v, want both from git", s)
 	}
 }

@@ -125,18 +125,19 @@ func applyGit(ctx context.Context, h *hasher, root string, files []walked) {
 		w  walked
 		id ID
 	}
+	if !worthGit(files) {
+		return
+	}
+	g := h.git(ctx, root)
+	if g == nil {
+		return
+	}
 	var cands []candidate
 	var ids []ID
 	seen := map[ID]bool{}
-	var g *gitIndex
 	for _, f := range files {
 		if f.e.claimed.Load() {
 			continue
-		}
-		if g == nil {
-			if g = h.git(ctx, root); g == nil {
-				return
-			}
 		}
 		if id, ok := g.clean(filepath.ToSlash(f.rel), f.st); ok {
 			cands = append(cands, candidate{f, id})
@@ -170,6 +171,25 @@ func applyGit(ctx context.Context, h *hasher, root string, files []walked) {
 			c.w.e.finish(c.id, srcGit, c.w.st.key.stable(now), nil)
 		}
 	}
+}
+
+// Asking git costs three processes and a read of the whole index: worth it
+// when more than this is left to hash (a fresh clone), not for the few files
+// a warm checkout changed.
+var (
+	gitMinFiles int64 = 64
+	gitMinBytes int64 = 16 << 20
+)
+
+func worthGit(files []walked) bool {
+	var n, size int64
+	for _, f := range files {
+		if !f.e.claimed.Load() {
+			n++
+			size += f.st.key.Size
+		}
+	}
+	return n >= gitMinFiles || size >= gitMinBytes
 }
 
 // hashAll hashes the files nobody has claimed, in walk order (the order the
