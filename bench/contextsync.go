@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -147,7 +148,38 @@ func contextSync(notes *[]string) {
 		fn   func(*[]string)
 	}{{"a", b.freshClone}, {"b", b.warmModes}, {"c", b.coldCache}} {
 		if strings.Contains(*contextSyncRows, r.name) {
+			before := b.bigRecords()
 			r.fn(notes)
+			b.pruneNew(before)
+		}
+	}
+}
+
+// bigRecords are the ids of the daemon's cache records of 100 MB or more.
+func (b *csBench) bigRecords() map[string]bool {
+	out, err := exec.Command(b.buildctl, "--addr", stackEnv("STACK_BUILDKIT_HOST"), "--tlsdir", b.tls, "du", "--format", "{{json .}}").Output()
+	must(err)
+	var recs []struct {
+		ID   string `json:"id"`
+		Size int64  `json:"size"`
+	}
+	must(json.Unmarshal(out, &recs))
+	ids := map[string]bool{}
+	for _, r := range recs {
+		if r.Size >= 100<<20 {
+			ids[r.ID] = true
+		}
+	}
+	return ids
+}
+
+// pruneNew removes the big records a row made (each changed build leaves a
+// 500 MB COPY layer, each new pipeline key a 500 MB copy of the context),
+// so the rows do not fill the daemon's disk for everyone else.
+func (b *csBench) pruneNew(before map[string]bool) {
+	for id := range b.bigRecords() {
+		if !before[id] {
+			run(nil, "", b.buildctl, "--addr", stackEnv("STACK_BUILDKIT_HOST"), "--tlsdir", b.tls, "prune", "--filter", "id=="+id)
 		}
 	}
 }
