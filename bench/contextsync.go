@@ -42,9 +42,9 @@ type csBench struct {
 }
 
 // gitFixture is the 500 MB / 20k-file context committed to a git repository
-// (cached beside the other fixtures).
+// (packed; cached beside the other fixtures).
 func gitFixture() string {
-	dir := filepath.Join(*cache, "ctx-500m-20k-git")
+	dir := filepath.Join(*cache, "ctx-500m-20k-git-packed")
 	marker := dir + ".complete"
 	if _, err := os.Stat(marker); err == nil {
 		return dir
@@ -59,8 +59,11 @@ func gitFixture() string {
 		run(nil, dir, "git", append([]string{"-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "core.looseCompression=0"}, args...)...)
 	}
 	git("init", "-q")
+	git("config", "core.compression", "0") // random data: zlib only costs time
+	git("config", "pack.compression", "0")
 	git("add", "-A")
 	git("commit", "-qm", "fixture")
+	git("repack", "-a", "-d", "-q") // packed, as a server's repository is
 	must(os.WriteFile(marker, nil, 0o644))
 	return dir
 }
@@ -88,7 +91,7 @@ func (b *csBench) close() {
 // with one file changed: a new agent's checkout of the next commit.
 func (b *csBench) clone(path string) int64 {
 	os.RemoveAll(path)
-	run(nil, "", "git", "clone", "-q", b.repo, path)
+	run(nil, "", "git", "clone", "-q", "--no-local", b.repo, path) // over git's transport: a pack, as from a server
 	return changeFile(path)
 }
 

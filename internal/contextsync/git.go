@@ -23,6 +23,7 @@ type gitIndex struct {
 	top        string              // the work tree's top level
 	entries    map[string]gitEntry // by path relative to the directory, slash-separated
 	indexMTime int64               // the index file's mtime (Unix ns): entries not older are "racily clean"
+	attributes bool                // some attribute may apply: check filter and working-tree-encoding per file
 }
 
 // gitEntry is one index entry's stat data (git keeps 32 bits of each) and id.
@@ -71,11 +72,32 @@ func loadGit(ctx context.Context, dir string) (*gitIndex, error) {
 	if err != nil {
 		return nil, errNotGit
 	}
-	entries, err := parseIndex(data, filepath.ToSlash(rel))
+	entries, attrFiles, err := parseIndex(data, filepath.ToSlash(rel))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", indexPath, err)
 	}
-	return &gitIndex{top: top, entries: entries, indexMTime: fi.ModTime().UnixNano()}, nil
+	g := &gitIndex{top: top, entries: entries, indexMTime: fi.ModTime().UnixNano()}
+	g.attributes = attrFiles || attributesElsewhere(ctx, dir, filepath.Dir(indexPath))
+	return g, nil
+}
+
+// attributesElsewhere reports whether attributes may come from outside the
+// work tree: the repository's info/attributes, core.attributesFile, the
+// user's and the system's attributes files.
+func attributesElsewhere(ctx context.Context, dir, gitDir string) bool {
+	if cfg, _ := gitCmd(ctx, dir, nil, "config", "--get", "core.attributesFile"); len(bytes.TrimSpace(cfg)) > 0 {
+		return true
+	}
+	xdg := os.Getenv("XDG_CONFIG_HOME")
+	if xdg == "" {
+		xdg = filepath.Join(os.Getenv("HOME"), ".config")
+	}
+	for _, p := range []string{filepath.Join(gitDir, "info", "attributes"), filepath.Join(xdg, "git", "attributes"), "/etc/gitattributes"} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func gitCmd(ctx context.Context, dir string, stdin []byte, args ...string) ([]byte, error) {
@@ -169,16 +191,16 @@ const (
 
 // parseIndex reads a git index (versions 2, 3 and 4) and returns its
 // stage-0 regular-file entries under prefix ("." for all), keyed by path
-// relative to prefix. Entries git does not keep in step with the work tree
+// relative to prefix, and whether the index holds any .gitattributes. Entries git does not keep in step with the work tree
 // (assume-unchanged, skip-worktree, intent-to-add) are left out, and a split
 // index (whose entries live in another file) is refused.
-func parseIndex(data []byte, prefix string) (map[string]gitEntry, error) {
+func parseIndex(data []byte, prefix string) (map[string]gitEntry, bool, error) {
 	if len(data) < indexHeaderBytes || string(data[:4]) != "DIRC" {
-		return nil, errors.New("not a git index")
+		return nil, false, errors.New("not a git index")
 	}
 	version := binary.BigEndian.Uint32(data[4:])
 	if version < 2 || version > 4 {
-		return nil, fmt.Errorf("git index version %d", version)
+		return nil, false, fmt.Errorf("git index version %d", version)
 	}
 	count := binary.BigEndian.Uint32(data[8:])
 	r := &indexReader{data: data, pos: indexHeaderBytes, v4: version == 4}
@@ -187,19 +209,21 @@ func parseIndex(data []byte, prefix string) (map[string]gitEntry, error) {
 	if prefix != "." && prefix != "" {
 		dirPrefix = prefix + "/"
 	}
+	attrs := false
 	for range count {
 		e, path, keep, err := r.entry()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if rel, ok := strings.CutPrefix(path, dirPrefix); keep && ok {
 			out[rel] = e
 		}
+		attrs = attrs || path == ".gitattributes" || strings.HasSuffix(path, "/.gitattributes")
 	}
 	if r.hasExtension("link") {
-		return nil, errors.New("split index")
+		return nil, false, errors.New("split index")
 	}
-	return out, nil
+	return out, attrs, nil
 }
 
 type indexReader struct {
@@ -306,9 +330,13 @@ func (r *indexReader) hasExtension(sig string) bool {
 }
 
 // filtered returns the paths (slash-separated, relative to dir) that a
-// filter driver or a working-tree encoding applies to: their blobs differ
-// from the work tree files even where the sizes agree.
+// filter driver or a working-tree encoding applies to: their blobs may differ
+// from the work tree files even where the sizes agree. Where no attributes
+// file exists (in the index or outside the work tree) it asks nothing.
 func (g *gitIndex) filtered(ctx context.Context, dir string, paths []string) (map[string]bool, error) {
+	if !g.attributes {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
 	defer cancel()
 	var in bytes.Buffer

@@ -99,21 +99,53 @@ func walkFiles(ctx context.Context, root string, excludes []string, fn func(walk
 // answered (the Map waits for it, so git's ids are not hashed again); the
 // hashing goes on after it.
 func prehash(ctx context.Context, h *hasher, root string, excludes []string, seen *sync.Map, prepared chan struct{}) {
+	work, done := startHashing(ctx, h, root)
+	defer done()
+	// Outside a git work tree nothing is gained by waiting for the whole
+	// walk: files are hashed as they are found.
+	inGit := inGitWorkTree(root)
+	if !inGit {
+		close(prepared)
+	}
 	var files []walked
 	err := walkFiles(ctx, root, excludes, func(w walked) {
 		if w.st.key == (fileKey{}) {
 			return // no identity on this OS: hashed when asked for
 		}
 		w.e, _ = h.entry(w.st.key)
-		files = append(files, w)
 		seen.Store(w.rel, w)
+		if inGit {
+			files = append(files, w)
+		} else {
+			work(w)
+		}
 	})
+	if !inGit {
+		return
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		files = files[:0:0] // a walk error is the daemon's to report
 	}
 	applyGit(ctx, h, root, files)
 	close(prepared)
-	hashAll(ctx, h, root, files)
+	for _, f := range files {
+		work(f)
+	}
+}
+
+// inGitWorkTree reports whether dir or a parent has a .git (a directory, or
+// the file of a worktree or submodule).
+func inGitWorkTree(dir string) bool {
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
 }
 
 // applyGit gives every unclaimed file that is clean in git's index its blob
@@ -192,30 +224,33 @@ func worthGit(files []walked) bool {
 	return n >= gitMinFiles || size >= gitMinBytes
 }
 
-// hashAll hashes the files nobody has claimed, in walk order (the order the
-// daemon asks in), on every CPU.
-func hashAll(ctx context.Context, h *hasher, root string, files []walked) {
-	work := make(chan walked)
+// startHashing starts a hashing goroutine per CPU: work hands one a file unless
+// someone has claimed it already (in walk order: the order the daemon asks
+// in); done waits for them once no more work comes.
+func startHashing(ctx context.Context, h *hasher, root string) (work func(walked), done func()) {
+	ch := make(chan walked, 256)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for f := range work {
+			for f := range ch {
 				h.compute(f.e, filepath.Join(root, f.rel), f.st)
 			}
 		}()
 	}
-	defer wg.Wait()
-	defer close(work)
-	for _, f := range files {
-		if f.e.claimed.Load() {
-			continue
-		}
-		select {
-		case work <- f:
-		case <-ctx.Done():
+	work = func(f walked) {
+		if f.e.claimed.Load() || ctx.Err() != nil {
 			return
 		}
+		select {
+		case ch <- f:
+		case <-ctx.Done():
+		}
 	}
+	done = func() {
+		close(ch)
+		wg.Wait()
+	}
+	return work, done
 }
