@@ -9,17 +9,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 var (
@@ -28,7 +27,7 @@ var (
 	outDir  = flag.String("out", "bench/results", "where the report goes")
 	cache   = flag.String("fixtures", filepath.Join(os.Getenv("HOME"), ".cache/remote-buildkit/bench"), "fixture cache")
 	skipBig = flag.Bool("quick", false, "skip the 500 MB and 1 GB measurements")
-	only    = flag.String("only", "", "comma-separated sections to run (faults, overhead, build, bake, insights, transfer, memory, startup); all when empty")
+	only    = flag.String("only", "", "comma-separated sections to run (faults, overhead, build, bake, insights, buildx, transfer, contextsync, memory, startup); all when empty")
 )
 
 // stack is the local stack's env file, read from the environment (make bench sources it).
@@ -47,7 +46,8 @@ func fail(format string, a ...any) {
 
 type sample struct {
 	wall  time.Duration
-	maxRS int64 // KB
+	maxRS int64         // KB
+	cpu   time.Duration // user + system time of the process
 }
 
 // run executes a command and returns its wall time and peak RSS.
@@ -68,7 +68,7 @@ func run(env []string, dir string, name string, args ...string) sample {
 	if ru != nil {
 		rss = ru.Maxrss
 	}
-	return sample{wall, rss}
+	return sample{wall, rss, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
 }
 
 func tail(s string, n int) string {
@@ -137,6 +137,12 @@ func main() {
 	*bin = abs
 	must(os.MkdirAll(*cache, 0o755))
 	var notes []string
+	if *contextSyncOnly {
+		reportPrefix = "context-sync-"
+		contextSync(&notes) // bench/contextsync.go
+		report(notes)
+		return
+	}
 	sections := []struct {
 		name string
 		run  func(*[]string)
@@ -149,6 +155,7 @@ func main() {
 		{"insights", insightsOverhead, false}, // bench/insights.go
 		{"buildx", buildxOverhead, false},     // bench/buildx.go
 		{"transfer", transfer, true},
+		{"contextsync", contextSync, true}, // bench/contextsync.go
 		{"memory", memory, true},
 		{"startup", startup, false},
 	}
@@ -293,35 +300,10 @@ func buildTime(notes *[]string) {
 
 // --- 3. context transfer ---------------------------------------------------
 
-// proxy forwards 127.0.0.1:port to target and counts client→daemon bytes.
-type proxy struct {
-	ln   net.Listener
-	sent atomic.Int64
-}
-
-func newProxy(target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// newProxy forwards a local port to target and counts client→daemon bytes.
+func newProxy(target string) *faultkit.CountingProxy {
+	p, err := faultkit.NewCountingProxy(target)
 	must(err)
-	p := &proxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				d, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer d.Close()
-				go func() { io.Copy(c, d); c.Close() }()
-				n, _ := io.Copy(d, c)
-				p.sent.Add(n)
-			}()
-		}
-	}()
 	return p
 }
 
@@ -329,8 +311,8 @@ func transfer(notes *[]string) {
 	ctxDir := buildFixture("ctx-500m-20k", 20000, 25*1024)
 	must(os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY data /data\n"), 0o644))
 	host, tls, buildctl := stackEnv("STACK_BUILDKIT_HOST"), stackEnv("STACK_TLS_DIR"), stackEnv("STACK_BUILDCTL")
-	p := newProxy(strings.TrimPrefix(host, "tcp://"))
-	via := "tcp://" + p.ln.Addr().String()
+	p := newProxy(host)
+	via := p.Host()
 	changed := filepath.Join(ctxDir, "data", "000", "f00000.bin")
 	change := func() int64 {
 		b := make([]byte, 25*1024)
@@ -339,12 +321,12 @@ func transfer(notes *[]string) {
 		return int64(len(b))
 	}
 	measure := func(build func()) (first, second, changedBytes int64) {
-		p.sent.Store(0)
+		p.Sent.Store(0)
 		build()
-		first = p.sent.Swap(0)
+		first = p.Sent.Swap(0)
 		changedBytes = change()
 		build()
-		second = p.sent.Load()
+		second = p.Sent.Load()
 		return
 	}
 	ours := func() {
@@ -371,15 +353,15 @@ func transfer(notes *[]string) {
 	ours()
 	change()
 	otherOurs()
-	p.sent.Store(0)
+	p.Sent.Store(0)
 	ours()
-	oi := p.sent.Load()
+	oi := p.Sent.Load()
 	theirs()
 	change()
 	otherTheirs()
-	p.sent.Store(0)
+	p.Sent.Store(0)
 	theirs()
-	ti := p.sent.Load()
+	ti := p.Sent.Load()
 	line := func(what string, a, b, c int64) {
 		rows = append(rows, row{what: what, a: mb(a), b: mb(b), ratio: fmt.Sprintf("%.2f× / %.2f×", float64(a)/float64(c), float64(b)/float64(c)),
 			target: "≤ 1.1× changed bytes", verdict: verdictBytes(a, c),
@@ -478,6 +460,9 @@ func startup(notes *[]string) {
 
 // --- report ------------------------------------------------------------------
 
+// reportPrefix names a partial report (-context-sync-only) apart from the full one.
+var reportPrefix string
+
 func report(notes []string) {
 	var b strings.Builder
 	date := time.Now().UTC().Format("2006-01-02")
@@ -499,7 +484,7 @@ func report(notes []string) {
 		b.WriteString("- " + r.raw + "\n")
 	}
 	must(os.MkdirAll(*outDir, 0o755))
-	path := filepath.Join(*outDir, date+".md")
+	path := filepath.Join(*outDir, reportPrefix+date+".md")
 	must(os.WriteFile(path, []byte(b.String()), 0o644))
 	fmt.Println()
 	fmt.Print(b.String())

@@ -87,7 +87,9 @@ func Call(ctx context.Context, cl *client.Client, p *Plan, mode string, progress
 		_, err := display.UpdateFrom(context.WithoutCancel(egctx), statusCh)
 		return err
 	})
-	if err := eg.Wait(); err != nil {
+	err = eg.Wait()
+	p.sync.Finish(context.WithoutCancel(ctx))
+	if err != nil {
 		return nil, p.classify(ctx, err)
 	}
 	return decodeCall(p.call, meta)

@@ -17,6 +17,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
 )
@@ -39,6 +40,9 @@ type Result struct {
 	Steps         int            `json:"steps"`
 	CachedSteps   int            `json:"cached_steps"`
 	Exporter      map[string]any `json:"-"`
+
+	// Context is what the sync of the local directories walked and sent.
+	Context *contextsync.Stats `json:"context,omitempty"`
 }
 
 // Insights is the per-step record of a build in the metadata file:
@@ -72,6 +76,23 @@ type Solved struct {
 	Seconds     float64
 	Steps       int
 	CachedSteps int
+	Context     contextsync.Stats // the local directories' sync
+}
+
+// SumContext adds up the context syncs of a build's solves (the nodes of a
+// split build each upload the context); nil when none synced anything.
+func SumContext(parts []*Solved) *contextsync.Stats {
+	var sum *contextsync.Stats
+	for _, p := range parts {
+		if p == nil || p.Context.Uploads == 0 {
+			continue
+		}
+		if sum == nil {
+			sum = &contextsync.Stats{}
+		}
+		sum.Add(p.Context)
+	}
+	return sum
 }
 
 // Solve runs the plan on the daemon with BuildKit's progress display writing
@@ -120,7 +141,9 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 		_, err := display.UpdateFrom(context.WithoutCancel(egctx), displayCh)
 		return err
 	})
-	if err := eg.Wait(); err != nil {
+	err = eg.Wait()
+	synced := p.sync.Finish(context.WithoutCancel(ctx))
+	if err != nil {
 		p.Discard()
 		err = p.classify(ctx, err)
 		if name, log := trail.failed(); name != "" && exitcode.Of(err) == exitcode.BuildFailed {
@@ -131,7 +154,7 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 	if err := p.Commit(); err != nil {
 		return nil, exitcode.With(exitcode.BuildFailed, err)
 	}
-	res := &Solved{Seconds: time.Since(start).Seconds(), Exporter: decodeExporterResponse(resp.ExporterResponse)}
+	res := &Solved{Seconds: time.Since(start).Seconds(), Exporter: decodeExporterResponse(resp.ExporterResponse), Context: synced}
 	for _, cached := range steps {
 		res.Steps++
 		if cached {

@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 )
 
 // Plan is everything one Solve (or Call) needs, made from a Request before
@@ -30,7 +32,8 @@ type Plan struct {
 	Opt   client.SolveOpt
 	call  string // build, check, outline or targets
 	files *pendingFiles
-	git   *config.GitContext // git-context: explains the daemon's fetch failures
+	git   *config.GitContext   // git-context: explains the daemon's fetch failures
+	sync  *contextsync.Session // the local directories' sync: Finish once the solve is over
 }
 
 // Plan turns the request into a SolveOpt: frontend attributes, local mounts,
@@ -42,17 +45,21 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		return nil, errors.New("load is set but the request has no loader for the Docker engine (WithLoader)")
 	}
 	attrs := r.frontendAttrs()
-	mounts, err := r.localMounts(attrs)
+	cs := contextsync.NewSession(contextsync.Options{Mode: contextsync.Mode(r.img.ContextSync.Mode), CacheDir: r.img.ContextSync.CacheDir, Key: r.img.SessionKey})
+	p := &Plan{call: r.Call(), files: &pendingFiles{}, sync: cs, git: r.img.GitContext}
+	mounts, err := r.localMounts(attrs, cs)
 	if err != nil {
+		cs.Finish(context.Background())
 		return nil, err
 	}
-	p := &Plan{call: r.Call(), files: &pendingFiles{}, git: r.img.GitContext}
 	attachables, err := r.attachables(auth)
 	if err != nil {
+		cs.Finish(context.Background())
 		return nil, err
 	}
 	inputs, err := r.gitInputs()
 	if err != nil {
+		cs.Finish(context.Background())
 		return nil, err
 	}
 	p.Opt = client.SolveOpt{
@@ -60,6 +67,7 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		FrontendAttrs:       attrs,
 		FrontendInputs:      inputs,
 		LocalMounts:         mounts,
+		LocalFilterOpt:      cs.FilterOpt, // content-addressed stats (context-sync)
 		CacheImports:        cacheEntries(r.img.CacheFrom),
 		AllowedEntitlements: r.entitlements(),
 		Session:             attachables,
@@ -168,37 +176,41 @@ var callRequestID = map[string]string{
 }
 
 // localMounts are the directories the session serves: the context, the
-// Dockerfile's directory and local build contexts (named in attrs). With
-// git-context the daemon fetches the context and Dockerfile itself.
-func (r Request) localMounts(attrs map[string]string) (map[string]fsutil.FS, error) {
+// Dockerfile's directory and local build contexts (named in attrs), each
+// through cs (context-sync). The context's files are pre-hashed with the
+// .dockerignore the frontend will apply: <Dockerfile>.dockerignore first.
+// With git-context the daemon fetches the context and Dockerfile itself.
+func (r Request) localMounts(attrs map[string]string, cs *contextsync.Session) (map[string]fsutil.FS, error) {
 	if r.img.GitContext != nil {
-		return r.buildContextMounts(attrs, map[string]fsutil.FS{})
+		return r.buildContextMounts(attrs, map[string]fsutil.FS{}, cs)
 	}
-	ctxFS, err := fsutil.NewFS(r.img.ContextDir)
+	dfDir := filepath.Dir(r.img.Dockerfile)
+	ctxFS, err := cs.Mount(contextsync.Dir{Name: "context", Path: r.img.ContextDir, Prehash: true, Ignore: []string{
+		filepath.Join(dfDir, filepath.Base(r.img.Dockerfile)+".dockerignore"), filepath.Join(r.img.ContextDir, ".dockerignore")}})
 	if err != nil {
 		return nil, fmt.Errorf("context %s: %w", r.img.ContextDir, err)
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(r.img.Dockerfile))
+	dfFS, err := cs.Mount(contextsync.Dir{Name: "dockerfile", Path: dfDir})
 	if err != nil {
 		return nil, fmt.Errorf("dockerfile %s: %w", r.img.Dockerfile, err)
 	}
-	return r.buildContextMounts(attrs, map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS})
+	return r.buildContextMounts(attrs, map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS}, cs)
 }
 
 // buildContextMounts adds the local build-contexts directories to mounts
 // and names each in attrs; the other build-contexts go to attrs as they are.
-func (r Request) buildContextMounts(attrs map[string]string, mounts map[string]fsutil.FS) (map[string]fsutil.FS, error) {
+func (r Request) buildContextMounts(attrs map[string]string, mounts map[string]fsutil.FS, cs *contextsync.Session) (map[string]fsutil.FS, error) {
 	for _, name := range config.SortedKeys(r.img.BuildContexts) {
 		val := r.img.BuildContexts[name]
 		if !filepath.IsAbs(val) {
 			attrs["context:"+name] = val
 			continue
 		}
-		fs, err := fsutil.NewFS(val)
+		mountName := "ctx-" + name
+		fs, err := cs.Mount(contextsync.Dir{Name: mountName, Path: val, Prehash: true, Ignore: []string{filepath.Join(val, ".dockerignore")}})
 		if err != nil {
 			return nil, fmt.Errorf("build-contexts.%s %s: %w", name, val, err)
 		}
-		mountName := "ctx-" + name
 		mounts[mountName] = fs
 		attrs["context:"+name] = "local:" + mountName
 	}

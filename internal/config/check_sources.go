@@ -30,6 +30,19 @@ func (v *validator) sources(r *raw, c *Config) {
 	c.BuildArgs = v.keyValues("build-args", r.BuildArgs, true)
 	c.Labels = v.keyValues("labels", r.Labels, false)
 	c.BuildContexts = v.buildContexts(r.BuildContexts)
+	c.ContextSync = ContextSync{Mode: orDefault(r.ContextSync, "content"), CacheDir: hashCacheDir(v.env)}
+}
+
+// hashCacheDir is where the agent keeps the content ids of context files:
+// $XDG_CACHE_HOME/remote-buildkit/hashes, else ~/.cache/remote-buildkit/hashes.
+func hashCacheDir(env Env) string {
+	if x := env.Get("XDG_CACHE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "remote-buildkit", "hashes")
+	}
+	if h := env.Get("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "remote-buildkit", "hashes")
+	}
+	return ""
 }
 
 func (v *validator) keyValues(key string, kvs keyValues, fromEnv bool) map[string]string {

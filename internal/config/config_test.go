@@ -112,7 +112,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "auto",
-					Image:          config.Image{Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
 				}
 			},
 		},
@@ -135,7 +135,7 @@ func TestParseDefaults(t *testing.T) {
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "plain",
 					Insights:       true,
-					Image:          config.Image{Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/var/lib/buildkite-agent/.cache/remote-buildkit/hashes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
 				}
 			},
 		},
@@ -156,7 +156,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "auto",
-					Image:          config.Image{Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "app", "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content"}, Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "app", "Dockerfile")},
 				}
 			},
 		},
@@ -184,12 +184,13 @@ func TestParseAllOptions(t *testing.T) {
 		"out/",
 	)
 	env := envOf(map[string]string{
-		"HOME":          "/home/agent",
-		"BUILDKITE":     "true",
-		"BUILDKIT_HOST": "tcp://ignored:1234",
-		"SSH_AUTH_SOCK": "/tmp/ssh-agent.sock",
-		"API_TOKEN":     "s3cr3t",
-		"GITHUB_TOKEN":  "ghp_x",
+		"HOME":           "/home/agent",
+		"XDG_CACHE_HOME": "/var/cache/agent",
+		"BUILDKITE":      "true",
+		"BUILDKIT_HOST":  "tcp://ignored:1234",
+		"SSH_AUTH_SOCK":  "/tmp/ssh-agent.sock",
+		"API_TOKEN":      "s3cr3t",
+		"GITHUB_TOKEN":   "ghp_x",
 	})
 	js := `{
 		"buildkit-host": "tcp://buildkitd.internal:1234",
@@ -197,6 +198,7 @@ func TestParseAllOptions(t *testing.T) {
 		"tls-server-name": "buildkitd.internal",
 		"connect-timeout": 45,
 		"context": "app",
+		"context-sync": "mtime",
 		"dockerfile": "docker/Dockerfile.release",
 		"target": "release",
 		"build-args": {"VERSION": "1.2.3", "DEBUG": true, "RETRIES": 3},
@@ -245,7 +247,7 @@ func TestParseAllOptions(t *testing.T) {
 		MetadataFile:   filepath.Join(wd, "out/metadata.json"),
 		Timeout:        90 * time.Minute,
 		Insights:       true,
-		Image: config.Image{Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "docker/Dockerfile.release"), Target: "release", BuildArgs: map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"}, Labels: map[string]string{
+		Image: config.Image{ContextSync: config.ContextSync{Mode: "mtime", CacheDir: "/var/cache/agent/remote-buildkit/hashes"}, Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "docker/Dockerfile.release"), Target: "release", BuildArgs: map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"}, Labels: map[string]string{
 			"org.opencontainers.image.source": "https://github.com/org/app",
 			"team":                            "build=infra",
 		}, BuildContexts: map[string]string{
@@ -297,6 +299,11 @@ func TestParseOptionForms(t *testing.T) {
 			func(c *config.Config) any { return c.BuildArgs }, map[string]string{"FROM_ENV": "env-value", "EMPTY_ENV": "", "X": "1"}},
 		{"build-args absent", `{}`,
 			func(c *config.Config) any { return c.BuildArgs }, map[string]string(nil)},
+		// context-sync and the hash cache's place
+		{"context-sync defaults to content", `{}`,
+			func(c *config.Config) any { return c.ContextSync }, config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes"}},
+		{"context-sync mtime", `{"context-sync": "mtime"}`,
+			func(c *config.Config) any { return c.ContextSync.Mode }, "mtime"},
 
 		// labels and build contexts
 		{"labels map", `{"labels": {"a.b": "c"}}`,
@@ -435,6 +442,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "empty tag", js: `{"tags": ["app", ""]}`, key: "tags[1]", msg: []string{"must not be empty"}},
 		{name: "build-arg value is a list", js: `{"build-args": {"A": [1]}}`, key: "build-args.A", msg: []string{"must be a boolean, a number or a string, got array"}},
 		{name: "build-arg list entry without key", js: `{"build-args": ["A=1", "=x"]}`, key: "build-args[1]", msg: []string{`"=x"`, `"KEY=value"`}},
+		{name: "context-sync not in enum", js: `{"context-sync": "fast"}`, key: "context-sync", msg: []string{"must be one of content, mtime", "fast"}},
 		{name: "progress not in enum", js: `{"progress": "fancy"}`, key: "progress", msg: []string{"must be one of auto, plain, tty, rawjson, quiet", "fancy"}},
 		{name: "cache object without type", js: `{"cache-to": [{"ref": "r.example.com/app:cache"}]}`, key: "cache-to[0].type", msg: []string{"is required"}},
 		{name: "secret object without id", js: `{"secrets": [{"env": "NPM_TOKEN"}]}`, key: "secrets[0].id", msg: []string{"is required"}},

@@ -22,6 +22,7 @@ type raw struct {
 	ConnectTimeout *duration     `json:"connect-timeout"`
 	Dockerfile     string        `json:"dockerfile"`
 	Context        string        `json:"context"`
+	ContextSync    string        `json:"context-sync"`
 	Target         string        `json:"target"`
 	BuildArgs      keyValues     `json:"build-args"`
 	Labels         keyValues     `json:"labels"`

@@ -78,6 +78,7 @@ type Image struct {
 	BuildArgs     map[string]string
 	Labels        map[string]string
 	BuildContexts map[string]string
+	ContextSync   ContextSync // how those directories travel to the daemon
 
 	Tags      []string // normalised references
 	Push      bool
@@ -137,6 +138,13 @@ type GitContext struct {
 
 // Clone is a deep copy: nothing of it is shared with i.
 func (i Image) Clone() Image { return deepCopy(i) }
+
+// ContextSync is how the local directories (context, Dockerfile directory,
+// local build-contexts) are sent to the daemon.
+type ContextSync struct {
+	Mode     string // content (mtimes derived from content) or mtime (real mtimes)
+	CacheDir string // the agent's hash cache; "" when neither XDG_CACHE_HOME nor HOME is set
+}
 
 // Attrs is a typed "type=...,k=v" entry (cache import/export or output).
 type Attrs struct {

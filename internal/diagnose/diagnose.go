@@ -127,6 +127,7 @@ func (r *Runner) globalSteps() []step {
 		{"secrets-bucket", r.checkBucket},
 		{"ecr", r.checkECR},
 		{"registries", r.checkRegistries},
+		{"context", r.checkContext},
 		{"disk", r.checkDisk},
 		{"buildkite-agent", r.checkAgent},
 		{"buildkite-api", r.checkBuildkiteAPI},

@@ -17,7 +17,7 @@ import (
 )
 
 var daemonChecks = []string{"host", "dns", "tcp", "tls-mode", "certificates", "server-cert", "ca-expiry", "grpc", "versions", "platforms", "cache"}
-var globalChecks = []string{"secrets-bucket", "ecr", "registries", "disk", "buildkite-agent", "buildkite-api"}
+var globalChecks = []string{"secrets-bucket", "ecr", "registries", "context", "disk", "buildkite-agent", "buildkite-api"}
 
 func names(rep *Report) []string {
 	var out []string

@@ -198,6 +198,12 @@ func (j *Job) greet(ctx context.Context, req builder.Request, targets []fleet.As
 // logResult prints what an image's build produced.
 func (j *Job) logResult(res *builder.Result) {
 	fmt.Fprintf(j.d.Out, "--- :white_check_mark: remote-buildkit: built in %.1fs, %d/%d steps cached\n", res.Seconds, res.CachedSteps, res.Steps)
+	if res.Context != nil {
+		fmt.Fprintf(j.d.Out, "context: %s\n", res.Context)
+		if res.Context.Warning != "" {
+			warnf(j.d.Err, "context-sync: %s (the build is not affected; the next one hashes these files again)", res.Context.Warning)
+		}
+	}
 	if res.Digest != "" {
 		fmt.Fprintf(j.d.Out, "digest: %s\n", res.Digest)
 	}

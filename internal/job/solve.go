@@ -234,6 +234,7 @@ func assemble(req builder.Request, named bool, targets []fleet.Assignment, parts
 		res.Seconds = max(res.Seconds, p.Seconds)
 		res.Digest, res.Exporter = p.Digest, p.Exporter
 	}
+	res.Context = builder.SumContext(parts)
 	if idx != nil {
 		res.Digest, res.Manifests = idx.digest, idx.manifests
 		res.Exporter = map[string]any{"containerimage.digest": idx.digest}

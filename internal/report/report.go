@@ -31,6 +31,9 @@ func Success(title string, r *builder.Result) string {
 	}
 	fmt.Fprintf(&b, "| Duration | %.1f s |\n", r.Seconds)
 	fmt.Fprintf(&b, "| Cache | %d of %d steps cached |\n", r.CachedSteps, r.Steps)
+	if r.Context != nil {
+		fmt.Fprintf(&b, "| Context | %s |\n", md(r.Context.String()))
+	}
 	fmt.Fprintf(&b, "| BuildKit | %s at `%s` |\n", md(r.DaemonVersion), md(r.Host))
 	return b.String()
 }
