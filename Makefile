@@ -61,9 +61,12 @@ test-integration: build stack-up
 # dns:// fleets (TestFleetDNS*), bake (TestBake*, TestAgentE2EBake, TestGitContextBake*) and buildx routed to a
 # pool/fleet member or split nodes. `go test -list '$(RACE_TESTS)' ./tests/integration/` shows them.
 RACE_TESTS ?= ^(TestNodes|TestLoadJobsPool|TestFaultPoolMemberKilled|TestFleetDNS|TestBake|TestAgentE2EBake|TestGitContextBake|TestBuildx(PoolMember|DNSFleetMember|SplitNodes))
+# Left out here (it runs in test-integration): how many builds pile up on one member depends on how fast
+# each build registers with the daemon, which the race detector's slowdown changes; no code path of its own.
+RACE_SKIP  ?= ^TestFleetDNSBoundedBuildsThroughBinary$$
 test-race-fleet: build-race stack-up
 	set -a; source "$(STACK_ENV)"; set +a; REMOTE_BUILDKIT_BIN=$(RACE_BIN) GORACE="halt_on_error=1 exitcode=66" \
-	  go test -race -count=1 -timeout 20m -run '$(RACE_TESTS)' ./tests/integration/...
+	  go test -race -count=1 -timeout 20m -run '$(RACE_TESTS)' -skip '$(RACE_SKIP)' ./tests/integration/...
 
 # Everything CI runs: `.ci/run` calls exactly this.
 test: deps lint test-unit test-hooks test-integration test-race-fleet
