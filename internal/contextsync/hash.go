@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"sync"
 )
@@ -42,7 +41,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b 
 // header carries the size) and returns their id; a file that ends sooner
 // changed meanwhile. It reads no further: the daemon is sent the same bytes.
 func hashFile(path string, size int64) (ID, error) {
-	f, err := os.Open(path)
+	f, err := openRaw(path)
 	if err != nil {
 		return ID{}, err
 	}
@@ -56,7 +55,7 @@ func hashFile(path string, size int64) (ID, error) {
 		n, err := f.Read(buf[:min(int64(len(buf)), left)])
 		h.Write(buf[:n])
 		left -= int64(n)
-		if errors.Is(err, io.EOF) && left > 0 {
+		if (errors.Is(err, io.EOF) || n == 0 && err == nil) && left > 0 {
 			return ID{}, fmt.Errorf("%s: %w", path, errChanged)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
