@@ -196,28 +196,47 @@ versitygw_ok() {
   [[ -x $VERSITYGW ]] && "$VERSITYGW" --version 2>/dev/null | grep -w "$VGW_VERSION" >/dev/null
 }
 
-# go_install NAME OK-FN DEST LDFLAGS PACKAGE@VERSION: `go install` a tool into DEST once, under a lock
-# (a second caller waits and then finds it), checked by OK-FN. The version is set at link time, as the
-# tools' own Makefiles do, or they report "git".
-go_install() {
-  local name=$1 ok=$2 dest=$3 ldflags=$4 pkg=$5 tmp log=$CACHE/tools/$1-build.log
+# tool_build NAME OK-FN DEST WHAT BUILDER [ARGS...]: build a tool into DEST once, under a lock (a second
+# caller waits and then finds it), checked by OK-FN: BUILDER TMP ARGS... leaves the binary at TMP/out.
+tool_build() {
+  local name=$1 ok=$2 dest=$3 what=$4 builder=$5 tmp log=$CACHE/tools/$1-build.log
+  shift 5
   if "$ok"; then log "$name: present in ${dest%/*}" && return 0; fi
   mkdir -p "$CACHE/tools"
   exec 8>"$CACHE/tools/.$name.lock"
   flock -n 8 || { log "$name: another build is running, waiting for it" && flock 8; }
   if ! "$ok"; then
-    log "$name: building ${pkg#*@} from the Go module proxy (log $log)"
+    log "$name: building $what from the Go module proxy (log $log)"
     tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    if ! (cd "$tmp" && GOWORK=off GOBIN=$tmp go install -ldflags "$ldflags" "$pkg" &&
-      mkdir -p "${dest%/*}" && mv "$tmp/$(basename "${pkg%@*}")" "$dest" && rmdir "$tmp") >"$log" 2>&1; then
+    if ! ("$builder" "$tmp" "$@" && mkdir -p "${dest%/*}" && mv "$tmp/out" "$dest") >"$log" 2>&1; then
       tail -n 30 "$log" >&2 && rm -rf "$tmp"
       die "$name: build failed (log $log)"
     fi
+    rm -rf "$tmp"
   fi
   exec 8>&-
-  "$ok" || die "$name: $dest does not report the version wanted"
-  log "$name: $("$dest" --version 2>/dev/null | head -n 1 | tr -s ' ')"
+  "$ok" || die "$name: $dest does not report $what"
 }
+
+# build_installed TMP LDFLAGS PACKAGE@VERSION: `go install` (the version is set at link time, as the
+# tools' own Makefiles do, or they report "git").
+build_installed() {
+  cd "$1" && GOWORK=off GOBIN=$1 go install -ldflags "$2" "$3" && mv "$1/$(basename "${3%@*}")" "$1/out"
+}
+
+# build_from_source TMP MODULE@VERSION PACKAGE LDFLAGS [PREP]: build PACKAGE of a module from its source (the
+# module as main module, its own go.mod and replace directives; PREP runs in the copy first).
+build_from_source() {
+  local src
+  src=$(go mod download -json "$2" | jq -r .Dir) && cp -r "$src" "$1/src" && chmod -R u+w "$1/src" &&
+    cd "$1/src" && ${5:-true} && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$4" -o "$1/out" "$3"
+}
+
+# go_install NAME OK-FN DEST LDFLAGS PACKAGE@VERSION
+go_install() { tool_build "$1" "$2" "$3" "${5#*@}" build_installed "$4" "$5"; }
+
+# go_build_source NAME OK-FN DEST MODULE@VERSION PACKAGE LDFLAGS [PREP]
+go_build_source() { tool_build "$1" "$2" "$3" "${4#*@}" build_from_source "$4" "$5" "$6" "${7:-true}"; }
 
 install_versitygw() {
   go_install versitygw versitygw_ok "$VERSITYGW" "-X=main.Version=$VGW_VERSION" \
@@ -235,50 +254,8 @@ buildx_ok() { [[ -x $BUILDX ]] && "$BUILDX" version 2>/dev/null | grep -qw "$BUI
 
 # buildx from its module's source (go install refuses it: replace directives), version set at link time.
 install_buildx() {
-  if buildx_ok; then log "buildx: $BUILDX_VERSION present in ${BUILDX%/*}" && return 0; fi
-  mkdir -p "$CACHE/tools"
-  exec 8>"$CACHE/tools/.buildx.lock"
-  flock -n 8 || { log "buildx: another build is running, waiting for it" && flock 8; }
-  if ! buildx_ok; then
-    local tmp src xlog=$CACHE/tools/buildx-build.log
-    log "buildx: building $BUILDX_VERSION from the Go module proxy (~80 s cold, log $xlog)"
-    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    if ! (src=$(go mod download -json "github.com/docker/buildx@$BUILDX_VERSION" | jq -r .Dir) &&
-      cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" && cd "$tmp/src" &&
-      CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-X github.com/docker/buildx/version.Version=$BUILDX_VERSION" \
-        -o "$tmp/buildx" ./cmd/buildx &&
-      mkdir -p "${BUILDX%/*}" && mv "$tmp/buildx" "$BUILDX") >"$xlog" 2>&1; then
-      tail -n 30 "$xlog" >&2 && rm -rf "$tmp"
-      die "buildx: build failed (log $xlog)"
-    fi
-    rm -rf "$tmp"
-  fi
-  exec 8>&-
-  buildx_ok || die "buildx: $BUILDX does not report $BUILDX_VERSION"
-}
-
-# go_build_source NAME OK-FN DEST MODULE@VERSION PACKAGE LDFLAGS [PREP]: build PACKAGE of a module from its source
-# (the module as main module, its own go.mod and replace directives; PREP runs in the copy first) into DEST,
-# once, under a lock; checked by OK-FN.
-go_build_source() {
-  local name=$1 ok=$2 dest=$3 mod=$4 pkg=$5 ldflags=$6 prep=${7:-true} tmp log=$CACHE/tools/$1-build.log
-  if "$ok"; then log "$name: present in ${dest%/*}" && return 0; fi
-  mkdir -p "$CACHE/tools"
-  exec 8>"$CACHE/tools/.$name.lock"
-  flock -n 8 || { log "$name: another build is running, waiting for it" && flock 8; }
-  if ! "$ok"; then
-    log "$name: building ${mod#*@} from the Go module proxy (log $log)"
-    tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    if ! (src=$(go mod download -json "$mod" | jq -r .Dir) && cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" &&
-      cd "$tmp/src" && $prep && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$tmp/out" "$pkg" &&
-      mkdir -p "${dest%/*}" && mv "$tmp/out" "$dest") >"$log" 2>&1; then
-      tail -n 30 "$log" >&2 && rm -rf "$tmp"
-      die "$name: build failed (log $log)"
-    fi
-    rm -rf "$tmp"
-  fi
-  exec 8>&-
-  "$ok" || die "$name: $dest does not report the version wanted"
+  go_build_source buildx buildx_ok "$BUILDX" "github.com/docker/buildx@$BUILDX_VERSION" ./cmd/buildx \
+    "-X github.com/docker/buildx/version.Version=$BUILDX_VERSION"
 }
 
 docker_cli_ok() { [[ -x $DOCKER_CLI ]] && DOCKER_CONFIG=$CACHE/tools/.docker-cli-check "$DOCKER_CLI" --version 2>/dev/null | grep -qw "${DOCKER_CLI_VERSION#v}"; }
