@@ -19,12 +19,14 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/credhelper"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/initgc"
 )
 
 // version is set at link time (-X main.version=...); see Makefile and hooks.
 var version = ""
 
 func main() {
+	initgc.Restore()
 	if filepath.Base(os.Args[0]) == credhelper.Program { // docker runs the binary under the helper's name
 		os.Exit(credentialHelper(os.Args[1:], os.Stdin, os.Stdout, os.LookupEnv))
 	}
