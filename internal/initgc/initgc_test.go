@@ -2,8 +2,8 @@ package initgc
 
 import (
 	"os"
-	"strconv"
 	"runtime/debug"
+	"strconv"
 	"testing"
 )
 
