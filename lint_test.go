@@ -215,6 +215,8 @@ func inModule(path, name string) bool {
 	switch {
 	case name == "testdata", name == "node_modules", strings.HasPrefix(name, "."), strings.HasPrefix(name, "_"):
 		return false
+	case path == filepath.Join("internal", "third_party"): // copies of other projects' code, kept close to upstream
+		return false
 	}
 	_, err := os.Stat(filepath.Join(path, "go.mod"))
 	return err != nil

@@ -20,7 +20,6 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
-	"golang.org/x/sync/errgroup"
 )
 
 // S3 is the part of the S3 client Sync uses.
@@ -97,41 +96,93 @@ func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
 	return res, saveState(req.Dir, state)
 }
 
-// fetchSet fetches the CA, then the certificate and key from the prefix the
-// CA came from (recorded in res.Prefix).
+// fetchSet fetches the CA from the first prefix that has it, and the
+// certificate and key from the same prefix (recorded in res.Prefix).
+//
+// All requests of a warm run go out at once, so it takes one round trip to
+// S3 instead of three: the CA at every prefix, and the certificate and key
+// at the prefix the installed set came from (the guess). The outcome is the
+// one the requests in sequence would give: the CA's prefixes are judged in
+// precedence order, and when the CA decides on another prefix than the
+// guess, the guessed results are dropped and that prefix is fetched.
 func fetchSet(ctx context.Context, api S3, req Request, state map[string]objectState, res *Result) ([3]*fetchResult, error) {
 	var fetched [3]*fetchResult
-	prefix, ca, err := fetchCA(ctx, api, req, state)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	guess := installedPrefix(req, state)
+	cas := make([]chan fetchOutcome, len(req.Prefixes))
+	for i, prefix := range req.Prefixes {
+		cas[i] = goFetch(ctx, api, req, state, prefix, 0, i == len(req.Prefixes)-1)
+	}
+	var rest [3]chan fetchOutcome
+	if guess != "" {
+		for i := 1; i < 3; i++ {
+			rest[i] = goFetch(ctx, api, req, state, guess, i, true)
+		}
+	}
+	prefix, ca, err := pickCA(req, cas)
 	if err != nil {
 		return fetched, err
 	}
 	res.Prefix, fetched[0] = prefix, ca
-	g, gctx := errgroup.WithContext(ctx)
 	for i := 1; i < 3; i++ {
-		g.Go(func() error {
-			f, err := fetch(gctx, api, req, state, prefix, i, true)
-			if err == nil && f == nil {
-				err = fmt.Errorf("s3://%s/%s%s not found, but %s is there: upload the whole set (%s) under the same prefix",
-					req.Bucket, prefix, req.Objects[i], req.Objects[0], strings.Join(req.Objects[:], ", "))
-			}
-			fetched[i] = f
-			return err
-		})
+		if prefix != guess {
+			rest[i] = goFetch(ctx, api, req, state, prefix, i, true)
+		}
 	}
-	return fetched, g.Wait()
+	for i := 1; i < 3; i++ {
+		o := <-rest[i]
+		if o.err == nil && o.res == nil {
+			o.err = fmt.Errorf("s3://%s/%s%s not found, but %s is there: upload the whole set (%s) under the same prefix",
+				req.Bucket, prefix, req.Objects[i], req.Objects[0], strings.Join(req.Objects[:], ", "))
+		}
+		if o.err != nil {
+			return fetched, o.err
+		}
+		fetched[i] = o.res
+	}
+	return fetched, nil
 }
 
-// fetchCA fetches the CA from the first prefix that has it. The CA decides
-// which prefix holds the set: never mix files of two prefixes.
-func fetchCA(ctx context.Context, api S3, req Request, state map[string]objectState) (string, *fetchResult, error) {
-	for i, prefix := range req.Prefixes {
-		last := i == len(req.Prefixes)-1
-		f, err := fetch(ctx, api, req, state, prefix, 0, last)
-		if err != nil {
-			return "", nil, err
+type fetchOutcome struct {
+	res *fetchResult
+	err error
+}
+
+// goFetch runs fetch in its own goroutine; the channel gets its outcome.
+func goFetch(ctx context.Context, api S3, req Request, state map[string]objectState, prefix string, i int, last bool) chan fetchOutcome {
+	ch := make(chan fetchOutcome, 1)
+	go func() {
+		r, err := fetch(ctx, api, req, state, prefix, i, last)
+		ch <- fetchOutcome{r, err}
+	}()
+	return ch
+}
+
+// installedPrefix is the prefix the installed certificate and key came
+// from, when both came from one of req's prefixes ("" otherwise).
+func installedPrefix(req Request, state map[string]objectState) string {
+	for _, prefix := range req.Prefixes {
+		cert, key := state[req.Files[1]], state[req.Files[2]]
+		if cert.Bucket == req.Bucket && key.Bucket == req.Bucket &&
+			cert.Key == prefix+req.Objects[1] && key.Key == prefix+req.Objects[2] {
+			return prefix
 		}
-		if f != nil {
-			return prefix, f, nil
+	}
+	return ""
+}
+
+// pickCA takes the CA from the first prefix, in precedence order, that has
+// it; an error at a prefix before that one is the answer, as it would be
+// had the prefixes been tried one after the other.
+func pickCA(req Request, cas []chan fetchOutcome) (string, *fetchResult, error) {
+	for i, prefix := range req.Prefixes {
+		o := <-cas[i]
+		if o.err != nil {
+			return "", nil, o.err
+		}
+		if o.res != nil {
+			return prefix, o.res, nil
 		}
 	}
 	var tried []string

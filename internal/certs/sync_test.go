@@ -189,3 +189,51 @@ func TestSyncFailures(t *testing.T) {
 		})
 	}
 }
+
+// barrierS3 holds every GET until want GETs are in flight together (or a
+// deadline passes, which fails the GET).
+type barrierS3 struct {
+	*fakeS3
+	want    int
+	mu      sync.Mutex
+	waiting int
+	open    chan struct{}
+}
+
+func (b *barrierS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	b.mu.Lock()
+	b.waiting++
+	if b.waiting == b.want {
+		close(b.open)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.open:
+	case <-time.After(10 * time.Second):
+		return nil, fmt.Errorf("GET %s: only %d of %d requests were in flight together", *in.Key, b.waiting, b.want)
+	}
+	return b.fakeS3.GetObject(ctx, in, opts...)
+}
+
+func TestSyncWarmIsOneRoundTrip(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	ca := newCA(t, year)
+	cert, key := ca.client(year, x509.ExtKeyUsageClientAuth)
+	api := newFakeS3()
+	api.put("buildkit/ca.pem", ca.pem)
+	api.put("buildkit/cert.pem", cert)
+	api.put("buildkit/key.pem", key)
+	req := syncRequest(filepath.Join(t.TempDir(), "tls"))
+	if _, err := Sync(context.Background(), api, req); err != nil {
+		t.Fatal(err)
+	}
+	// Warm: the CA at both prefixes and the installed prefix's certificate
+	// and key, all four at once.
+	res, err := Sync(context.Background(), &barrierS3{fakeS3: api, want: 4, open: make(chan struct{})}, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Prefix != "buildkit/" || res.Unchanged != 3 || res.Downloaded != 0 {
+		t.Fatalf("warm sync = %+v, want 3 unchanged from buildkit/", res)
+	}
+}
