@@ -68,14 +68,21 @@ func syncRequest(dir string) Request {
 	}
 }
 
-func TestSync(t *testing.T) {
-	year := time.Now().Add(365 * 24 * time.Hour)
-	ca := newCA(t, year)
-	cert, key := ca.client(year, x509.ExtKeyUsageClientAuth)
-	api := newFakeS3()
+// bucketWithSet is a fake bucket holding a valid set under buildkit/.
+func bucketWithSet(t *testing.T) (api *fakeS3, ca *pki, cert, key []byte, year time.Time) {
+	t.Helper()
+	year = time.Now().Add(365 * 24 * time.Hour)
+	ca = newCA(t, year)
+	cert, key = ca.client(year, x509.ExtKeyUsageClientAuth)
+	api = newFakeS3()
 	api.put("buildkit/ca.pem", ca.pem)
 	api.put("buildkit/cert.pem", cert)
 	api.put("buildkit/key.pem", key)
+	return api, ca, cert, key, year
+}
+
+func TestSync(t *testing.T) {
+	api, ca, cert, key, year := bucketWithSet(t)
 	dir := filepath.Join(t.TempDir(), "tls")
 	req := syncRequest(dir)
 
@@ -216,13 +223,7 @@ func (b *barrierS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts .
 }
 
 func TestSyncWarmIsOneRoundTrip(t *testing.T) {
-	year := time.Now().Add(365 * 24 * time.Hour)
-	ca := newCA(t, year)
-	cert, key := ca.client(year, x509.ExtKeyUsageClientAuth)
-	api := newFakeS3()
-	api.put("buildkit/ca.pem", ca.pem)
-	api.put("buildkit/cert.pem", cert)
-	api.put("buildkit/key.pem", key)
+	api, _, _, _, _ := bucketWithSet(t)
 	req := syncRequest(filepath.Join(t.TempDir(), "tls"))
 	if _, err := Sync(context.Background(), api, req); err != nil {
 		t.Fatal(err)
