@@ -130,6 +130,8 @@ var (
 // linking this package paid for).
 var draftsOnce sync.Once
 
+func ensureDrafts() { draftsOnce.Do(initDrafts) }
+
 func initDrafts() {
 	c := newCompiler()
 	c.AssertFormat()

@@ -12,6 +12,12 @@ type roots struct {
 	regexpEngine RegexpEngine
 	vocabularies map[string]*Vocabulary
 	assertVocabs bool
+
+	// remote-buildkit: ensureDrafts compiles the drafts' metaschemas on first
+	// need (nil inside initDrafts itself); skipMeta leaves out the check of
+	// schemas against them (Compiler.SkipMetaValidation).
+	ensureDrafts func()
+	skipMeta     bool
 }
 
 func newRoots() *roots {
@@ -235,6 +241,12 @@ func (rr *roots) addSubschema(r *root, ptr jsonPointer) error {
 }
 
 func (rr *roots) validate(r *root, v any, ptr jsonPointer) error {
+	if rr.skipMeta {
+		return nil
+	}
+	if rr.ensureDrafts != nil {
+		rr.ensureDrafts()
+	}
 	dialect := r.resource(ptr).dialect
 	meta := dialect.getSchema(rr.assertVocabs, rr.vocabularies)
 	if err := meta.validate(v, rr.regexpEngine, meta, r.resources, rr.assertVocabs, rr.vocabularies); err != nil {
