@@ -822,10 +822,53 @@ install_demo() {
   wait "$apt_pid" || die "apt: installing ${DEMO_APT_PACKAGES[*]} failed"
 }
 
+# prefetch_source MODULE@VERSION PACKAGE [PREP]: download the modules that building PACKAGE from the module's
+# source needs (`go list -deps` compiles nothing), in a throw-away copy; the build later finds them in GOMODCACHE.
+prefetch_source() {
+  local tmp src
+  tmp=$(mktemp -d "$CACHE/tools/.prefetch.XXXXXX") &&
+    src=$(go mod download -json "$1" | jq -r .Dir) && cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" &&
+    (cd "$tmp/src" && ${3:-true} && GOFLAGS=-mod=mod go list -deps "$2" >/dev/null)
+  local rc=$?
+  rm -rf "$tmp"
+  return $rc
+}
+
+# prefetch_buildkit VERSION: the modules of install_buildkit's own module graph for that version.
+prefetch_buildkit() {
+  local tmp
+  tmp=$(mktemp -d "$CACHE/tools/.prefetch.XXXXXX") &&
+    (cd "$tmp" && go mod init prefetch && GOFLAGS=-mod=mod go get -tool "github.com/moby/buildkit/cmd/buildkitd@$1" \
+      "github.com/moby/buildkit/cmd/buildctl@$1" && GOFLAGS=-mod=mod go list -deps tool >/dev/null)
+  local rc=$?
+  rm -rf "$tmp"
+  return $rc
+}
+
+# Downloading modules waits on the network and building them on the CPUs: while one tool builds, the modules
+# of the tools after it download (best effort, at low priority; each build still fetches what is missing).
+prefetch_tools() {
+  buildkit_ok "$BK_OLD_VERSION" || prefetch_buildkit "$BK_OLD_VERSION"
+  versitygw_ok || prefetch_source "github.com/versity/versitygw@$VGW_VERSION" ./cmd/versitygw
+  toxiproxy_ok || prefetch_source "github.com/Shopify/toxiproxy/v2@$TOXI_VERSION" ./cmd/server
+  buildx_ok || prefetch_source "github.com/docker/buildx@$BUILDX_VERSION" ./cmd/buildx
+  docker_cli_ok || prefetch_source "github.com/docker/cli@$DOCKER_CLI_VERSION+incompatible" ./cmd/docker docker_cli_vendor_mod
+  compose_ok || prefetch_source "github.com/docker/compose/v5@$COMPOSE_VERSION" ./cmd
+  agent_ok || GOTOOLCHAIN=$AGENT_GOTOOLCHAIN prefetch_source "github.com/buildkite/agent/v3@$AGENT_VERSION" . \
+    "go mod edit -replace drjosh.dev/zzglob=github.com/DrJosh9000/zzglob@v0.4.3"
+  return 0
+}
+
 install_all() {
+  mkdir -p "$CACHE/tools"
+  GOWORK=off prefetch_tools >"$CACHE/tools/prefetch.log" 2>&1 &
+  local prefetch=$! rc=0
+  renice -n 10 -p "$prefetch" >/dev/null 2>&1 || true # its go commands start later and inherit it
   install_apt "${APT_PACKAGES[@]}" && install_bats_mock && install_buildkit "$BK_VERSION" &&
     install_buildkit "$BK_MID_VERSION" && install_buildkit "$BK_OLD_VERSION" &&
-    install_versitygw && install_toxiproxy && install_buildx && install_docker_cli && install_agent && install_agent_stub
+    install_versitygw && install_toxiproxy && install_buildx && install_docker_cli && install_agent && install_agent_stub || rc=$?
+  wait "$prefetch" || true
+  return $rc
 }
 
 case ${1:-} in
