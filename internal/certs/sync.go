@@ -162,8 +162,8 @@ func goFetch(ctx context.Context, api S3, req Request, state map[string]objectSt
 // installedPrefix is the prefix the installed certificate and key came
 // from, when both came from one of req's prefixes ("" otherwise).
 func installedPrefix(req Request, state map[string]objectState) string {
+	cert, key := state[req.Files[1]], state[req.Files[2]]
 	for _, prefix := range req.Prefixes {
-		cert, key := state[req.Files[1]], state[req.Files[2]]
 		if cert.Bucket == req.Bucket && key.Bucket == req.Bucket &&
 			cert.Key == prefix+req.Objects[1] && key.Key == prefix+req.Objects[2] {
 			return prefix

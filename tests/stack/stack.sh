@@ -227,9 +227,14 @@ build_installed() {
 # build_from_source TMP MODULE@VERSION PACKAGE LDFLAGS [PREP]: build PACKAGE of a module from its source (the
 # module as main module, its own go.mod and replace directives; PREP runs in the copy first).
 build_from_source() {
+  module_copy "$2" "$1/src" && cd "$1/src" && ${5:-true} &&
+    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$4" -o "$1/out" "$3"
+}
+
+# module_copy MODULE@VERSION DIR: a writable copy of the module's source (from the module cache) at DIR.
+module_copy() {
   local src
-  src=$(go mod download -json "$2" | jq -r .Dir) && cp -r "$src" "$1/src" && chmod -R u+w "$1/src" &&
-    cd "$1/src" && ${5:-true} && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$4" -o "$1/out" "$3"
+  src=$(go mod download -json "$1" | jq -r .Dir) && cp -r "$src" "$2" && chmod -R u+w "$2"
 }
 
 # go_install NAME OK-FN DEST LDFLAGS PACKAGE@VERSION
@@ -279,6 +284,9 @@ install_docker_cli() {
   log "docker CLI: $("$DOCKER_CLI" --version); $("$COMPOSE" version); plugins in $CLI_PLUGINS"
 }
 
+# The proxy refuses drjosh.dev/zzglob, which the agent requires: the same code from its GitHub path.
+agent_replace() { go mod edit -replace drjosh.dev/zzglob=github.com/DrJosh9000/zzglob@v0.4.3; }
+
 agent_ok() { [[ -x $AGENT ]] && "$AGENT" --version 2>/dev/null | grep -q "${AGENT_VERSION#v}"; }
 
 # The real buildkite-agent, for end-to-end jobs (`buildkite-agent bootstrap`). go install refuses
@@ -290,12 +298,11 @@ install_agent() {
   exec 8>"$CACHE/tools/.agent.lock"
   flock -n 8 || { log "buildkite-agent: another build is running, waiting for it" && flock 8; }
   if ! agent_ok; then
-    local tmp src alog=$CACHE/tools/buildkite-agent-build.log
+    local tmp alog=$CACHE/tools/buildkite-agent-build.log
     log "buildkite-agent: building $AGENT_VERSION from the Go module proxy (~4 min cold, log $alog)"
     tmp=$(mktemp -d "$CACHE/tools/.build.XXXXXX")
-    if ! (export GOTOOLCHAIN=$AGENT_GOTOOLCHAIN && src=$(go mod download -json "github.com/buildkite/agent/v3@$AGENT_VERSION" | jq -r .Dir) &&
-      cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" && cd "$tmp/src" &&
-      go mod edit -replace drjosh.dev/zzglob=github.com/DrJosh9000/zzglob@v0.4.3 &&
+    if ! (export GOTOOLCHAIN=$AGENT_GOTOOLCHAIN && module_copy "github.com/buildkite/agent/v3@$AGENT_VERSION" "$tmp/src" &&
+      cd "$tmp/src" && agent_replace &&
       GOFLAGS=-mod=mod go build -o "$tmp/buildkite-agent" . &&
       mkdir -p "$AGENT_DIR" && mv "$tmp/buildkite-agent" "$AGENT") >"$alog" 2>&1; then
       tail -n 30 "$alog" >&2 && rm -rf "$tmp"
@@ -825,9 +832,8 @@ install_demo() {
 # prefetch_source MODULE@VERSION PACKAGE [PREP]: download the modules that building PACKAGE from the module's
 # source needs (`go list -deps` compiles nothing), in a throw-away copy; the build later finds them in GOMODCACHE.
 prefetch_source() {
-  local tmp src
-  tmp=$(mktemp -d "$CACHE/tools/.prefetch.XXXXXX") &&
-    src=$(go mod download -json "$1" | jq -r .Dir) && cp -r "$src" "$tmp/src" && chmod -R u+w "$tmp/src" &&
+  local tmp
+  tmp=$(mktemp -d "$CACHE/tools/.prefetch.XXXXXX") && module_copy "$1" "$tmp/src" &&
     (cd "$tmp/src" && ${3:-true} && GOFLAGS=-mod=mod go list -deps "$2" >/dev/null)
   local rc=$?
   rm -rf "$tmp"
@@ -854,8 +860,7 @@ prefetch_tools() {
   buildx_ok || prefetch_source "github.com/docker/buildx@$BUILDX_VERSION" ./cmd/buildx
   docker_cli_ok || prefetch_source "github.com/docker/cli@$DOCKER_CLI_VERSION+incompatible" ./cmd/docker docker_cli_vendor_mod
   compose_ok || prefetch_source "github.com/docker/compose/v5@$COMPOSE_VERSION" ./cmd
-  agent_ok || GOTOOLCHAIN=$AGENT_GOTOOLCHAIN prefetch_source "github.com/buildkite/agent/v3@$AGENT_VERSION" . \
-    "go mod edit -replace drjosh.dev/zzglob=github.com/DrJosh9000/zzglob@v0.4.3"
+  agent_ok || GOTOOLCHAIN=$AGENT_GOTOOLCHAIN prefetch_source "github.com/buildkite/agent/v3@$AGENT_VERSION" . agent_replace
   return 0
 }
 
