@@ -148,5 +148,3 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20260825221802-da73d73af1c5 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260825221802-da73d73af1c5 // indirect
 )
-
-replace github.com/santhosh-tekuri/jsonschema/v6 => ./internal/third_party/jsonschema

@@ -210,12 +210,11 @@ func TestNoLongFunctions(t *testing.T) {
 
 // inModule reports whether the directory at path holds the module's code:
 // not .git, testdata, node_modules, a directory the go command ignores
-// (".x", "_x") or another module.
+// (".x", "_x") or another module. Every other directory counts: the module
+// holds only its own code.
 func inModule(path, name string) bool {
 	switch {
 	case name == "testdata", name == "node_modules", strings.HasPrefix(name, "."), strings.HasPrefix(name, "_"):
-		return false
-	case path == filepath.Join("internal", "third_party"): // copies of other projects' code, kept close to upstream
 		return false
 	}
 	_, err := os.Stat(filepath.Join(path, "go.mod"))

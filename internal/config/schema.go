@@ -60,7 +60,7 @@ var (
 // Schema returns the compiled `configuration` schema of the embedded plugin.yml.
 func Schema() (*jsonschema.Schema, []string, error) {
 	schemaOnce.Do(func() {
-		schema, schemaKeys, schemaErr = compileSchema(remotebuildkit.PluginYAML, false)
+		schema, schemaKeys, schemaErr = compileSchema(remotebuildkit.PluginYAML)
 	})
 	return schema, schemaKeys, schemaErr
 }
@@ -71,7 +71,9 @@ func Keys() ([]string, error) {
 	return append([]string(nil), keys...), err
 }
 
-func compileSchema(pluginYAML []byte, checkMeta bool) (*jsonschema.Schema, []string, error) {
+// compileSchema compiles plugin.yml's configuration as a draft 2020-12
+// schema; the library checks it against the draft's metaschema first.
+func compileSchema(pluginYAML []byte) (*jsonschema.Schema, []string, error) {
 	var manifest struct {
 		Configuration any `yaml:"configuration"`
 	}
@@ -89,11 +91,6 @@ func compileSchema(pluginYAML []byte, checkMeta bool) (*jsonschema.Schema, []str
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
-	if !checkMeta {
-		// plugin.yml is embedded: its tests check it against the 2020-12
-		// metaschema (TestPluginSchemaIsValidDraft2020); every run need not.
-		c.SkipMetaValidation()
-	}
 	if err := c.AddResource("plugin.yml", doc); err != nil {
 		return nil, nil, fmt.Errorf("plugin.yml configuration: %w", err)
 	}
