@@ -19,17 +19,19 @@ import (
 // Relative paths are resolved against workDir. Every problem is reported in
 // one *Error.
 func Parse(js []byte, env Env, workDir string) (*Config, error) {
-	return parse(js, env, workDir, Build)
+	return parse(js, env, workDir, Build, false)
 }
 
 // ParseForEnvironment parses for the environment hook, which runs before the
 // checkout: the schema is enforced in full, but only the options that hook
 // acts on are checked further.
 func ParseForEnvironment(js []byte, env Env, workDir string) (*Config, error) {
-	return parse(js, env, workDir, Environment)
+	return parse(js, env, workDir, Environment, false)
 }
 
-func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
+// parse is Parse for phase (see checkedAs); with keepGoing the Config of
+// the options that passed comes back beside the *Error.
+func parse(js []byte, env Env, workDir string, phase Phase, keepGoing bool) (*Config, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
 		return nil, &Error{Problems: []Problem{{Msg: fmt.Sprintf("configuration is not valid JSON: %v", err)}}}
@@ -54,15 +56,35 @@ func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
 		rejected[top] = true
 		delete(obj, top)
 	}
-	if js, err = json.Marshal(obj); err != nil {
+	phase = checkedAs(phase, obj, env)
+	cfg, problems, err := check(obj, problems, rejected, env, workDir, phase)
+	if err != nil {
 		return nil, err
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return topKey(problems[i].Key) < topKey(problems[j].Key) })
+		if !keepGoing {
+			cfg = nil
+		}
+		return cfg, &Error{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// check decodes the options the schema accepted (obj) and checks their
+// meaning for phase, adding what it finds to problems.
+func check(obj map[string]any, problems []Problem, rejected map[string]bool, env Env, workDir string, phase Phase) (*Config, []Problem, error) {
+	js, err := json.Marshal(obj)
+	if err != nil {
+		return nil, nil, err
 	}
 	var r raw
 	if err := json.Unmarshal(js, &r); err != nil {
-		return nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
+		return nil, nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
 	}
 	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build}
 	cfg := v.build(&r)
+	cfg.step = obj
 	for k := range obj {
 		cfg.Options = append(cfg.Options, k)
 	}
@@ -73,11 +95,7 @@ func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
 			problems = append(problems, p)
 		}
 	}
-	if len(problems) > 0 {
-		sort.SliceStable(problems, func(i, j int) bool { return topKey(problems[i].Key) < topKey(problems[j].Key) })
-		return nil, &Error{Problems: problems}
-	}
-	return cfg, nil
+	return cfg, problems, nil
 }
 
 // topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").

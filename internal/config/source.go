@@ -24,16 +24,11 @@ var ErrNoConfiguration = errors.New("no plugin configuration")
 // PluginName is the name Buildkite derives from this plugin's repository.
 const PluginName = "remote-buildkit"
 
-// RawFromEnv returns the plugin's configuration as JSON:
+// rawFromEnv returns the plugin's configuration as JSON:
 // BUILDKITE_PLUGIN_CONFIGURATION (set by the agent for the running plugin),
-// else this plugin's entry in BUILDKITE_PLUGINS.
-func RawFromEnv(env Env) ([]byte, error) {
-	js, _, err := rawFromEnv(env)
-	return js, err
-}
-
-// rawFromEnv is RawFromEnv, also saying where the configuration came from
-// (which variable, which BUILDKITE_PLUGINS entry).
+// else this plugin's entry in BUILDKITE_PLUGINS, and says where it came
+// from (which variable, which BUILDKITE_PLUGINS entry). Read is its only
+// caller: no other package reads the raw configuration.
 func rawFromEnv(env Env) ([]byte, string, error) {
 	if v, ok := env("BUILDKITE_PLUGIN_CONFIGURATION"); ok && strings.TrimSpace(v) != "" {
 		return []byte(v), "BUILDKITE_PLUGIN_CONFIGURATION", nil
@@ -71,9 +66,9 @@ func pluginNameFromSource(source string) string {
 	return strings.ToLower(name)
 }
 
-// PluginNames returns the names of the step's plugins in BUILDKITE_PLUGINS,
+// pluginNames returns the names of the step's plugins in BUILDKITE_PLUGINS,
 // in order, as the agent derives them ("docker-compose", "remote-buildkit").
-func PluginNames(env Env) []string {
+func pluginNames(env Env) []string {
 	var entries []map[string]json.RawMessage
 	if json.Unmarshal([]byte(env.Get("BUILDKITE_PLUGINS")), &entries) != nil {
 		return nil

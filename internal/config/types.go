@@ -63,6 +63,11 @@ type Config struct {
 
 	// Options are the top-level options the configuration sets, sorted.
 	Options []string
+	// Plugins are the names of the step's plugins, in order, as the agent
+	// derives them from BUILDKITE_PLUGINS ("docker-compose", "remote-buildkit").
+	Plugins []string
+
+	step map[string]any // the options the schema accepted: what a bake target's merge over (ForTarget)
 }
 
 // Image is one image's build options, as the build request carries them
@@ -218,6 +223,10 @@ type Phase int
 const (
 	Build Phase = iota
 	Environment
+	// Command is the command hook's read (Read): Build for a step that
+	// builds the plugin's own image, Environment for one that does not
+	// (see checkedAs).
+	Command
 )
 
 // SSH is an SSH agent socket or key set forwarded under an ID.

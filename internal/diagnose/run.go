@@ -27,24 +27,23 @@ func Run(ctx context.Context, env config.Env, workDir string, out, errOut io.Wri
 	return NewRunner(env, workDir).Main(ctx, out, errOut, format, annotate)
 }
 
-// NewRunner reads the plugin configuration from env and connects the real
-// daemon, AWS, registry and Buildkite clients.
+// NewRunner reads the plugin configuration from env (config.Read in its
+// KeepGoing mode: every problem, and the options that passed) and connects
+// the real daemon, AWS, registry and Buildkite clients.
 func NewRunner(env config.Env, workDir string) *Runner {
-	js, err := config.RawFromEnv(env)
-	var cfg *config.Config
-	if err == nil {
-		cfg, err = config.ParseForEnvironment(js, env, workDir)
-	}
+	cfg, err := config.Read(env, workDir, config.Environment, config.KeepGoing)
 	return NewRunnerFor(env, cfg, err)
 }
 
-// NewRunnerFor is NewRunner for a configuration already read (cfg, or the
-// error reading it).
+// NewRunnerFor is NewRunner for a configuration already read (cfg, and the
+// error reading it: then cfg, when not nil, holds the options that passed).
 func NewRunnerFor(env config.Env, cfg *config.Config, cfgErr error) *Runner {
 	r := &Runner{Env: env, LookPath: exec.LookPath, Now: time.Now, Config: cfg}
 	if cfgErr != nil {
 		r.ConfigErr = cfgErr
-		r.Config = fallbackConfig(env)
+		if r.Config == nil {
+			r.Config = config.Defaults(env) // the checks that don't need the plugin config still run
+		}
 	}
 	if r.Config != nil {
 		r.Daemon = daemonAPI{}
@@ -55,15 +54,6 @@ func NewRunnerFor(env config.Env, cfg *config.Config, cfgErr error) *Runner {
 	}
 	r.Buildkite = newBuildkiteAPI(env)
 	return r
-}
-
-// fallbackConfig lets the checks that don't need the plugin config still run.
-func fallbackConfig(env config.Env) *config.Config {
-	c, err := config.ParseForEnvironment([]byte(`{}`), env, "/")
-	if err != nil {
-		return nil
-	}
-	return c
 }
 
 // Main runs the checks, writes the report and, with annotate, posts it.

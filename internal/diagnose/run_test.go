@@ -124,6 +124,26 @@ func TestNewRunner(t *testing.T) {
 	}
 }
 
+// A bad step: the config check lists every problem in one run, and the
+// other checks run against the step's own daemon (config.Read's KeepGoing
+// mode), not the job's defaults.
+func TestNewRunnerBadStep(t *testing.T) {
+	env := testEnv(t, map[string]string{
+		"BUILDKITE_PLUGIN_CONFIGURATION": `{"buildkit-host":"tcp://127.0.0.1:1234","pushh":true,"connect-timeout":"soon","platforms":5}`,
+		"BUILDKIT_HOST":                  "tcp://127.0.0.1:9",
+	})
+	r := NewRunner(env, t.TempDir())
+	if r.Config == nil || r.Config.Default().Host != "tcp://127.0.0.1:1234" {
+		t.Fatalf("config %+v: want the step's buildkit-host", r.Config)
+	}
+	c := r.checkConfig(context.Background(), nil)
+	for _, want := range []string{`pushh: unknown option (did you mean "push"?)`, "connect-timeout:", "platforms: must be a string or an array"} {
+		if c.Status != Fail || !strings.Contains(c.Found, want) {
+			t.Errorf("config check %s %q: want FAIL listing %q", c.Status, c.Found, want)
+		}
+	}
+}
+
 func TestReportFormats(t *testing.T) {
 	rep := &Report{Checks: []Check{
 		{Name: "config", Status: Pass, Found: "plugin configuration valid"},

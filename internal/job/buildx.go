@@ -34,16 +34,8 @@ import (
 // without a plugin line; the plugin's configuration is used when the step
 // has one.
 func EnvironmentBuildx(ctx context.Context, d Deps) error {
-	if _, err := config.RawFromEnv(d.Env); errors.Is(err, config.ErrNoConfiguration) {
-		env := d.Env // a step without the plugin: its defaults (BUILDKIT_HOST, the secrets bucket, ...)
-		d.Env = func(k string) (string, bool) {
-			if k == "BUILDKITE_PLUGIN_CONFIGURATION" {
-				return "{}", true
-			}
-			return env(k)
-		}
-	}
-	cfg, err := Load(d, config.Environment)
+	// A step without the plugin: its defaults (BUILDKIT_HOST, the secrets bucket, ...).
+	cfg, err := Load(d, config.Environment, config.EmptyIfAbsent)
 	if err != nil {
 		return err
 	}
@@ -266,7 +258,7 @@ func buildxMode(d Deps, cfg *config.Config) (mode int, other string, err error) 
 	}
 	opts := strings.Join(cfg.BuildOptions(), ", ")
 	command := strings.TrimSpace(d.Env.Get("BUILDKITE_COMMAND"))
-	names := config.PluginNames(d.Env)
+	names := cfg.Plugins
 	self := slices.Index(names, config.PluginName)
 	for i, n := range names {
 		if !slices.Contains(commandPlugins, n) {

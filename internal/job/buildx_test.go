@@ -46,7 +46,7 @@ func TestBuildxMode(t *testing.T) {
 				env["BUILDKITE_PLUGINS"] = tt.plugins
 			}
 			d := Deps{Env: envOf(env), WorkDir: t.TempDir()}
-			cfg, err := config.ParseForEnvironment([]byte(tt.cfg), d.Env, d.WorkDir)
+			cfg, err := config.Read(d.Env, d.WorkDir, config.Environment)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -43,17 +43,9 @@ func FromProcess(env config.Env, out, errOut io.Writer) (Deps, error) {
 }
 
 // Load reads the plugin configuration from the job's environment and
-// validates it for phase.
-func Load(d Deps, phase config.Phase) (*config.Config, error) {
-	js, err := config.RawFromEnv(d.Env)
-	if err != nil {
-		return nil, exitcode.With(exitcode.BadConfig, err)
-	}
-	parse := config.Parse
-	if phase == config.Environment {
-		parse = config.ParseForEnvironment
-	}
-	cfg, err := parse(js, d.Env, d.WorkDir)
+// validates it for phase (config.Read).
+func Load(d Deps, phase config.Phase, opts ...config.ReadOption) (*config.Config, error) {
+	cfg, err := config.Read(d.Env, d.WorkDir, phase, opts...)
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
 	}
@@ -63,11 +55,7 @@ func Load(d Deps, phase config.Phase) (*config.Config, error) {
 // Diagnose runs every diagnose check and reports in format (text or json),
 // also as an annotation when asked; exit 1 when any check fails.
 func Diagnose(ctx context.Context, d Deps, format string, annotate bool) error {
-	var cfg *config.Config
-	js, err := config.RawFromEnv(d.Env)
-	if err == nil {
-		cfg, err = config.ParseForEnvironment(js, d.Env, d.WorkDir)
-	}
+	cfg, err := config.Read(d.Env, d.WorkDir, config.Environment, config.KeepGoing)
 	return diagnoseRunner(d, cfg, err).Main(ctx, d.Out, d.Err, format, annotate)
 }
 

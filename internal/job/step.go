@@ -2,9 +2,9 @@ package job
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/bake"
@@ -59,37 +59,23 @@ type image struct {
 // and validates it for what the step asks: a diagnose report, a bake, or a
 // single image.
 func ReadStep(ctx context.Context, d Deps) (*Step, error) {
-	js, err := config.RawFromEnv(d.Env)
+	// One read: config.Read checks a diagnose, bake or buildx-command step
+	// as the environment hook does (no Dockerfile needed), a build in full.
+	cfg, err := Load(d, config.Command)
 	if err != nil {
-		return nil, exitcode.With(exitcode.BadConfig, err)
+		return nil, err
 	}
-	var m map[string]json.RawMessage
-	_ = json.Unmarshal(js, &m) // not an object: Parse reports it
-	var diagnose bool
-	if json.Unmarshal(m["diagnose"], &diagnose) == nil && diagnose {
-		// diagnose: true needs no Dockerfile: checked as the environment hook does.
-		cfg, err := config.ParseForEnvironment(js, d.Env, d.WorkDir)
-		if err != nil {
-			return nil, exitcode.With(exitcode.BadConfig, err)
-		}
+	if cfg.Diagnose {
 		return &Step{Kind: DiagnoseOnly, Config: cfg}, nil
 	}
-	if m["buildx"] != nil {
+	if cfg.Buildx != "" {
 		// With buildx the step's own command may run instead of a build.
-		cfg, err := config.ParseForEnvironment(js, d.Env, d.WorkDir)
-		if err != nil {
-			return nil, exitcode.With(exitcode.BadConfig, err)
-		}
 		if step, err := commandStep(d, cfg); step != nil || err != nil {
 			return step, err
 		}
 	}
-	if m["bake"] != nil {
-		return readBake(ctx, d, m)
-	}
-	cfg, err := config.Parse(js, d.Env, d.WorkDir)
-	if err != nil {
-		return nil, exitcode.With(exitcode.BadConfig, err)
+	if slices.Contains(cfg.Options, "bake") {
+		return readBake(ctx, d, cfg)
 	}
 	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
 	return newStep(SingleImage, cfg, key, &image{opts: cfg.Image}), nil
@@ -108,17 +94,17 @@ func newStep(kind Kind, cfg *config.Config, key string, images ...*image) *Step 
 
 // readBake resolves the bake files' targets and validates each target's
 // options merged over the step's, like a single-image step.
-func readBake(ctx context.Context, d Deps, m map[string]json.RawMessage) (*Step, error) {
+func readBake(ctx context.Context, d Deps, step *config.Config) (*Step, error) {
 	var problems []config.Problem
 	for _, k := range config.ImageOptions() {
-		if m[k] != nil {
+		if slices.Contains(step.Options, k) {
 			problems = append(problems, config.Problem{Key: k, Msg: "set beside bake: with bake every image's " + k + " comes from its target in the bake file; move it there (or use set: [\"*." + k + "=…\"])"})
 		}
 	}
 	if len(problems) > 0 {
 		return nil, exitcode.With(exitcode.BadConfig, &config.Error{Problems: problems})
 	}
-	files, targets, set := stringOrList(m["bake"]), stringOrList(m["targets"]), stringOrList(m["set"])
+	files, targets, set := step.Bake()
 	ts, err := bake.Load(ctx, d.WorkDir, files, targets, set)
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
@@ -126,16 +112,10 @@ func readBake(ctx context.Context, d Deps, m map[string]json.RawMessage) (*Step,
 	if len(ts) == 0 {
 		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake: %s define no targets to build: add a target (or a default group)", strings.Join(files, ", ")))
 	}
-	base := map[string]json.RawMessage{}
-	for k, v := range m {
-		if k != "bake" && k != "targets" && k != "set" {
-			base[k] = v
-		}
-	}
 	var first *config.Config
 	var images []*image
 	for _, t := range ts {
-		cfg, err := targetConfig(d, base, t)
+		cfg, err := targetConfig(d, step, t)
 		if err != nil {
 			return nil, err
 		}
@@ -153,19 +133,8 @@ func readBake(ctx context.Context, d Deps, m map[string]json.RawMessage) (*Step,
 
 // targetConfig merges a target's options over the step's and validates the
 // result (paths, references, platforms…).
-func targetConfig(d Deps, base map[string]json.RawMessage, t bake.Target) (*config.Config, error) {
-	merged := map[string]any{}
-	for k, v := range base {
-		merged[k] = v
-	}
-	for k, v := range t.Options {
-		merged[k] = v
-	}
-	js, err := json.Marshal(merged)
-	if err != nil {
-		return nil, exitcode.With(exitcode.Internal, err)
-	}
-	cfg, err := config.Parse(js, d.Env, d.WorkDir)
+func targetConfig(d Deps, step *config.Config, t bake.Target) (*config.Config, error) {
+	cfg, err := step.ForTarget(t.Options, d.Env, d.WorkDir)
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake target %s: %w", t.Name, err))
 	}
@@ -173,17 +142,6 @@ func targetConfig(d Deps, base map[string]json.RawMessage, t bake.Target) (*conf
 		cfg.Load = false // load: true loads every single-platform target, as bake --load
 	}
 	return cfg, nil
-}
-
-// stringOrList decodes a string-or-list option (the schema has checked it).
-func stringOrList(raw json.RawMessage) []string {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
-	}
-	var list []string
-	_ = json.Unmarshal(raw, &list)
-	return list
 }
 
 // what names an image in the log: its Dockerfile and tags.
