@@ -20,6 +20,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/buildxcfg"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
@@ -66,6 +67,7 @@ type Runner struct {
 	Config    *config.Config // nil when the configuration is invalid
 	ConfigErr error
 	Env       config.Env
+	WorkDir   string        // the job's working directory: the step's paths (and its route key) are relative to it
 	Probe     time.Duration // bound of each network check (default 3s)
 	Now       func() time.Time
 	LookPath  func(string) (string, error)
@@ -78,7 +80,7 @@ type Runner struct {
 	BuildxPlan func(ctx context.Context) ([]buildxcfg.Node, error)
 
 	free          func(dir string) (uint64, error)                                                             // free bytes (default statfs); tests fake it
-	resolve       func(ctx context.Context, name, port, server string) ([]string, error)                       // default fleet.Resolve
+	resolve       fleet.ResolveFunc                                                                            // default fleet.Resolve
 	clientVersion func() string                                                                                // default versions.ClientVersion
 	buildxInspect func(ctx context.Context, n buildxcfg.Node, timeout time.Duration) (string, []string, error) // default buildxcfg.Inspect
 }

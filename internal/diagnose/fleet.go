@@ -2,8 +2,8 @@ package diagnose
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -19,27 +19,18 @@ func (r *Runner) resolveFleet(ctx context.Context) (Check, bool) {
 	if r.Config == nil {
 		return Check{}, false
 	}
-	resolve := r.resolve
-	if resolve == nil {
-		resolve = fleet.Resolve
+	nodes, expanded, err := fleet.Expand(ctx, r.Config.Nodes, r.Config.DNSServer, r.resolve)
+	if err != nil {
+		var dnsErr *fleet.DNSError
+		errors.As(err, &dnsErr)
+		return fail(oneLine(err), "add A/AAAA records for "+dnsErr.Name+" (one per builder), or point dns-server at the resolver that has them"), true
 	}
-	var nodes []config.Node
-	var found []string
-	for _, n := range r.Config.Nodes {
-		name, port, ok := fleet.ParseDNS(n.Host)
-		if !ok {
-			nodes = append(nodes, n)
-			continue
-		}
-		addrs, err := resolve(ctx, name, port, r.Config.DNSServer)
-		if err != nil {
-			return fail(oneLine(err), "add A/AAAA records for "+name+" (one per builder), or point dns-server at the resolver that has them"), true
-		}
-		nodes = append(nodes, fleet.Members(name, addrs, n)...)
-		found = append(found, fmt.Sprintf("%s: %d member(s) %s", n.Host, len(addrs), strings.Join(addrs, ", ")))
-	}
-	if len(found) == 0 {
+	if len(expanded) == 0 {
 		return Check{}, false
+	}
+	var found []string
+	for _, e := range expanded {
+		found = append(found, fmt.Sprintf("%s: %d member(s) %s", e.Host, len(e.Addrs), strings.Join(e.Addrs, ", ")))
 	}
 	c := *r.Config
 	c.Nodes = nodes
@@ -53,8 +44,7 @@ func (r *Runner) checkFleet(ctx context.Context, s *state) Check {
 	if s.cfg == nil || len(s.cfg.Nodes) < 2 || r.Daemon == nil {
 		return skip("a single daemon")
 	}
-	key := fleet.Key(s.cfg.PipelineSlug, filepath.Base(s.cfg.Dockerfile))
-	ordered := fleet.Ordered(key, s.cfg.Nodes)
+	ordered := r.rankOrder(s.cfg)
 	lines := make([]string, len(ordered))
 	up := 0
 	var wg sync.WaitGroup
@@ -79,6 +69,14 @@ func (r *Runner) checkFleet(ctx context.Context, s *state) Check {
 		return warn(found, "builds skip the members that do not answer: start buildkitd there or remove them from the pool")
 	}
 	return pass("%s", found)
+}
+
+// RankOrder is the pool's members in the order this step's builds try
+// them (the build's own route key, fleet.RouteKey).
+func (r *Runner) RankOrder() []config.Node { return r.rankOrder(r.Config) }
+
+func (r *Runner) rankOrder(cfg *config.Config) []config.Node {
+	return fleet.Ordered(fleet.RouteKey(cfg, r.WorkDir), cfg.Nodes)
 }
 
 // member describes one pool member; ok when it answers.

@@ -32,13 +32,13 @@ func Run(ctx context.Context, env config.Env, workDir string, out, errOut io.Wri
 // the real daemon, AWS, registry and Buildkite clients.
 func NewRunner(env config.Env, workDir string) *Runner {
 	cfg, err := config.Read(env, workDir, config.Environment, config.KeepGoing)
-	return NewRunnerFor(env, cfg, err)
+	return NewRunnerFor(env, workDir, cfg, err)
 }
 
 // NewRunnerFor is NewRunner for a configuration already read (cfg, and the
 // error reading it: then cfg, when not nil, holds the options that passed).
-func NewRunnerFor(env config.Env, cfg *config.Config, cfgErr error) *Runner {
-	r := &Runner{Env: env, LookPath: exec.LookPath, Now: time.Now, Config: cfg}
+func NewRunnerFor(env config.Env, workDir string, cfg *config.Config, cfgErr error) *Runner {
+	r := &Runner{Env: env, WorkDir: workDir, LookPath: exec.LookPath, Now: time.Now, Config: cfg}
 	if cfgErr != nil {
 		r.ConfigErr = cfgErr
 		if r.Config == nil {

@@ -121,3 +121,48 @@ func Members(name string, addrs []string, base config.Node) []config.Node {
 	}
 	return out
 }
+
+// ResolveFunc looks up a dns:// daemon's members (Resolve; tests fake it).
+type ResolveFunc func(ctx context.Context, name, port, server string) ([]string, error)
+
+// DNSError is a dns:// daemon whose name did not resolve.
+type DNSError struct {
+	Name string
+	Err  error
+}
+
+func (e *DNSError) Error() string { return e.Err.Error() }
+func (e *DNSError) Unwrap() error { return e.Err }
+
+// Expansion is what one dns://NAME:PORT daemon resolved to.
+type Expansion struct {
+	Host  string   // the dns:// address as configured
+	Addrs []string // its members, tcp://IP:PORT
+}
+
+// Expand replaces every dns://NAME:PORT daemon of nodes by its members (one
+// per A/AAAA record, through server; resolve nil = Resolve) and says what
+// each resolved to; the first name that fails to resolve is the error.
+// nodes is not changed. The build (once per job) and diagnose expand the
+// same way.
+func Expand(ctx context.Context, nodes []config.Node, server string, resolve ResolveFunc) ([]config.Node, []Expansion, error) {
+	if resolve == nil {
+		resolve = Resolve
+	}
+	var out []config.Node
+	var found []Expansion
+	for _, n := range nodes {
+		name, port, ok := ParseDNS(n.Host)
+		if !ok {
+			out = append(out, n)
+			continue
+		}
+		addrs, err := resolve(ctx, name, port, server)
+		if err != nil {
+			return nil, nil, &DNSError{Name: name, Err: err}
+		}
+		out = append(out, Members(name, addrs, n)...)
+		found = append(found, Expansion{Host: n.Host, Addrs: addrs})
+	}
+	return out, found, nil
+}

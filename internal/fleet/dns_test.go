@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -174,5 +175,40 @@ func TestResolveNoServer(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %s, want about the 500ms deadline", d)
+	}
+}
+
+// Expand replaces each dns:// daemon by its members and keeps the others,
+// in order; a name that does not resolve is a DNSError naming it.
+func TestExpand(t *testing.T) {
+	nodes := []config.Node{{Name: "a", Host: "tcp://a:1"}, {Name: "pool", Host: "dns://builders.test:1234"}}
+	resolve := func(_ context.Context, name, port, server string) ([]string, error) {
+		if name != "builders.test" || port != "1234" || server != "127.0.0.1:53" {
+			t.Errorf("resolve(%q, %q, %q)", name, port, server)
+		}
+		return []string{"tcp://10.0.0.1:1234", "tcp://10.0.0.2:1234"}, nil
+	}
+	got, found, err := Expand(context.Background(), nodes, "127.0.0.1:53", resolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for _, n := range got {
+		hosts = append(hosts, n.Host)
+	}
+	if strings.Join(hosts, " ") != "tcp://a:1 tcp://10.0.0.1:1234 tcp://10.0.0.2:1234" || len(found) != 1 || found[0].Host != nodes[1].Host || len(found[0].Addrs) != 2 {
+		t.Errorf("Expand = %v, %+v", hosts, found)
+	}
+	if nodes[1].Host != "dns://builders.test:1234" {
+		t.Errorf("Expand changed its input: %+v", nodes)
+	}
+	if _, found, _ := Expand(context.Background(), nodes[:1], "", resolve); len(found) != 0 {
+		t.Errorf("no dns:// daemon: found %+v", found)
+	}
+	noRecords := errors.New("builders.test has no A or AAAA records")
+	_, _, err = Expand(context.Background(), nodes, "", func(context.Context, string, string, string) ([]string, error) { return nil, noRecords })
+	var dnsErr *DNSError
+	if !errors.As(err, &dnsErr) || dnsErr.Name != "builders.test" || !errors.Is(err, noRecords) {
+		t.Errorf("Expand error = %v, want a DNSError for builders.test", err)
 	}
 }

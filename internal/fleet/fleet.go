@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,28 @@ import (
 // on the same daemon.
 func Key(pipelineSlug, dockerfile string) string {
 	return pipelineSlug + "\x00" + dockerfile
+}
+
+// RouteKey is what a step routes by, the one definition the build, the
+// buildx builder and diagnose's rank order use: the pipeline and the
+// Dockerfile's path in the checkout (workDir), or its bake files.
+func RouteKey(cfg *config.Config, workDir string) string {
+	if files, _, _ := cfg.Bake(); len(files) > 0 {
+		rel := make([]string, len(files))
+		for i, f := range files {
+			rel[i] = inCheckout(workDir, filepath.Clean(f))
+		}
+		return Key(cfg.PipelineSlug, "bake:"+strings.Join(rel, ","))
+	}
+	return Key(cfg.PipelineSlug, inCheckout(workDir, cfg.Dockerfile))
+}
+
+// inCheckout is p relative to workDir when it is inside it, else p.
+func inCheckout(workDir, p string) string {
+	if rest, ok := strings.CutPrefix(p, workDir+string(filepath.Separator)); ok {
+		return rest
+	}
+	return p
 }
 
 // score is the rendezvous (highest random weight) score of node for key.

@@ -138,7 +138,7 @@ func routeBuildx(ctx context.Context, d Deps, cfg *config.Config) ([]fleet.Assig
 			}
 		}
 	}
-	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
+	key := fleet.RouteKey(cfg, d.WorkDir)
 	j := newJob(d, cfg, key)
 	if !cfg.Several() || len(declared) == 0 {
 		// The step's command picks the platforms; without platforms route never splits an image.
@@ -364,7 +364,7 @@ func agentCommand(d Deps, command string) ([]string, error) {
 // diagnoseRunner is diagnose's runner for cfg (or the error reading it),
 // with the buildx check routed as the environment hook routes the builder.
 func diagnoseRunner(d Deps, cfg *config.Config, cfgErr error) *diagnose.Runner {
-	r := diagnose.NewRunnerFor(d.Env, cfg, cfgErr)
+	r := diagnose.NewRunnerFor(d.Env, d.WorkDir, cfg, cfgErr)
 	if r.Config == nil || r.Config.Buildx == "" {
 		return r
 	}

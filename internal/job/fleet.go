@@ -20,24 +20,14 @@ const probeDeadline = time.Second
 // per A/AAAA record, resolved once per job (dns-server, else the system
 // resolver). The configuration is not changed: the result is a copy.
 func resolveFleet(ctx context.Context, d Deps, cfg *config.Config) (*config.Config, error) {
-	var nodes []config.Node
-	expanded := false
-	for _, n := range cfg.Nodes {
-		name, port, ok := fleet.ParseDNS(n.Host)
-		if !ok {
-			nodes = append(nodes, n)
-			continue
-		}
-		addrs, err := fleet.Resolve(ctx, name, port, cfg.DNSServer)
-		if err != nil {
-			return nil, exitcode.With(exitcode.Connect, fmt.Errorf("%w: check the name's records, or dns-server", err))
-		}
-		members := fleet.Members(name, addrs, n)
-		fmt.Fprintf(d.Err, "remote-buildkit: %s: %d member(s) %v\n", n.Host, len(members), addrs)
-		nodes = append(nodes, members...)
-		expanded = true
+	nodes, found, err := fleet.Expand(ctx, cfg.Nodes, cfg.DNSServer, nil)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Connect, fmt.Errorf("%w: check the name's records, or dns-server", err))
 	}
-	if !expanded {
+	for _, e := range found {
+		fmt.Fprintf(d.Err, "remote-buildkit: %s: %d member(s) %v\n", e.Host, len(e.Addrs), e.Addrs)
+	}
+	if len(found) == 0 {
 		return cfg, nil
 	}
 	c := *cfg

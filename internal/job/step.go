@@ -3,7 +3,6 @@ package job
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -77,7 +76,7 @@ func ReadStep(ctx context.Context, d Deps) (*Step, error) {
 	if slices.Contains(cfg.Options, "bake") {
 		return readBake(ctx, d, cfg)
 	}
-	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
+	key := fleet.RouteKey(cfg, d.WorkDir)
 	return newStep(SingleImage, cfg, key, &image{opts: cfg.Image}), nil
 }
 
@@ -124,11 +123,7 @@ func readBake(ctx context.Context, d Deps, step *config.Config) (*Step, error) {
 		}
 		images = append(images, &image{name: t.Name, opts: cfg.Image, needs: t.Needs})
 	}
-	var rel []string
-	for _, f := range files {
-		rel = append(rel, relTo(d.WorkDir, filepath.Clean(f)))
-	}
-	return newStep(BakeImages, first, fleet.Key(first.PipelineSlug, "bake:"+strings.Join(rel, ",")), images...), nil
+	return newStep(BakeImages, first, fleet.RouteKey(step, d.WorkDir), images...), nil
 }
 
 // targetConfig merges a target's options over the step's and validates the
