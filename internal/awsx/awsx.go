@@ -7,7 +7,6 @@ package awsx
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -53,11 +52,12 @@ func Load(ctx context.Context, region, roleARN string) (aws.Config, error) {
 }
 
 // S3 returns an S3 client; with an endpoint override it uses path-style
-// addressing, which S3 emulators need.
+// addressing, which S3 emulators need. The override is the one the SDK
+// resolved from cfg (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, endpoint_url in
+// the shared config): nothing here reads the process environment.
 func S3(cfg aws.Config) *s3.Client {
-	custom := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.UsePathStyle = o.UsePathStyle || custom
+		o.UsePathStyle = o.UsePathStyle || o.BaseEndpoint != nil
 		// Objects uploaded without checksums would log an SDK debug line each.
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})

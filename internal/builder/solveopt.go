@@ -45,7 +45,7 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		return nil, errors.New("load is set but the request has no loader for the Docker engine (WithLoader)")
 	}
 	attrs := r.frontendAttrs()
-	cs := contextsync.NewSession(contextsync.Options{Mode: contextsync.Mode(r.img.ContextSync.Mode), CacheDir: r.img.ContextSync.CacheDir, Key: r.img.SessionKey})
+	cs := contextsync.NewSession(contextsync.Options{Mode: contextsync.Mode(r.img.ContextSync.Mode), CacheDir: r.img.ContextSync.CacheDir, Key: r.img.SessionKey, UserAttributes: r.img.ContextSync.GitAttributes})
 	p := &Plan{call: r.Call(), files: &pendingFiles{}, sync: cs, git: r.img.GitContext}
 	mounts, err := r.localMounts(attrs, cs)
 	if err != nil {

@@ -30,7 +30,19 @@ func (v *validator) sources(r *raw, c *Config) {
 	c.BuildArgs = v.keyValues("build-args", r.BuildArgs, true)
 	c.Labels = v.keyValues("labels", r.Labels, false)
 	c.BuildContexts = v.buildContexts(r.BuildContexts)
-	c.ContextSync = ContextSync{Mode: orDefault(r.ContextSync, "content"), CacheDir: hashCacheDir(v.env)}
+	c.ContextSync = ContextSync{Mode: orDefault(r.ContextSync, "content"), CacheDir: hashCacheDir(v.env), GitAttributes: gitAttributesFile(v.env)}
+}
+
+// gitAttributesFile is where git reads the user's attributes:
+// $XDG_CONFIG_HOME/git/attributes, else ~/.config/git/attributes.
+func gitAttributesFile(env Env) string {
+	if x := env.Get("XDG_CONFIG_HOME"); x != "" {
+		return filepath.Join(x, "git", "attributes")
+	}
+	if h := env.Get("HOME"); h != "" {
+		return filepath.Join(h, ".config", "git", "attributes")
+	}
+	return ""
 }
 
 // hashCacheDir is where the agent keeps the content ids of context files:

@@ -115,7 +115,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "auto",
-					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
 				}
 			},
 		},
@@ -138,7 +138,7 @@ func TestParseDefaults(t *testing.T) {
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "plain",
 					Insights:       true,
-					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/var/lib/buildkite-agent/.cache/remote-buildkit/hashes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/var/lib/buildkite-agent/.cache/remote-buildkit/hashes", GitAttributes: "/var/lib/buildkite-agent/.config/git/attributes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
 				}
 			},
 		},
@@ -250,7 +250,7 @@ func TestParseAllOptions(t *testing.T) {
 		MetadataFile:   filepath.Join(wd, "out/metadata.json"),
 		Timeout:        90 * time.Minute,
 		Insights:       true,
-		Image: config.Image{ContextSync: config.ContextSync{Mode: "mtime", CacheDir: "/var/cache/agent/remote-buildkit/hashes"}, Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "docker/Dockerfile.release"), Target: "release", BuildArgs: map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"}, Labels: map[string]string{
+		Image: config.Image{ContextSync: config.ContextSync{Mode: "mtime", CacheDir: "/var/cache/agent/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}, Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "docker/Dockerfile.release"), Target: "release", BuildArgs: map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"}, Labels: map[string]string{
 			"org.opencontainers.image.source": "https://github.com/org/app",
 			"team":                            "build=infra",
 		}, BuildContexts: map[string]string{
@@ -304,7 +304,7 @@ func TestParseOptionForms(t *testing.T) {
 			func(c *config.Config) any { return c.BuildArgs }, map[string]string(nil)},
 		// context-sync and the hash cache's place
 		{"context-sync defaults to content", `{}`,
-			func(c *config.Config) any { return c.ContextSync }, config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes"}},
+			func(c *config.Config) any { return c.ContextSync }, config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}},
 		{"context-sync mtime", `{"context-sync": "mtime"}`,
 			func(c *config.Config) any { return c.ContextSync.Mode }, "mtime"},
 

@@ -110,3 +110,25 @@ func TestForTarget(t *testing.T) {
 		t.Errorf("a bad target: %v", err)
 	}
 }
+
+// The user's git attributes file comes from the job's environment:
+// $XDG_CONFIG_HOME/git/attributes, else ~/.config/git/attributes.
+func TestGitAttributesFromTheJobsEnvironment(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_CONFIG_HOME": "/xdg", "HOME": "/home/a"}, "/xdg/git/attributes"},
+		{map[string]string{"HOME": "/home/a"}, "/home/a/.config/git/attributes"},
+		{map[string]string{}, ""},
+	} {
+		tt.env["BUILDKITE_PLUGIN_CONFIGURATION"] = `{"buildkit-host": "tcp://b:1"}`
+		cfg, err := config.Read(envOf(tt.env), t.TempDir(), config.Environment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.ContextSync.GitAttributes != tt.want {
+			t.Errorf("%v: GitAttributes = %q, want %q", tt.env, cfg.ContextSync.GitAttributes, tt.want)
+		}
+	}
+}

@@ -149,6 +149,10 @@ func (i Image) Clone() Image { return deepCopy(i) }
 type ContextSync struct {
 	Mode     string // content (mtimes derived from content) or mtime (real mtimes)
 	CacheDir string // the agent's hash cache; "" when neither XDG_CACHE_HOME nor HOME is set
+	// GitAttributes is the user's git attributes file git applies to the
+	// checkout ($XDG_CONFIG_HOME/git/attributes, else
+	// ~/.config/git/attributes); "" when neither is set.
+	GitAttributes string
 }
 
 // Attrs is a typed "type=...,k=v" entry (cache import/export or output).

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
 )
 
 // fileKey identifies a file's content without reading it: the same device,
@@ -191,21 +193,11 @@ func writeCache(dir string, recs []record) error {
 	return writeAtomically(filepath.Join(dir, cacheFile), buf)
 }
 
-// writeAtomically replaces path with b: a uniquely named temporary file
-// (0600) in the same directory, renamed over it.
+// writeAtomically replaces path with b, mode 0600 (atomicfile: a uniquely
+// named temporary file beside it, synced, renamed over it).
 func writeAtomically(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("hash cache: %w", err)
-	}
-	_, werr := f.Write(b)
-	if err := errors.Join(werr, f.Chmod(0o600), f.Close()); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("hash cache %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("hash cache %s: %w", path, err)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func fresh(t *testing.T) {
 // later makes every file look older than stableAfter to dir's hasher, so
 // files just written are cached.
 func later(dir string) {
-	hasherFor(dir).now = func() time.Time { return time.Now().Add(time.Minute) }
+	hasherFor(dir, "").now = func() time.Time { return time.Now().Add(time.Minute) }
 }
 
 func writeTree(t *testing.T, dir string, files map[string]string) {
@@ -234,7 +234,7 @@ func TestDockerignore(t *testing.T) {
 			t.Errorf("%s in the hash cache: %v, want %v", name, ok, want)
 		}
 	}
-	in, err := Inspect(context.Background(), dir, []string{filepath.Join(dfDir, "Dockerfile.dockerignore"), filepath.Join(dir, ".dockerignore")}, cache, "")
+	in, err := Inspect(context.Background(), dir, []string{filepath.Join(dfDir, "Dockerfile.dockerignore"), filepath.Join(dir, ".dockerignore")}, Options{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ const gitTimeout = 30 * time.Second
 // loadGit reads the index of the git work tree dir is in, keeping the
 // entries under dir. Only SHA-1 repositories: their blob ids are the ids
 // this package computes.
-func loadGit(ctx context.Context, dir string) (*gitIndex, error) {
+func loadGit(ctx context.Context, dir, userAttrs string) (*gitIndex, error) {
 	ctx, cancel := context.WithTimeout(ctx, gitTimeout)
 	defer cancel()
 	out, err := gitCmd(ctx, dir, nil, "rev-parse", "--show-object-format", "--show-toplevel", "--git-path", "index")
@@ -77,23 +77,20 @@ func loadGit(ctx context.Context, dir string) (*gitIndex, error) {
 		return nil, fmt.Errorf("%s: %w", indexPath, err)
 	}
 	g := &gitIndex{top: top, entries: entries, indexMTime: fi.ModTime().UnixNano()}
-	g.attributes = attrFiles || attributesElsewhere(ctx, dir, filepath.Dir(indexPath))
+	g.attributes = attrFiles || attributesElsewhere(ctx, dir, filepath.Dir(indexPath), userAttrs)
 	return g, nil
 }
 
 // attributesElsewhere reports whether attributes may come from outside the
 // work tree: the repository's info/attributes, core.attributesFile, the
-// user's and the system's attributes files.
-func attributesElsewhere(ctx context.Context, dir, gitDir string) bool {
+// user's (userAttrs, see Options.UserAttributes) and the system's
+// attributes files.
+func attributesElsewhere(ctx context.Context, dir, gitDir, userAttrs string) bool {
 	if cfg, _ := gitCmd(ctx, dir, nil, "config", "--get", "core.attributesFile"); len(bytes.TrimSpace(cfg)) > 0 {
 		return true
 	}
-	xdg := os.Getenv("XDG_CONFIG_HOME")
-	if xdg == "" {
-		xdg = filepath.Join(os.Getenv("HOME"), ".config")
-	}
-	for _, p := range []string{filepath.Join(gitDir, "info", "attributes"), filepath.Join(xdg, "git", "attributes"), "/etc/gitattributes"} {
-		if _, err := os.Stat(p); err == nil {
+	for _, p := range []string{filepath.Join(gitDir, "info", "attributes"), userAttrs, "/etc/gitattributes"} {
+		if _, err := os.Stat(p); p != "" && err == nil {
 			return true
 		}
 	}

@@ -37,8 +37,9 @@ func (e *entry) finish(id ID, src source, persist bool, err error) {
 // hasher resolves file identities to ids for every session of the process
 // (bake targets and split nodes share it), in front of the disk cache.
 type hasher struct {
-	dir string // the disk cache's directory; "" for none
-	now func() time.Time
+	dir       string // the disk cache's directory; "" for none
+	userAttrs string // the user's git attributes file; "" for none
+	now       func() time.Time
 
 	load sync.Once
 	disk *diskCache
@@ -60,19 +61,20 @@ var (
 )
 
 // hasherFor is the process's hasher for the cache directory dir.
-func hasherFor(dir string) *hasher {
+// userAttrs is the user's git attributes file (Options.UserAttributes).
+func hasherFor(dir, userAttrs string) *hasher {
 	hashersMu.Lock()
 	defer hashersMu.Unlock()
 	h := hashers[dir]
 	if h == nil {
-		h = newHasher(dir)
+		h = newHasher(dir, userAttrs)
 		hashers[dir] = h
 	}
 	return h
 }
 
-func newHasher(dir string) *hasher {
-	return &hasher{dir: dir, now: time.Now, live: map[fileKey]*entry{}, touched: map[string]bool{}, gits: map[string]*gitOnce{}}
+func newHasher(dir, userAttrs string) *hasher {
+	return &hasher{dir: dir, userAttrs: userAttrs, now: time.Now, live: map[fileKey]*entry{}, touched: map[string]bool{}, gits: map[string]*gitOnce{}}
 }
 
 func (h *hasher) cache() *diskCache {
@@ -146,7 +148,7 @@ func (h *hasher) git(ctx context.Context, root string) *gitIndex {
 	}
 	h.mu.Unlock()
 	g.once.Do(func() {
-		idx, err := loadGit(ctx, root)
+		idx, err := loadGit(ctx, root, h.userAttrs)
 		if err == nil {
 			g.idx = idx
 		}

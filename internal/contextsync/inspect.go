@@ -19,8 +19,10 @@ type Inspection struct {
 }
 
 // Inspect walks dir as a build does (the first existing ignore file of
-// ignore applied) without hashing anything.
-func Inspect(ctx context.Context, dir string, ignore []string, cacheDir, key string) (*Inspection, error) {
+// ignore applied) without hashing anything; opt is the build's (its Mode
+// is not used).
+func Inspect(ctx context.Context, dir string, ignore []string, opt Options) (*Inspection, error) {
+	cacheDir, key := opt.CacheDir, opt.Key
 	excludes, used, err := readIgnore(ignore)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", used, err)
@@ -44,7 +46,7 @@ func Inspect(ctx context.Context, dir string, ignore []string, cacheDir, key str
 	if err != nil {
 		return nil, fmt.Errorf("walk %s: %w", dir, err)
 	}
-	in.Git = gitClean(ctx, root, unknown)
+	in.Git = gitClean(ctx, root, unknown, opt.UserAttributes)
 	if in.Last, err = ReadLast(cacheDir, key); err != nil {
 		return nil, err
 	}
@@ -52,11 +54,11 @@ func Inspect(ctx context.Context, dir string, ignore []string, cacheDir, key str
 }
 
 // gitClean counts the files whose id git's index gives.
-func gitClean(ctx context.Context, root string, files []walked) int64 {
+func gitClean(ctx context.Context, root string, files []walked, userAttrs string) int64 {
 	if len(files) == 0 {
 		return 0
 	}
-	h := newHasher("")
+	h := newHasher("", userAttrs)
 	for i := range files {
 		files[i].e, _ = h.entry(files[i].st.key)
 	}

@@ -39,6 +39,10 @@ type Options struct {
 	Mode     Mode
 	CacheDir string // the agent's hash cache directory; "" for none
 	Key      string // the build's shared session key: the last sync's stats are kept under it
+	// UserAttributes is the user's git attributes file
+	// ($XDG_CONFIG_HOME/git/attributes, else ~/.config/git/attributes; ""
+	// for none): when it exists git's index ids are not trusted.
+	UserAttributes string
 }
 
 // Dir is one local directory a session serves.
@@ -89,7 +93,7 @@ func NewSession(opt Options) *Session {
 		opt.Mode = Content
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Session{opt: opt, h: hasherFor(opt.CacheDir), ctx: ctx, cancel: cancel, mounts: map[string]*mount{}}
+	return &Session{opt: opt, h: hasherFor(opt.CacheDir, opt.UserAttributes), ctx: ctx, cancel: cancel, mounts: map[string]*mount{}}
 }
 
 // Mount serves d: an FS for SolveOpt.LocalMounts that counts what the daemon

@@ -24,7 +24,7 @@ func (r *Runner) checkContext(ctx context.Context, s *state) Check {
 		return skip("context directory %s does not exist (yet)", cfg.ContextDir)
 	}
 	ignore := []string{cfg.Dockerfile + ".dockerignore", filepath.Join(cfg.ContextDir, ".dockerignore")}
-	in, err := contextsync.Inspect(ctx, cfg.ContextDir, ignore, cfg.ContextSync.CacheDir, cfg.SessionKey)
+	in, err := contextsync.Inspect(ctx, cfg.ContextDir, ignore, contextsync.Options{CacheDir: cfg.ContextSync.CacheDir, Key: cfg.SessionKey, UserAttributes: cfg.ContextSync.GitAttributes})
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return warn(fmt.Sprintf("walking %s took longer than the check's time limit", cfg.ContextDir),
 			"a context this large is slow for every build: narrow it with .dockerignore or a smaller context directory")
