@@ -73,9 +73,9 @@ func slowestTable(b *strings.Builder, slow []Step) {
 		case s.Cached:
 			note = " cached "
 		}
-		fmt.Fprintf(b, "| %s |", markdown.Cell(Truncate(s.Name, 90)))
+		fmt.Fprintf(b, "| %s |", markdown.Inline(Truncate(s.Name, 90)))
 		if lanes {
-			fmt.Fprintf(b, " %s |", markdown.Cell(s.Lane))
+			fmt.Fprintf(b, " %s |", markdown.Inline(s.Lane))
 		}
 		fmt.Fprintf(b, " %s |%s|\n", FormatDuration(s.Duration()), note)
 	}

@@ -123,7 +123,7 @@ func (p *publisher) annotate(step *Step, title string, buildErr error, took time
 		body += report.Success("target "+im.name, im.res, step.Redact) + "\n"
 		if im.ins.record != "" {
 			if art := p.upload("build record", im.ins.record); art != "" {
-				body += fmt.Sprintf(":package: Build record of %s: %s (%s)\n\n", markdown.Code(im.name), markdown.Code(art), markdown.Code(insights.ImportCommand(art)))
+				body += fmt.Sprintf(":package: Build record of %s: %s (%s)\n\n", markdown.Inline(im.name), markdown.Code(art), markdown.Code(insights.ImportCommand(art)))
 			}
 		}
 	}

@@ -1,16 +1,24 @@
 // Package markdown is the one place text from a build (step names, errors,
-// log lines, target names, references) is put into an annotation: always as
-// code, so that no link, image, HTML or emphasis in it renders.
+// log lines, target names) is put into an annotation, so that nothing in it
+// renders as a link, an image, HTML or emphasis: it always shows as code.
 //
-// A code span or a fenced block is literal in CommonMark and GFM: no inline
-// parsing, no entity decoding, no autolinks. The only ways out are the
-// closing backticks, which are chosen longer than any backtick run in the
-// text, and (in a table) a pipe or a line break, which Cell escapes.
+//   - Free text from the build goes in as HTML, every character HTML or
+//     Markdown could act on written as an entity: Block, a <pre> block (an
+//     HTML block, which Markdown leaves alone: no links, no autolinks), and
+//     Inline, a <code> element whose text holds no ASCII punctuation at all
+//     (nothing for a Markdown or autolink rule to start on; entities never
+//     make structure). The rendered text is the original; the annotation's
+//     source holds no "](http" or "<img" of the build's.
+//   - Values the plugin has validated (image references, digests,
+//     platforms) and its own words go in as code spans (Code, Cell), whose
+//     backtick fence is longer than any backtick run inside, or as entity-
+//     escaped text (Text).
 package markdown
 
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Code is s as one inline code span ("" for empty text). Line breaks become
@@ -33,13 +41,34 @@ func Cell(s string) string {
 	return strings.ReplaceAll(Code(s), "|", `\|`)
 }
 
-// Block is lines as a fenced code block (ending with a newline), its fence
-// longer than any backtick or tilde run in them.
+// Block is lines as a <pre> block (an HTML block of its own lines, ending
+// with a newline): &, <, > and the link brackets are entities, so neither
+// HTML nor Markdown in them acts and "</pre>" can't end it early.
 func Block(lines []string) string {
 	text := strings.Join(lines, "\n")
 	text = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(text)
-	fence := strings.Repeat("`", max(3, longestRun(text, '`')+1))
-	return fence + "\n" + text + "\n" + fence + "\n"
+	return "<pre>\n" + blockEscaper.Replace(text) + "\n</pre>\n"
+}
+
+var blockEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "[", "&#91;", "]", "&#93;", "(", "&#40;", ")", "&#41;")
+
+// Inline is s as a <code> element for running text or a table cell: every
+// ASCII punctuation character is a numeric entity, line breaks are spaces.
+func Inline(s string) string {
+	var b strings.Builder
+	b.WriteString("<code>")
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r':
+			b.WriteByte(' ')
+		case r < 0x80 && unicode.IsPunct(r) || r < 0x80 && unicode.IsSymbol(r):
+			fmt.Fprintf(&b, "&#%d;", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteString("</code>")
+	return b.String()
 }
 
 // longestRun is the length of the longest run of c in s.

@@ -1,6 +1,8 @@
 package markdown
 
 import (
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -62,19 +64,45 @@ func TestCellEscapesPipes(t *testing.T) {
 	}
 }
 
-func TestBlockFenceLongerThanContent(t *testing.T) {
-	lines := []string{"[x](http://evil)", "```", "<img src=x>", "````` five"}
-	got := Block(lines)
-	fence := "``````"
-	if !strings.HasPrefix(got, fence+"\n") || !strings.HasSuffix(got, "\n"+fence+"\n") {
-		t.Fatalf("Block = %q, want the fence %q", got, fence)
+// html is what a browser shows for escaped text: the entities decoded.
+func html(s string) string {
+	return regexp.MustCompile(`&#(\d+);`).ReplaceAllStringFunc(
+		strings.NewReplacer("&lt;", "<", "&gt;", ">").Replace(s),
+		func(e string) string {
+			var n int
+			fmt.Sscanf(e, "&#%d;", &n)
+			return string(rune(n))
+		})
+}
+
+func TestBlockIsOnePreBlock(t *testing.T) {
+	got := Block(hostile)
+	if !strings.HasPrefix(got, "<pre>\n") || !strings.HasSuffix(got, "\n</pre>\n") || strings.Count(got, "</pre>") != 1 {
+		t.Fatalf("Block is not one <pre> block: %q", got)
 	}
-	inner := strings.TrimSuffix(strings.TrimPrefix(got, fence+"\n"), "\n"+fence+"\n")
-	if inner != strings.Join(lines, "\n") {
-		t.Errorf("Block content %q", inner)
+	for _, bad := range []string{"](http", "<img", "<a ", "</code>"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("Block holds %q: %q", bad, got)
+		}
 	}
-	if Block([]string{"plain"}) != "```\nplain\n```\n" {
-		t.Errorf("Block(plain) = %q", Block([]string{"plain"}))
+	inner := strings.TrimSuffix(strings.TrimPrefix(got, "<pre>\n"), "\n</pre>\n")
+	want := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(strings.Join(hostile, "\n"))
+	if shown := strings.ReplaceAll(html(inner), "&amp;", "&"); shown != want {
+		t.Errorf("Block shows %q, want %q", shown, want)
+	}
+}
+
+func TestInlineHasNoPunctuation(t *testing.T) {
+	for _, s := range hostile {
+		got := Inline(s)
+		inner := strings.TrimSuffix(strings.TrimPrefix(got, "<code>"), "</code>")
+		if strings.ContainsAny(strings.ReplaceAll(strings.ReplaceAll(inner, "&#", ""), ";", ""), "[]()<>`|*_~!:/.@\n\r&#") {
+			t.Errorf("Inline(%q) = %q keeps punctuation", s, got)
+		}
+		want := strings.NewReplacer("\r\n", "  ", "\n", " ", "\r", " ").Replace(s)
+		if shown := html(inner); shown != want {
+			t.Errorf("Inline(%q) shows %q", s, shown)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package report renders a build's outcome as the Buildkite annotation.
 // Everything from the build (references, step names, errors, log lines) is
-// redacted of secret values and rendered as code (internal/markdown).
+// redacted of secret values and rendered as code (internal/markdown): free
+// text as escaped HTML code, validated values as code spans.
 package report
 
 import (
@@ -15,35 +16,36 @@ import (
 
 // Success is the annotation body of a finished build.
 func Success(title string, r *builder.Result, red *redact.Redactor) string {
-	cell := func(s string) string { return markdown.Cell(red.String(s)) }
+	ref := func(s string) string { return markdown.Cell(red.String(s)) } // validated references and digests
+	text := func(s string) string { return markdown.Inline(red.String(s)) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "#### :white_check_mark: %s\n\n", markdown.Text(red.String(title)))
 	b.WriteString("| | |\n|---|---|\n")
 	if len(r.Pushed) > 0 {
 		refs := make([]string, len(r.Pushed))
 		for i, p := range r.Pushed {
-			refs[i] = cell(strings.SplitN(p, "@", 2)[0])
+			refs[i] = ref(strings.SplitN(p, "@", 2)[0])
 		}
 		fmt.Fprintf(&b, "| Pushed | %s |\n", strings.Join(refs, "<br>"))
 	} else if len(r.Tags) > 0 {
 		refs := make([]string, len(r.Tags))
 		for i, t := range r.Tags {
-			refs[i] = cell(t)
+			refs[i] = ref(t)
 		}
 		fmt.Fprintf(&b, "| Tags (not pushed) | %s |\n", strings.Join(refs, "<br>"))
 	}
 	if r.Digest != "" {
-		fmt.Fprintf(&b, "| Digest | %s |\n", cell(r.Digest))
+		fmt.Fprintf(&b, "| Digest | %s |\n", ref(r.Digest))
 	}
 	if len(r.Platforms) > 0 {
-		fmt.Fprintf(&b, "| Platforms | %s |\n", cell(strings.Join(r.Platforms, ", ")))
+		fmt.Fprintf(&b, "| Platforms | %s |\n", text(strings.Join(r.Platforms, ", ")))
 	}
 	fmt.Fprintf(&b, "| Duration | %.1f s |\n", r.Seconds)
 	fmt.Fprintf(&b, "| Cache | %d of %d steps cached |\n", r.CachedSteps, r.Steps)
 	if r.Context != nil {
-		fmt.Fprintf(&b, "| Context | %s |\n", cell(r.Context.String()))
+		fmt.Fprintf(&b, "| Context | %s |\n", text(r.Context.String()))
 	}
-	fmt.Fprintf(&b, "| BuildKit | %s at %s |\n", cell(r.DaemonVersion), cell(r.Host))
+	fmt.Fprintf(&b, "| BuildKit | %s at %s |\n", text(r.DaemonVersion), text(r.Host))
 	return b.String()
 }
 
@@ -54,7 +56,7 @@ func Failure(title string, err error, red *redact.Redactor) string {
 	fmt.Fprintf(&b, "#### :x: %s\n\n", markdown.Text(red.String(title)))
 	var se *builder.StepError
 	if errors.As(err, &se) {
-		fmt.Fprintf(&b, "Failed step: %s\n\n", markdown.Code(red.String(se.Step)))
+		b.WriteString("Failed step:\n" + markdown.Block([]string{red.String(se.Step)}) + "\n")
 		if len(se.Log) > 0 {
 			b.WriteString(markdown.Block(red.Strings(se.Log)) + "\n")
 		}
