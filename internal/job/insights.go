@@ -143,7 +143,7 @@ func (t *tracker) publicRecord(ctx context.Context, sources []insights.RecordSou
 	case err != nil:
 		return &secretInRecord{fmt.Sprintf("it could not be checked for secret values (%v)", err)}
 	case name != "":
-		return &secretInRecord{fmt.Sprintf("the build's log or trace holds the value of %s, which the record can't be rewritten without (pass secrets with secrets:, never build-args)", name)}
+		return &secretInRecord{fmt.Sprintf("its log, trace or attestations (copied from the daemon as they are) hold the value of %s; pass secrets with secrets:, never build-args", name)}
 	}
 	_, err = w.Write(buf.Bytes())
 	return err
