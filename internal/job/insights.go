@@ -115,8 +115,8 @@ func (t *tracker) exportRecord(ctx context.Context, d Deps) {
 	var secret *secretInRecord
 	switch {
 	case errors.As(err, &secret):
-		warnf(d.Err, "build record not uploaded: %v", err)
-		t.note = "The build record is not uploaded: " + err.Error()
+		warnf(d.Err, "build record not uploaded: %v", secret)
+		t.note = "The build record is not uploaded: " + secret.Error()
 	case errors.Is(err, insights.ErrNoHistory):
 		t.note = noHistoryNotes
 	case err != nil:

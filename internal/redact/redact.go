@@ -67,14 +67,14 @@ type Redactor struct {
 // build args of every image, judged by patterns.
 func New(patterns []string, environ []string, buildArgs ...map[string]string) *Redactor {
 	r := &Redactor{values: map[string]string{}}
-	for _, kv := range environ {
-		name, value, _ := strings.Cut(kv, "=")
-		r.consider(patterns, name, value)
-	}
-	for _, args := range buildArgs {
+	for _, args := range buildArgs { // first: a value is named after its build arg
 		for _, name := range slices.Sorted(maps.Keys(args)) {
 			r.consider(patterns, "build arg "+name, args[name])
 		}
+	}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		r.consider(patterns, name, value)
 	}
 	r.build()
 	return r

@@ -104,6 +104,9 @@ func TestPublishSecretBuildArgs(t *testing.T) {
 		t.Fatalf("job exited %d:\n%s", r.code, r.out)
 	}
 	noSecret(t, j, r)
+	if strings.Contains(r.out, "was not given the build's secret values") {
+		t.Errorf("buildkite-agent redactor add failed:\n%s", r.out)
+	}
 	_, uploaded := j.artifacts()
 	for _, p := range []string{timelineArtifact, "remote-buildkit-metadata.json"} {
 		if uploaded[p] == nil {
@@ -137,6 +140,7 @@ func TestPublishFailingBuildAnnotation(t *testing.T) {
 	}
 	noSecret(t, j, r)
 	body := j.oneAnnotation(t, "error")
+	t.Logf("annotation:\n%s", body)
 	for _, bad := range []string{"](http", "<img src=x", "<img src=\"x"} {
 		if strings.Contains(body, bad) {
 			t.Errorf("the annotation holds %q from the build's output:\n%s", bad, body)
