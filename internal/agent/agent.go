@@ -5,6 +5,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -66,4 +67,18 @@ func (a *Agent) UploadArtifact(ctx context.Context, path string) error {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// AddRedactions asks the agent to redact values from the rest of the job
+// log (buildkite-agent redactor add, through the job API).
+func (a *Agent) AddRedactions(ctx context.Context, values []string) error {
+	m := make(map[string]string, len(values))
+	for i, v := range values {
+		m[fmt.Sprintf("value%d", i)] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, string(b), "redactor", "add", "--format", "json")
 }

@@ -15,7 +15,11 @@ func (v *validator) reporting(r *raw, c *Config) {
 	}
 	c.Insights = v.env.Get("BUILDKITE") != ""
 	if r.Insights != nil {
-		c.Insights = *r.Insights
+		var obj struct {
+			Record bool `json:"record"`
+		}
+		off, _ := switchOrObject(r.Insights, &obj) // shape checked by the schema
+		c.Insights, c.InsightsRecord = !off, obj.Record
 	}
 	if r.Provenance.Set {
 		val := r.Provenance.Value

@@ -62,7 +62,7 @@ type raw struct {
 	Retries             *int                    `json:"retries"`
 	MaxLoadFactor       *float64                `json:"max-load-factor"`
 	DNSServer           string                  `json:"dns-server"`
-	Insights            *bool                   `json:"insights"`
+	Insights            json.RawMessage         `json:"insights"` // true/false, or {record} (on)
 	Load                bool                    `json:"load"`
 	Call                string                  `json:"call"`
 	Annotations         lineList                `json:"annotations"`

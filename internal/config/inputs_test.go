@@ -98,6 +98,9 @@ func TestParseInputs(t *testing.T) {
 		{"insights default off outside Buildkite", `{}`, nil, func(c *config.Config) any { return c.Insights }, false},
 		{"insights default on in Buildkite", `{}`, map[string]string{"BUILDKITE": "true"}, func(c *config.Config) any { return c.Insights }, true},
 		{"insights off in Buildkite", `{"insights": false}`, map[string]string{"BUILDKITE": "true"}, func(c *config.Config) any { return c.Insights }, false},
+		{"insights record off by default", `{"insights": true}`, nil, func(c *config.Config) any { return [2]bool{c.Insights, c.InsightsRecord} }, [2]bool{true, false}},
+		{"insights record asked", `{"insights": {"record": true}}`, nil, func(c *config.Config) any { return [2]bool{c.Insights, c.InsightsRecord} }, [2]bool{true, true}},
+		{"insights object without record", `{"insights": {}}`, map[string]string{"BUILDKITE": "true"}, func(c *config.Config) any { return [2]bool{c.Insights, c.InsightsRecord} }, [2]bool{true, false}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,6 +55,8 @@ type Config struct {
 	MetaData MetaData
 	Artifact bool
 	Insights bool // per-step timings in the metadata file and the annotation
+	// InsightsRecord uploads the daemon's build record (insights: {record: true}).
+	InsightsRecord bool
 
 	Progress     string
 	MetadataFile string // absolute, "" for none

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/markdown"
 )
 
 // RecordInfo is the build record uploaded as an artifact.
@@ -27,7 +29,7 @@ func ImportCommand(file string) string {
 func Markdown(title string, steps []Step, svgArtifact string, record *RecordInfo) string {
 	var b strings.Builder
 	if title != "" {
-		fmt.Fprintf(&b, "#### :bar_chart: %s\n\n", mdText(title))
+		fmt.Fprintf(&b, "#### :bar_chart: %s\n\n", markdown.Text(title))
 	}
 	if svgArtifact != "" {
 		fmt.Fprintf(&b, "<img src=\"%s\" alt=\"build timeline\">\n\n", artifactURL(svgArtifact))
@@ -43,8 +45,8 @@ func Markdown(title string, steps []Step, svgArtifact string, record *RecordInfo
 	slowestTable(&b, s.Slowest)
 	if record != nil && record.Artifact != "" {
 		file := path.Base(record.Artifact)
-		fmt.Fprintf(&b, ":package: Build record: [%s](%s) — open it in Docker Desktop: `%s`\n",
-			mdText(file), artifactURL(record.Artifact), mdCode(ImportCommand(file)))
+		fmt.Fprintf(&b, ":package: Build record: [%s](%s) — open it in Docker Desktop: %s\n",
+			markdown.Code(file), artifactURL(record.Artifact), markdown.Code(ImportCommand(file)))
 	}
 	return b.String()
 }
@@ -71,9 +73,9 @@ func slowestTable(b *strings.Builder, slow []Step) {
 		case s.Cached:
 			note = " cached "
 		}
-		fmt.Fprintf(b, "| `%s` |", mdCode(Truncate(s.Name, 90)))
+		fmt.Fprintf(b, "| %s |", markdown.Inline(Truncate(s.Name, 90)))
 		if lanes {
-			fmt.Fprintf(b, " %s |", mdText(s.Lane))
+			fmt.Fprintf(b, " %s |", markdown.Inline(s.Lane))
 		}
 		fmt.Fprintf(b, " %s |%s|\n", FormatDuration(s.Duration()), note)
 	}
@@ -88,15 +90,4 @@ func artifactURL(p string) string {
 		parts[i] = url.PathEscape(s)
 	}
 	return "artifact://" + strings.Join(parts, "/")
-}
-
-// mdCode keeps text inside a code span of a table cell.
-func mdCode(s string) string {
-	return strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s)
-}
-
-// mdText keeps text from starting HTML, breaking a table or a line.
-func mdText(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", `\|`, "\n", " ", "\r", " ",
-		"*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "`", "'").Replace(s)
 }

@@ -27,10 +27,10 @@ func TestMarkdown(t *testing.T) {
 				"#### :bar_chart: Build &lt;web&gt;\n",
 				`<img src="artifact://insights/timeline%20%28web%29.svg" alt="build timeline">`,
 				"**Wall time** 7.0s · **Cache** 1 of 4 steps cached (10ms in cached steps, 7.0s in executed steps) · **Context** 3.0 MiB transferred",
-				"| Slowest steps | Duration | |\n|---|--:|---|\n| `[build 1/2] RUN echo 'a\\|b' 'x' <script>` | 4.0s | |\n",
-				"| `[build 2/2] RUN false` | 2.0s | :x: failed |\n",
-				"| `[base 1/1] FROM busybox` | 10ms | cached |\n",
-				"[web build.dockerbuild](artifact://insights/web%20build.dockerbuild)",
+				"| Slowest steps | Duration | |\n|---|--:|---|\n| <code>&#91;build 1&#47;2&#93; RUN echo &#39;a&#124;b&#39; &#96;x&#96; &#60;script&#62;</code> | 4.0s | |\n",
+				"| <code>&#91;build 2&#47;2&#93; RUN false</code> | 2.0s | :x: failed |\n",
+				"| <code>&#91;base 1&#47;1&#93; FROM busybox</code> | 10ms | cached |\n",
+				"[`web build.dockerbuild`](artifact://insights/web%20build.dockerbuild)",
 				"`docker buildx history import < web build.dockerbuild`",
 			},
 		},
@@ -41,7 +41,7 @@ func TestMarkdown(t *testing.T) {
 		},
 		{
 			name: "lanes", steps: exampleBuild(),
-			want: []string{"| Slowest steps | Lane | Duration | |\n", "| linux/arm64 | 14s | |\n", "**Context** 96.0 MiB transferred"},
+			want: []string{"| Slowest steps | Lane | Duration | |\n", "| <code>linux&#47;arm64</code> | 14s | |\n", "**Context** 96.0 MiB transferred"},
 		},
 		{
 			name: "no steps", want: []string{"**Cache** 0 of 0 steps cached"}, absent: []string{"| Slowest"},

@@ -38,6 +38,16 @@ func ExportRecord(ctx context.Context, c *client.Client, ref string, w io.Writer
 // ExportRecords writes several builds' records (a build split across nodes)
 // as one bundle.
 func ExportRecords(ctx context.Context, srcs []RecordSource, w io.Writer) error {
+	return ExportScrubbed(ctx, srcs, w, nil)
+}
+
+// ExportScrubbed is ExportRecords with every text of the records' own
+// fields (frontend attributes with the build args, exporter attributes,
+// the error's message) passed through scrub, and the error's details (binary
+// protos that can't be checked) dropped. The blobs the bundle copies from
+// the daemon (log, trace, attestations) are unchanged: check the bundle
+// with FindInBundle before publishing it.
+func ExportScrubbed(ctx context.Context, srcs []RecordSource, w io.Writer, scrub func(string) string) error {
 	if len(srcs) == 0 {
 		return errors.New("build record: no build to export")
 	}
@@ -48,6 +58,9 @@ func ExportRecords(ctx context.Context, srcs []RecordSource, w io.Writer) error 
 		rec, err := fetchRecord(ctx, src.Client, src.Ref)
 		if err != nil {
 			return fmt.Errorf("build record %s: %w", src.Ref, err)
+		}
+		if scrub != nil {
+			scrubRecord(rec, scrub)
 		}
 		records = append(records, &bundle.Record{BuildHistoryRecord: rec, DefaultPlatform: defaultPlatform(ctx, src.Client)})
 		if !seen[src.Client] {

@@ -32,6 +32,7 @@ func Build(ctx context.Context, d Deps) error {
 	case RunCommand, OtherPluginRuns:
 		return runCommand(d, step)
 	}
+	useRedaction(ctx, d, step)
 	start := time.Now()
 	err = run(ctx, d, step)
 	publish(context.WithoutCancel(ctx), d, step, err, time.Since(start))

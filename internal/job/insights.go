@@ -1,6 +1,7 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
+	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 )
 
 // Where the job writes the timeline picture and the build record before
@@ -33,8 +35,10 @@ const (
 // the metadata file and the annotation's text) and, with insights on, the
 // daemon's history records of the last attempt (the .dockerbuild bundle).
 type tracker struct {
-	on      bool   // picture and record (the insights option)
-	lane    string // a bake target's name: its lanes and record file
+	on      bool             // the picture (the insights option)
+	keep    bool             // the build record (insights: {record: true})
+	red     *redact.Redactor // the step's secret values
+	lane    string           // a bake target's name: its lanes and record file
 	mu      sync.Mutex
 	recs    []*insights.Recorder
 	sources []insights.RecordSource
@@ -90,13 +94,16 @@ func (t *tracker) steps() []insights.Step {
 }
 
 // exportRecord writes the daemons' history records of this attempt into
-// one .dockerbuild bundle while their clients are still open. Best effort:
-// a daemon without history is a note in the annotation, never a failure.
+// one .dockerbuild bundle while their clients are still open, when the
+// step asks for it. Best effort: a daemon without history is a note in the
+// annotation, never a failure. The records' own fields are redacted; a
+// bundle whose copied blobs (log, trace, attestations) still hold a secret
+// value is not written at all.
 func (t *tracker) exportRecord(ctx context.Context, d Deps) {
 	t.mu.Lock()
 	sources := append([]insights.RecordSource(nil), t.sources...)
 	t.mu.Unlock()
-	if !t.on || len(sources) == 0 {
+	if !t.on || !t.keep || len(sources) == 0 {
 		return
 	}
 	name := recordFile
@@ -104,8 +111,12 @@ func (t *tracker) exportRecord(ctx context.Context, d Deps) {
 		name = "build-" + config.SafeFileName(t.lane) + ".dockerbuild"
 	}
 	path := filepath.Join(d.WorkDir, insightsDir, name)
-	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return insights.ExportRecords(ctx, sources, w) })
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return t.publicRecord(ctx, sources, w) })
+	var secret *secretInRecord
 	switch {
+	case errors.As(err, &secret):
+		warnf(d.Err, "build record not uploaded: %v", secret)
+		t.note = "The build record is not uploaded: " + secret.Error()
 	case errors.Is(err, insights.ErrNoHistory):
 		t.note = noHistoryNotes
 	case err != nil:
@@ -115,6 +126,29 @@ func (t *tracker) exportRecord(ctx context.Context, d Deps) {
 	}
 }
 
+// secretInRecord: a bundle that can't be published as it is.
+type secretInRecord struct{ what string }
+
+func (e *secretInRecord) Error() string { return e.what }
+
+// publicRecord exports the records redacted into w, or nothing (an error)
+// when the bundle still holds a secret value or can't be checked.
+func (t *tracker) publicRecord(ctx context.Context, sources []insights.RecordSource, w io.Writer) error {
+	var buf bytes.Buffer
+	if err := insights.ExportScrubbed(ctx, sources, &buf, t.red.String); err != nil {
+		return err
+	}
+	name, err := insights.FindInBundle(buf.Bytes(), t.red.Find)
+	switch {
+	case err != nil:
+		return &secretInRecord{fmt.Sprintf("it could not be checked for secret values (%v)", err)}
+	case name != "":
+		return &secretInRecord{fmt.Sprintf("its log, trace or attestations (copied from the daemon as they are) hold the value of %s; pass secrets with secrets:, never build-args", name)}
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
 // timeline renders the steps as the SVG picture; "" when there is none.
 func (t *tracker) timeline(d Deps, title string) (string, error) {
 	steps := t.steps()
@@ -122,8 +156,8 @@ func (t *tracker) timeline(d Deps, title string) (string, error) {
 		return "", nil
 	}
 	path := filepath.Join(d.WorkDir, insightsDir, timelineFile)
-	svg := insights.RenderSVG(steps, insights.SVGOptions{Title: title})
-	return path, atomicfile.WriteFile(path, svg, 0o644)
+	svg := insights.RenderSVG(redactSteps(t.red, steps), insights.SVGOptions{Title: t.red.String(title)})
+	return path, atomicfile.WriteFile(path, []byte(t.red.String(string(svg))), 0o644)
 }
 
 // insightsOf is the metadata file's view of the steps.

@@ -31,6 +31,7 @@ type Deps struct {
 	Dial     fleet.Dial                   // connects to one daemon
 	LookPath func(string) (string, error) // finds buildctl and buildkite-agent
 	Exec     func(argv []string) error    // replaces the process with argv (buildx mode's step command)
+	Environ  func() []string              // the whole environment, "NAME=value" (which values are secret)
 }
 
 // FromProcess is the Deps of the running binary.
@@ -39,7 +40,7 @@ func FromProcess(env config.Env, out, errOut io.Writer) (Deps, error) {
 	if err != nil {
 		return Deps{}, exitcode.With(exitcode.Internal, err)
 	}
-	return Deps{Env: env, WorkDir: wd, Out: out, Err: errOut, Now: time.Now, Dial: fleet.Connect, LookPath: exec.LookPath}, nil
+	return Deps{Env: env, WorkDir: wd, Out: out, Err: errOut, Now: time.Now, Dial: fleet.Connect, LookPath: exec.LookPath, Environ: os.Environ}, nil
 }
 
 // Load reads the plugin configuration from the job's environment and

@@ -37,6 +37,7 @@ func writeMetadataFile(path string, step *Step) error {
 	if err != nil {
 		return err
 	}
+	b = []byte(step.Redact.String(string(b))) // step names hold build args
 	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("metadata-file %s: %w", path, err)
 	}

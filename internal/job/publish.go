@@ -10,6 +10,8 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
+	"github.com/remote-buildkit/remote-buildkit/internal/markdown"
+	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 	"github.com/remote-buildkit/remote-buildkit/internal/report"
 )
 
@@ -30,7 +32,7 @@ func publish(ctx context.Context, d Deps, step *Step, buildErr error, took time.
 	if step.Kind != BakeImages {
 		title = "remote-buildkit: " + relTo(d.WorkDir, step.Images[0].opts.Dockerfile)
 	}
-	all := &tracker{on: cfg.Insights}
+	all := &tracker{on: cfg.Insights, red: step.Redact}
 	for _, im := range step.Images {
 		all.recs = append(all.recs, im.ins.recs...)
 	}
@@ -45,7 +47,7 @@ func publish(ctx context.Context, d Deps, step *Step, buildErr error, took time.
 		}
 		return
 	}
-	p := &publisher{ctx: ctx, d: d, a: a}
+	p := &publisher{ctx: ctx, d: d, a: a, red: step.Redact}
 	if cfg.Annotate {
 		p.annotate(step, title, buildErr, took, p.insights(svg, all, step))
 	}
@@ -65,6 +67,7 @@ type publisher struct {
 	ctx context.Context
 	d   Deps
 	a   *agent.Agent
+	red *redact.Redactor
 }
 
 // upload uploads a file of the working directory, warning when it can't;
@@ -92,10 +95,10 @@ func (p *publisher) insights(svg string, all *tracker, step *Step) string {
 			record = &insights.RecordInfo{Artifact: art}
 		}
 	}
-	body := insights.Markdown("", all.steps(), svgArtifact, record)
+	body := insights.Markdown("", redactSteps(step.Redact, all.steps()), svgArtifact, record)
 	for _, im := range step.Images {
 		if all.on && im.ins.note != "" {
-			body += "\n" + im.ins.note + "\n"
+			body += "\n" + markdown.Text(step.Redact.String(im.ins.note)) + "\n"
 			break
 		}
 	}
@@ -107,24 +110,26 @@ func (p *publisher) insights(svg string, all *tracker, step *Step) string {
 func (p *publisher) annotate(step *Step, title string, buildErr error, took time.Duration, insightsBody string) {
 	style, body := "success", ""
 	if buildErr != nil {
-		style, body = "error", report.Failure(title+" failed after "+took.Round(100*time.Millisecond).String(), buildErr)
+		style, body = "error", report.Failure(title+" failed after "+took.Round(100*time.Millisecond).String(), buildErr, step.Redact)
 	}
 	for _, im := range step.Images {
 		if im.res == nil {
 			continue
 		}
 		if step.Kind != BakeImages {
-			body += report.Success(title, im.res)
+			body += report.Success(title, im.res, step.Redact)
 			continue
 		}
-		body += report.Success("target "+im.name, im.res) + "\n"
+		body += report.Success("target "+im.name, im.res, step.Redact) + "\n"
 		if im.ins.record != "" {
 			if art := p.upload("build record", im.ins.record); art != "" {
-				body += fmt.Sprintf(":package: Build record of %s: `%s` (`%s`)\n\n", im.name, art, insights.ImportCommand(art))
+				body += fmt.Sprintf(":package: Build record of %s: %s (%s)\n\n", markdown.Inline(im.name), markdown.Code(art), markdown.Code(insights.ImportCommand(art)))
 			}
 		}
 	}
-	if err := p.a.Annotate(p.ctx, style, AnnotationContext, body+"\n"+insightsBody); err != nil {
+	// The parts redacted their inputs before rendering; this catches a value
+	// in a form only the rendered text shows.
+	if err := p.a.Annotate(p.ctx, style, AnnotationContext, step.Redact.String(body+"\n"+insightsBody)); err != nil {
 		warnf(p.d.Err, "annotation not posted: %v", err)
 	}
 }
@@ -146,6 +151,7 @@ func (p *publisher) metaData(step *Step) {
 }
 
 func (p *publisher) setMetaData(md config.MetaData, digest string, tags []string) {
+	digest = p.red.String(digest)
 	if err := p.a.SetMetaData(p.ctx, md.Key, digest); err != nil {
 		warnf(p.d.Err, "meta-data %s not set: %v", md.Key, err)
 	} else {

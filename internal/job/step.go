@@ -11,6 +11,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 )
 
 // Kind is what a step asks for.
@@ -41,6 +42,9 @@ type Step struct {
 	// (RunCommand); OtherPlugin names the plugin that runs it (OtherPluginRuns).
 	Command     []string
 	OtherPlugin string
+	// Redact holds the step's secret values, which nothing published may
+	// show (set once by useRedaction before the build; nil redacts nothing).
+	Redact *redact.Redactor
 }
 
 // image is one image of the step: its validated options and, once built,
@@ -85,7 +89,7 @@ func newStep(kind Kind, cfg *config.Config, key string, images ...*image) *Step 
 	step := *cfg
 	step.Image = config.Image{}
 	for _, im := range images {
-		im.ins = &tracker{on: cfg.Insights, lane: im.name}
+		im.ins = &tracker{on: cfg.Insights, keep: cfg.InsightsRecord, lane: im.name}
 		im.done = make(chan struct{})
 	}
 	return &Step{Kind: kind, Config: &step, Images: images, RouteKey: key}

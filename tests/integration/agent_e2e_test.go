@@ -142,7 +142,7 @@ target "tool" {
 		"images/tool/Dockerfile": "FROM base AS release\nARG MESSAGE\nCOPY tool.txt /\n",
 		"images/tool/tool.txt":   "tool through the agent\n",
 	}
-	r := runE2E(t, j, files, map[string]any{"bake": "docker-bake.hcl", "push": true, "metadata-file": "bake-metadata.json"},
+	r := runE2E(t, j, files, map[string]any{"bake": "docker-bake.hcl", "push": true, "metadata-file": "bake-metadata.json", "insights": map[string]any{"record": true}},
 		"REPO="+repo, "TAG=e2e")
 	if r.code != 0 {
 		t.Fatalf("job exited %d:\n%s", r.code, r.out)
@@ -222,7 +222,7 @@ func TestAgentE2EInsights(t *testing.T) {
 	}
 
 	j := requireAgent(t)
-	r := runE2E(t, j, insightsFiles(s.BaseImage, nonce, "app v2"), map[string]any{"metadata-file": meta})
+	r := runE2E(t, j, insightsFiles(s.BaseImage, nonce, "app v2"), map[string]any{"metadata-file": meta, "insights": map[string]any{"record": true}})
 	if r.code != 0 {
 		t.Fatalf("second job exited %d:\n%s", r.code, r.out)
 	}
@@ -257,8 +257,8 @@ func TestAgentE2EInsights(t *testing.T) {
 	body := j.oneAnnotation(t, "success")
 	wantAll(t, "annotation", body, timelineImg,
 		fmt.Sprintf("**Cache** %d of %d steps cached", ins.Summary.CachedSteps, ins.Summary.Steps),
-		slowestHeader+"Duration | |", "| `[final 2/2] RUN cat /app.txt",
-		"[build.dockerbuild](artifact://"+record+")", "`docker buildx history import < build.dockerbuild`")
+		slowestHeader+"Duration | |", "| <code>&#91;final 2&#47;2&#93; RUN cat &#47;app&#46;txt",
+		"[`build.dockerbuild`](artifact://"+record+")", "`docker buildx history import < build.dockerbuild`")
 
 	off := requireAgent(t)
 	r = runE2E(t, off, insightsFiles(s.BaseImage, nonce, "app v3"), map[string]any{"insights": false})
