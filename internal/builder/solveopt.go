@@ -80,11 +80,7 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		SharedKey: r.img.SessionKey,
 	}
 	if p.call == "build" {
-		if p.Opt.Exports, err = r.exports(p.files); err != nil {
-			p.files.discard()
-			cs.Finish(context.Background())
-			return nil, err
-		}
+		p.Opt.Exports = r.exports(p.files)
 		p.Opt.CacheExports = cacheEntries(r.img.CacheTo)
 	} else {
 		p.Opt.Internal = true // as buildx marks a call: not in the daemon's build history
@@ -227,7 +223,7 @@ func (r Request) buildContextMounts(attrs map[string]string, mounts map[string]f
 
 // exports are the image exporter for the tags plus the outputs; files go
 // through pending so they appear only when the build succeeds.
-func (r Request) exports(pending *pendingFiles) ([]client.ExportEntry, error) {
+func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 	var exports []client.ExportEntry
 	if len(r.img.Tags) > 0 {
 		exports = append(exports, client.ExportEntry{
@@ -255,11 +251,7 @@ func (r Request) exports(pending *pendingFiles) ([]client.ExportEntry, error) {
 		if dest, ok := e.Attrs["dest"]; ok {
 			delete(e.Attrs, "dest")
 			if o.Type == client.ExporterLocal || e.Attrs["tar"] == "false" {
-				dir, err := pending.dir(o.Root, dest)
-				if err != nil {
-					return nil, fmt.Errorf("outputs: %w", err)
-				}
-				e.OutputDir = dir
+				e.OutputDir = pending.dir(o.Root, dest)
 			} else {
 				e.Output = pending.add(o.Root, dest)
 			}
@@ -273,7 +265,7 @@ func (r Request) exports(pending *pendingFiles) ([]client.ExportEntry, error) {
 			e.Attrs[rewriteTimestamp] = "true"
 		}
 	}
-	return exports, nil
+	return exports
 }
 
 // rewriteTimestamp makes an exporter clamp the layers' file times to
@@ -355,19 +347,16 @@ func (p *pendingFiles) add(root, dest string) func(map[string]string) (io.WriteC
 
 // dir is the directory the exporter of a local output to dest writes into:
 // dest itself when the step named it absolute, else a staging directory.
-func (p *pendingFiles) dir(root, dest string) (string, error) {
+func (p *pendingFiles) dir(root, dest string) string {
 	rel, in := inRoot(root, dest)
 	if !in {
-		return dest, nil
+		return dest
 	}
-	st, err := checkout.NewStaging(root)
-	if err != nil {
-		return "", err
-	}
+	st := checkout.NewStaging(root)
 	p.mu.Lock()
 	p.dirs = append(p.dirs, pendingDir{stage: st, dest: rel})
 	p.mu.Unlock()
-	return st.Dir, nil
+	return st.Dir
 }
 
 // inRoot is dest relative to root, when root is set (dest is in the checkout).

@@ -1,6 +1,8 @@
 package checkout
 
 import (
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -8,23 +10,21 @@ import (
 	"slices"
 )
 
-// Staging is a directory the plugin creates itself at the top of the
-// checkout for an exporter to write into: no component of its path comes
-// from the checkout, so a committed link cannot redirect the exporter (which
-// follows links in the directory it is given). Move then brings the result
-// to its destination through the checkout's root.
+// Staging is a directory at the top of the checkout for an exporter to
+// write into: its name is new and random, and no component of its path
+// comes from the checkout, so a committed link cannot redirect the exporter
+// (which follows links in the directory it is given). BuildKit's client
+// creates it when the export starts, after the build has read the context:
+// it is never part of an upload. Move then brings the result to its
+// destination through the checkout's root.
 type Staging struct {
 	root string // the checkout
 	Dir  string // absolute: hand this to the exporter
 }
 
-// NewStaging creates a new, empty staging directory in the checkout root.
-func NewStaging(root string) (*Staging, error) {
-	dir, err := os.MkdirTemp(root, ".remote-buildkit-export-*")
-	if err != nil {
-		return nil, fmt.Errorf("create a staging directory in the checkout: %w", err)
-	}
-	return &Staging{root: root, Dir: dir}, nil
+// NewStaging names a new staging directory in the checkout root.
+func NewStaging(root string) *Staging {
+	return &Staging{root: root, Dir: filepath.Join(root, ".remote-buildkit-export-"+rand.Text())}
 }
 
 // Discard removes the staging directory and what it holds (links in it are
@@ -42,16 +42,26 @@ func (s *Staging) Move(destRel string) error {
 		return fmt.Errorf("open the checkout %s: %w", s.root, err)
 	}
 	defer r.Close()
+	if fi, err := os.Lstat(s.Dir); errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing was exported
+	} else if err != nil || !fi.IsDir() {
+		return fmt.Errorf("the staging directory %s is not a directory the export made (%v)", s.Dir, err)
+	}
 	var dirs []string // relative to the staging directory, parents first
+	modes := map[string]fs.FileInfo{}
 	err = filepath.WalkDir(s.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(s.Dir, p)
+		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			rel, _ := filepath.Rel(s.Dir, p)
-			dirs = append(dirs, rel)
-		}
-		return nil
+		dirs, modes[rel] = append(dirs, rel), fi
+		// The staging directory is ours: entries must move out of a
+		// directory the export made read-only.
+		return os.Chmod(p, fi.Mode().Perm()|0o700)
 	})
 	if err != nil {
 		return fmt.Errorf("read the exported files: %w", err)
@@ -61,13 +71,13 @@ func (s *Staging) Move(destRel string) error {
 			return err
 		}
 	}
-	return s.moveAll(r, destRel, dirs)
+	return s.moveAll(r, destRel, dirs, modes)
 }
 
 // moveAll creates the directories under destRel and renames every other
 // entry into them; renaming replaces a link at the destination, never
 // follows it. Directories get their exported mode and times last.
-func (s *Staging) moveAll(r *os.Root, destRel string, dirs []string) error {
+func (s *Staging) moveAll(r *os.Root, destRel string, dirs []string, modes map[string]fs.FileInfo) error {
 	stage := filepath.Base(s.Dir)
 	for _, d := range dirs {
 		dst := filepath.Join(destRel, d)
@@ -92,10 +102,7 @@ func (s *Staging) moveAll(r *os.Root, destRel string, dirs []string) error {
 		if d == "." {
 			continue // the destination itself keeps its mode
 		}
-		fi, err := os.Lstat(filepath.Join(s.Dir, d))
-		if err != nil {
-			return err
-		}
+		fi := modes[d]
 		dst := filepath.Join(destRel, d)
 		if err := r.Chmod(dst, fi.Mode().Perm()); err != nil {
 			return fmt.Errorf("set the mode of %s: %w", dst, err)
