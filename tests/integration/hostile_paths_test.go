@@ -228,6 +228,11 @@ func TestHostilePathsRefused(t *testing.T) {
 			if r.code != 2 || !strings.Contains(r.out, expand(tc.line)) {
 				t.Fatalf("job exited %d; want 2 with the line %q:\n%s", r.code, expand(tc.line), r.out)
 			}
+			for _, l := range strings.Split(r.out, "\n") {
+				if strings.Contains(l, "outside the checkout") {
+					t.Logf("job log: %s", strings.TrimSpace(l))
+				}
+			}
 			if !tc.built && !j.s.repoMissing(t, repo) {
 				t.Errorf("%s was pushed by a refused step", ref)
 			}
