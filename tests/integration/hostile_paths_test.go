@@ -192,12 +192,19 @@ func TestHostilePathsRefused(t *testing.T) {
 		{name: "context", files: map[string]string{"README": "app is elsewhere\n"},
 			links: map[string]string{"app": "$O/app"}, cfg: map[string]any{"context": "app"},
 			line: "context: app: app is a link to $O/app" + fix},
+		// A guard more than an attack: on the old code fsutil sent the link
+		// itself and the daemon, resolving it inside its copy, failed to
+		// read the Dockerfile (exit 1, nothing leaked); now it is refused
+		// before anything is sent.
 		{name: "dockerfile", files: map[string]string{"Dockerfile": "FROM scratch\n"},
 			links: map[string]string{"Dockerfile.ci": "$O/secret.pem"}, cfg: map[string]any{"dockerfile": "Dockerfile.ci"},
 			line: "dockerfile: Dockerfile.ci: Dockerfile.ci is a link to $O/secret.pem" + fix},
 		{name: "local output", files: map[string]string{"Dockerfile": "FROM scratch\nCOPY remote-buildkit /remote-buildkit\n", "remote-buildkit": evilBinary},
 			links: map[string]string{"dist": "$O/bin"}, cfg: map[string]any{"outputs": []string{"type=local,dest=dist"}},
 			line: "outputs[0]: dest dist: dist is a link to $O/bin" + fix},
+		// A guard too: BuildKit's exporter replaces a link inside dest with
+		// the exported directory (the old code changed nothing outside);
+		// the move through the checkout's root refuses it.
 		{name: "link out inside the local output", files: map[string]string{"Dockerfile": "FROM scratch\nCOPY remote-buildkit /bin/remote-buildkit\n", "remote-buildkit": evilBinary, "dist/README": "build output\n"},
 			links: map[string]string{"dist/bin": "$O/bin"}, cfg: map[string]any{"outputs": []string{"type=local,dest=dist"}}, built: true,
 			line: "outputs: dest dist: dist/bin is a link to $O/bin" + fix},
