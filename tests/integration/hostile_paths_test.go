@@ -208,6 +208,9 @@ func TestHostilePathsRefused(t *testing.T) {
 		{name: "link out inside the local output", files: map[string]string{"Dockerfile": "FROM scratch\nCOPY remote-buildkit /bin/remote-buildkit\n", "remote-buildkit": evilBinary, "dist/README": "build output\n"},
 			links: map[string]string{"dist/bin": "$O/bin"}, cfg: map[string]any{"outputs": []string{"type=local,dest=dist"}}, built: true,
 			line: "outputs: dest dist: dist/bin is a link to $O/bin" + fix},
+		{name: "bake file", files: map[string]string{"Dockerfile": "FROM scratch\n"},
+			links: map[string]string{"docker-bake.hcl": "$O/secret.pem"}, cfg: map[string]any{"bake": "docker-bake.hcl"},
+			line: "bake: docker-bake.hcl: docker-bake.hcl is a link to $O/secret.pem" + fix},
 		{name: "metadata-file", files: map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"},
 			links: map[string]string{"out": "$O/bin"}, cfg: map[string]any{"metadata-file": "out/remote-buildkit"},
 			line: "metadata-file: out/remote-buildkit: out is a link to $O/bin" + fix},
@@ -225,6 +228,9 @@ func TestHostilePathsRefused(t *testing.T) {
 			repo := j.s.repo(t)
 			ref := repo + ":hostile"
 			cfg := map[string]any{"tags": []string{ref}, "push": true}
+			if tc.cfg["bake"] != nil {
+				cfg = map[string]any{} // the bake file names the tags
+			}
 			for k, v := range tc.cfg {
 				cfg[k] = v
 			}
