@@ -165,6 +165,14 @@ func leaked(t *testing.T, j *agentJob, r e2eRun, repo, ref, secret string) {
 	})
 }
 
+// noStaging reports a local output's staging directory left in the checkout.
+func noStaging(t *testing.T, dir string) {
+	t.Helper()
+	if left, _ := filepath.Glob(filepath.Join(dir, ".remote-buildkit-export-*")); len(left) > 0 {
+		t.Errorf("staging directories left in the checkout: %v", left)
+	}
+}
+
 // TestHostilePathsRefused: each link out of the checkout a pull request can
 // commit, behind an option the step gives relative to the checkout, fails
 // the step with exit 2 and one line naming the option, the path and the
@@ -246,6 +254,7 @@ func TestHostilePathsRefused(t *testing.T) {
 					t.Logf("job log: %s", strings.TrimSpace(l))
 				}
 			}
+			noStaging(t, r.dir)
 			if !tc.built && !j.s.repoMissing(t, repo) {
 				t.Errorf("%s was pushed by a refused step", ref)
 			}
@@ -298,6 +307,7 @@ func TestHostilePathsLegitimate(t *testing.T) {
 				t.Errorf("%s was not written through the link inside the checkout: %v", p, err)
 			}
 		}
+		noStaging(t, r.dir)
 		if fi, err := os.Lstat(filepath.Join(r.dir, "dist")); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			t.Errorf("dist is no longer the committed link: %v", err)
 		}
