@@ -8,18 +8,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/checkout"
 )
 
 // Write replaces path with what write produces, mode perm. On any error the
 // old file (or its absence) is left as it was.
 func Write(path string, perm os.FileMode, write func(io.Writer) error) error {
+	return writeOne(path, func(s *Set) (*os.File, error) { return s.Create(path, perm) }, write)
+}
+
+func writeOne(path string, create func(*Set) (*os.File, error), write func(io.Writer) error) error {
 	var s Set
 	defer s.Discard()
-	f, err := s.Create(path, perm)
+	f, err := create(&s)
 	if err != nil {
 		return err
 	}
@@ -34,6 +43,17 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return Write(path, perm, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
+// WriteIn is Write for rel inside root, through an os.Root (see CreateIn).
+func WriteIn(root, rel string, perm os.FileMode, write func(io.Writer) error) error {
+	create := func(s *Set) (*os.File, error) { return s.CreateIn(root, rel, perm) }
+	return writeOne(filepath.Join(root, rel), create, write)
+}
+
+// WriteFileIn is WriteFile for rel inside root, through an os.Root.
+func WriteFileIn(root, rel string, data []byte, perm os.FileMode) error {
+	return WriteIn(root, rel, perm, func(w io.Writer) error { _, err := w.Write(data); return err })
+}
+
 // Set replaces several files together: every file is written first, then
 // all are renamed, so an error while writing changes none of them. Its
 // methods may be called from several goroutines.
@@ -41,6 +61,30 @@ type Set struct {
 	mu    sync.Mutex
 	files []*os.File
 	dests []string
+	temps []temp
+}
+
+// temp is where a file of the set waits: a path, or a name inside a root
+// (CreateIn), which the rename into place goes through too.
+type temp struct {
+	root      *os.Root // nil: path and dest are the OS's paths
+	path, rel string   // rel: dest relative to root
+}
+
+func (t temp) rename(dest string) error {
+	if t.root == nil {
+		return os.Rename(t.path, dest)
+	}
+	return t.root.Rename(t.path, t.rel)
+}
+
+func (t temp) remove() {
+	if t.root == nil {
+		os.Remove(t.path)
+		return
+	}
+	t.root.Remove(t.path)
+	t.root.Close()
 }
 
 // Create opens a new temp file beside path (mode perm; the directory is
@@ -54,14 +98,60 @@ func (s *Set) Create(path string, perm os.FileMode) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
+	return s.keep(f, temp{path: f.Name()}, path, perm)
+}
+
+// CreateIn is Create for rel inside the directory root, every step through
+// an os.Root on it: its directories are created and the file is renamed into
+// place without following a link out of root (the job's checkout, where a
+// committed link must not redirect a write). A link that would is a
+// *checkout.LinkError.
+func (s *Set) CreateIn(root, rel string, perm os.FileMode) (*os.File, error) {
+	path := filepath.Join(root, rel)
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	f, t, err := createIn(r, rel, perm)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return s.keep(f, t, path, perm)
+}
+
+func createIn(r *os.Root, rel string, perm os.FileMode) (*os.File, temp, error) {
+	dir, err := checkout.ResolveIn(r, filepath.Dir(rel))
+	if err != nil {
+		return nil, temp{}, err
+	}
+	if err := r.MkdirAll(dir, 0o755); err != nil {
+		return nil, temp{}, err
+	}
+	for {
+		name := filepath.Join(dir, "."+filepath.Base(rel)+".tmp-"+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := r.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, temp{}, err
+		}
+		return f, temp{root: r, path: name, rel: filepath.Join(dir, filepath.Base(rel))}, nil
+	}
+}
+
+// keep gives f mode perm and adds it to the set.
+func (s *Set) keep(f *os.File, t temp, path string, perm os.FileMode) (*os.File, error) {
 	if err := f.Chmod(perm); err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		t.remove()
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	s.mu.Lock()
 	s.files = append(s.files, f)
 	s.dests = append(s.dests, path)
+	s.temps = append(s.temps, t)
 	s.mu.Unlock()
 	return f, nil
 }
@@ -95,18 +185,28 @@ func (s *Set) Commit() error {
 			return fmt.Errorf("write %s: %w (nothing was changed)", s.dests[i], err)
 		}
 	}
-	for i, f := range s.files {
-		if err := os.Rename(f.Name(), s.dests[i]); err != nil {
+	for i := range s.files {
+		if err := s.temps[i].rename(s.dests[i]); err != nil {
 			err = fmt.Errorf("replace %s: %w", s.dests[i], err)
 			if i > 0 {
 				err = fmt.Errorf("%w (already replaced: %s)", err, strings.Join(s.dests[:i], ", "))
 			}
-			s.files = s.files[i:]
+			closeRoots(s.temps[:i])
+			s.files, s.temps = s.files[i:], s.temps[i:]
 			return err
 		}
 	}
-	s.files, s.dests = nil, nil
+	closeRoots(s.temps)
+	s.files, s.dests, s.temps = nil, nil, nil
 	return nil
+}
+
+func closeRoots(temps []temp) {
+	for _, t := range temps {
+		if t.root != nil {
+			t.root.Close()
+		}
+	}
 }
 
 // Discard removes the temp files of a set that is not committed.
@@ -117,9 +217,9 @@ func (s *Set) Discard() {
 }
 
 func (s *Set) discardLocked() {
-	for _, f := range s.files {
+	for i, f := range s.files {
 		f.Close() // may be closed already (Commit); removed either way
-		os.Remove(f.Name())
+		s.temps[i].remove()
 	}
-	s.files, s.dests = nil, nil
+	s.files, s.dests, s.temps = nil, nil, nil
 }

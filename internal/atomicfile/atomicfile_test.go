@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/checkout"
 )
 
 func read(t *testing.T, p string) string {
@@ -124,3 +126,26 @@ func TestCommitNamesWhatWasReplaced(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestWriteInRefusesLinkOut: a write inside a root whose directory is a link
+// out of it fails naming the link, and writes nothing outside.
+func TestWriteInRefusesLinkOut(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(root, ".remote-buildkit")); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteFileIn(root, ".remote-buildkit/timeline.svg", []byte("x"), 0o644)
+	var le *checkout.LinkError
+	if !errors.As(err, &le) || le.Link != ".remote-buildkit" {
+		t.Fatalf("WriteFileIn = %v; want a LinkError naming .remote-buildkit", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("written outside the root: %v", ents)
+	}
+	if err := WriteFileIn(root, "out/sub/meta.json", []byte("ok"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "out/sub/meta.json")); err != nil || string(b) != "ok" {
+		t.Fatalf("meta.json = %q, %v", b, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+	"github.com/remote-buildkit/remote-buildkit/internal/checkout"
 	bake "github.com/remote-buildkit/remote-buildkit/internal/third_party/buildxbake"
 )
 
@@ -35,7 +36,17 @@ var ErrBake = errors.New("bake")
 func Load(ctx context.Context, workDir string, files, targets, set []string) ([]Target, error) {
 	var names []string
 	for _, f := range files {
-		if !filepath.IsAbs(f) {
+		if checkout.Relative(f) {
+			// A bake file the step names in the checkout is read there:
+			// never through a committed link out of it.
+			p, err := checkout.Resolve(workDir, f)
+			if errors.As(err, new(*checkout.LinkError)) {
+				return nil, fmt.Errorf("%w: %s: %v: %s", ErrBake, f, err, checkout.LinkFix)
+			} else if err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrBake, f, err)
+			}
+			f = p
+		} else if !filepath.IsAbs(f) {
 			f = filepath.Join(workDir, f)
 		}
 		names = append(names, f)

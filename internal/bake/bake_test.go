@@ -156,3 +156,21 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadRefusesLinkOut: a bake file the step names in the checkout that
+// is a committed link out of it is not read (its content never reaches an
+// error message); one spelled absolute is read.
+func TestLoadRefusesLinkOut(t *testing.T) {
+	outside := write(t, map[string]string{"key.pem": "-----BEGIN PRIVATE KEY----- s3cret\n", "docker-bake.hcl": hcl})
+	dir := write(t, nil)
+	if err := os.Symlink(filepath.Join(outside, "key.pem"), filepath.Join(dir, "docker-bake.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(context.Background(), dir, []string{"docker-bake.hcl"}, nil, nil)
+	if !errors.Is(err, ErrBake) || !strings.Contains(err.Error(), "docker-bake.hcl is a link to "+filepath.Join(outside, "key.pem")+", outside the checkout") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("Load() = %v; want the link out refused, naming it", err)
+	}
+	if _, err := Load(context.Background(), dir, []string{filepath.Join(outside, "docker-bake.hcl")}, nil, nil); err != nil {
+		t.Fatalf("an absolute bake file: %v", err)
+	}
+}

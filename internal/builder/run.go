@@ -105,6 +105,7 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 		// A tty was asked for but the output is not a terminal: fall back.
 		display, err = progressui.NewDisplay(progressOut, progressui.PlainMode)
 		if err != nil {
+			p.Discard()
 			return nil, err
 		}
 	}
@@ -152,7 +153,10 @@ func Solve(ctx context.Context, cl *client.Client, p *Plan, mode string, progres
 		return nil, err
 	}
 	if err := p.Commit(); err != nil {
-		return nil, exitcode.With(exitcode.BuildFailed, err)
+		if exitcode.Of(err) != exitcode.BadConfig {
+			err = exitcode.With(exitcode.BuildFailed, err)
+		}
+		return nil, err
 	}
 	res := &Solved{Seconds: time.Since(start).Seconds(), Exporter: decodeExporterResponse(resp.ExporterResponse), Context: synced}
 	for _, cached := range steps {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
@@ -22,8 +24,10 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
+	"github.com/remote-buildkit/remote-buildkit/internal/checkout"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
+	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
 
 // Plan is everything one Solve (or Call) needs, made from a Request before
@@ -247,9 +251,9 @@ func (r Request) exports(pending *pendingFiles) []client.ExportEntry {
 		if dest, ok := e.Attrs["dest"]; ok {
 			delete(e.Attrs, "dest")
 			if o.Type == client.ExporterLocal || e.Attrs["tar"] == "false" {
-				e.OutputDir = dest
+				e.OutputDir = pending.dir(o.Root, dest)
 			} else {
-				e.Output = pending.add(dest)
+				e.Output = pending.add(o.Root, dest)
 			}
 		}
 		exports = append(exports, e)
@@ -308,22 +312,103 @@ func cacheEntries(in []config.Attrs) []client.CacheOptionsEntry {
 }
 
 // pendingFiles holds exporter output files as temp files next to their
-// destination: Commit renames them into place after a successful build,
-// Discard removes them after a failed one.
-type pendingFiles struct{ atomicfile.Set }
+// destination, and output directories in staging directories: Commit moves
+// them into place after a successful build, Discard removes them after a
+// failed one. A destination inside the checkout (root set) is written
+// through an os.Root on it: a committed link cannot redirect the write.
+type pendingFiles struct {
+	atomicfile.Set
+	mu   sync.Mutex
+	dirs []pendingDir
+}
 
-func (p *pendingFiles) add(dest string) func(map[string]string) (io.WriteCloser, error) {
+// pendingDir is a local output exported into a staging directory the
+// plugin created, moved to dest (relative to the checkout) on Commit.
+type pendingDir struct {
+	stage *checkout.Staging
+	dest  string
+}
+
+func (p *pendingFiles) add(root, dest string) func(map[string]string) (io.WriteCloser, error) {
 	return func(map[string]string) (io.WriteCloser, error) {
-		f, err := p.Create(dest, 0o644)
+		var f *os.File
+		var err error
+		if rel, in := inRoot(root, dest); in {
+			f, err = p.CreateIn(root, rel, 0o644)
+		} else {
+			f, err = p.Create(dest, 0o644)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", dest, err)
+			return nil, outputError(dest, err)
 		}
 		return f, nil
 	}
 }
 
+// dir is the directory the exporter of a local output to dest writes into:
+// dest itself when the step named it absolute, else a staging directory.
+func (p *pendingFiles) dir(root, dest string) string {
+	rel, in := inRoot(root, dest)
+	if !in {
+		return dest
+	}
+	st := checkout.NewStaging(root)
+	p.mu.Lock()
+	p.dirs = append(p.dirs, pendingDir{stage: st, dest: rel})
+	p.mu.Unlock()
+	return st.Dir
+}
+
+// inRoot is dest relative to root, when root is set (dest is in the checkout).
+func inRoot(root, dest string) (string, bool) {
+	if root == "" {
+		return "", false
+	}
+	rel, err := filepath.Rel(root, dest)
+	return rel, err == nil && checkout.Relative(rel)
+}
+
+// commit moves the output directories into place, after the files.
+func (p *pendingFiles) commit() error {
+	if err := p.Commit(); err != nil {
+		p.discard()
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	dirs := p.dirs
+	p.dirs = nil
+	var errs []error
+	for _, d := range dirs {
+		if err := d.stage.Move(d.dest); err != nil {
+			errs = append(errs, outputError(d.dest, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// outputError names the output; a link out of the checkout is the step's
+// configuration meeting the checkout's files: exit 2, as config reports it.
+func outputError(dest string, err error) error {
+	err = fmt.Errorf("outputs: dest %s: %w", dest, err)
+	if errors.As(err, new(*checkout.LinkError)) {
+		return exitcode.With(exitcode.BadConfig, fmt.Errorf("%w: %s", err, checkout.LinkFix))
+	}
+	return err
+}
+
+func (p *pendingFiles) discard() {
+	p.Discard()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.dirs {
+		d.stage.Discard()
+	}
+	p.dirs = nil
+}
+
 // Commit moves every finished output file into place.
-func (p *Plan) Commit() error { return p.files.Commit() }
+func (p *Plan) Commit() error { return p.files.commit() }
 
 // Discard removes output files of a build that did not finish.
-func (p *Plan) Discard() { p.files.Discard() }
+func (p *Plan) Discard() { p.files.discard() }

@@ -66,16 +66,30 @@ func (v *validator) cacheEntries(key string, entries attrEntries, export bool) [
 				continue
 			}
 		}
-		if e.Type == "local" {
-			for _, a := range []string{"src", "dest"} {
-				if p, ok := attrs[a]; ok {
-					attrs[a] = v.abs(p)
-				}
-			}
+		if e.Type == "local" && !v.localCache(k, attrs) {
+			continue
 		}
 		out = append(out, Attrs{Type: e.Type, Attrs: attrs})
 	}
 	return out
+}
+
+// localCache resolves a local cache's src and dest: the directory, which
+// BuildKit's client reads and writes as a whole, holds no link out of the
+// checkout.
+func (v *validator) localCache(k string, attrs map[string]string) bool {
+	for _, a := range []string{"src", "dest"} {
+		p, set := attrs[a]
+		if !set {
+			continue
+		}
+		abs, in, ok := v.path(k, a, p)
+		if !ok || !v.tree(k, a, p, abs, in) {
+			return false
+		}
+		attrs[a] = abs
+	}
+	return true
 }
 
 func (v *validator) outputs(entries attrEntries) []Attrs {
@@ -88,6 +102,7 @@ func (v *validator) outputs(entries attrEntries) []Attrs {
 		}
 		attrs := e.Attrs
 		given := e.Type
+		root := ""
 		switch e.Type {
 		case "registry":
 			// buildx's alias, missing from older daemons ("exporter "registry"
@@ -115,7 +130,17 @@ func (v *validator) outputs(entries attrEntries) []Attrs {
 				v.addf(k, "type=%s needs dest= (a path relative to the job's working directory)", e.Type)
 				continue
 			}
-			attrs["dest"] = v.abs(attrs["dest"])
+			// Links inside an output directory are checked as the export
+			// is moved in (internal/checkout.Staging): only the
+			// directories it writes.
+			dest, in, ok := v.path(k, "dest", attrs["dest"])
+			if !ok {
+				continue
+			}
+			attrs["dest"] = dest
+			if in {
+				root = v.workDir
+			}
 			if e.Type != "local" && attrs["tar"] != "false" {
 				if fi, err := os.Stat(attrs["dest"]); err == nil && fi.IsDir() {
 					v.addf(k, "dest %s is a directory: type=%s writes a tarball, give a file path", attrs["dest"], e.Type)
@@ -130,7 +155,7 @@ func (v *validator) outputs(entries attrEntries) []Attrs {
 			v.addf(k, "unknown output type %q: use image, registry, local, tar, oci or docker", e.Type)
 			continue
 		}
-		out = append(out, Attrs{Type: e.Type, Attrs: attrs})
+		out = append(out, Attrs{Type: e.Type, Attrs: attrs, Root: root})
 	}
 	return out
 }

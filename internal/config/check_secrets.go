@@ -37,7 +37,11 @@ func (v *validator) secrets(entries secretEntries) []Secret {
 				continue
 			}
 		} else {
-			e.Src = v.abs(expandHome(e.Src, v.env))
+			src, _, ok := v.path(k, "src", expandHome(e.Src, v.env))
+			if !ok {
+				continue
+			}
+			e.Src = src
 			if fi, err := os.Stat(e.Src); err != nil || fi.IsDir() {
 				v.addf(k, "secret %q: file %s does not exist", e.ID, e.Src)
 				continue
@@ -60,7 +64,10 @@ func (v *validator) ssh(entries sshList) []SSH {
 		e := SSH{ID: id}
 		if hasPaths {
 			for _, p := range strings.Split(paths, ",") {
-				p = v.abs(expandHome(p, v.env))
+				p, _, ok := v.path(k, id, expandHome(p, v.env))
+				if !ok {
+					continue
+				}
 				if _, err := os.Stat(p); err != nil {
 					v.addf(k, "ssh %q: %s does not exist", id, p)
 					continue

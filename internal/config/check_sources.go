@@ -5,23 +5,32 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	inside "github.com/remote-buildkit/remote-buildkit/internal/checkout"
 )
 
 // sources reads the build context, the Dockerfile, build-args, labels and
 // build-contexts.
 func (v *validator) sources(r *raw, c *Config) {
-	c.ContextDir = v.abs(orDefault(r.Context, "."))
-	contextOK := true
-	if fi, err := os.Stat(c.ContextDir); err != nil || !fi.IsDir() {
+	ctxPath := orDefault(r.Context, ".")
+	var contextOK bool
+	c.ContextDir, _, contextOK = v.path("context", "", ctxPath)
+	linked := !contextOK // reported: its Dockerfile is not looked at
+	if fi, err := os.Stat(c.ContextDir); contextOK && (err != nil || !fi.IsDir()) {
 		v.addf("context", "directory %s does not exist: set context to the build context directory, relative to the job's working directory", c.ContextDir)
 		contextOK = false
 	}
+	dfOK := true
 	if r.Dockerfile != "" {
-		c.Dockerfile = v.abs(r.Dockerfile)
+		c.Dockerfile, _, dfOK = v.path("dockerfile", "", r.Dockerfile)
+	} else if rel, err := filepath.Rel(v.workDir, c.ContextDir); err == nil && inside.Relative(rel) && !linked {
+		// The default Dockerfile is the checkout's too: resolved like one
+		// the step names.
+		c.Dockerfile, _, dfOK = v.path("dockerfile", "", filepath.Join(rel, "Dockerfile"))
 	} else {
 		c.Dockerfile = filepath.Join(c.ContextDir, "Dockerfile")
 	}
-	if fi, err := os.Stat(c.Dockerfile); (err != nil || fi.IsDir()) && (contextOK || r.Dockerfile != "") {
+	if fi, err := os.Stat(c.Dockerfile); dfOK && (err != nil || fi.IsDir()) && (contextOK || r.Dockerfile != "") {
 		v.addf("dockerfile", "file %s does not exist: set dockerfile to the Dockerfile's path, relative to the job's working directory", c.Dockerfile)
 	}
 	if rel, err := filepath.Rel(v.workDir, c.ContextDir); err == nil {
@@ -91,7 +100,11 @@ func (v *validator) buildContexts(kvs keyValues) map[string]string {
 		if isURLContext(val) {
 			continue
 		}
-		p := v.abs(val)
+		p, _, ok := v.path("build-contexts."+name, "", val)
+		if !ok {
+			delete(m, name)
+			continue
+		}
 		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 			v.addf("build-contexts."+name, "directory %s does not exist: give a local directory or docker-image://, target:, oci-layout://, https:// or git URL", p)
 			continue

@@ -248,6 +248,7 @@ func TestParseAllOptions(t *testing.T) {
 		MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 		Progress:       "quiet",
 		MetadataFile:   filepath.Join(wd, "out/metadata.json"),
+		MetadataRoot:   wd,
 		Timeout:        90 * time.Minute,
 		Insights:       true,
 		Image: config.Image{ContextSync: config.ContextSync{Mode: "mtime", CacheDir: "/var/cache/agent/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}, Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "docker/Dockerfile.release"), Target: "release", BuildArgs: map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"}, Labels: map[string]string{
@@ -264,8 +265,8 @@ func TestParseAllOptions(t *testing.T) {
 			{Type: "local", Attrs: map[string]string{"dest": filepath.Join(wd, ".cache/buildkit"), "mode": "min"}},
 		}, Outputs: []config.Attrs{
 			{Type: "image", Attrs: map[string]string{"name": "registry.example.com/app:extra", "push": "true"}},
-			{Type: "oci", Attrs: map[string]string{"dest": filepath.Join(wd, "image.tar")}},
-			{Type: "local", Attrs: map[string]string{"dest": filepath.Join(wd, "dist")}},
+			{Type: "oci", Attrs: map[string]string{"dest": filepath.Join(wd, "image.tar")}, Root: wd},
+			{Type: "local", Attrs: map[string]string{"dest": filepath.Join(wd, "dist")}, Root: wd},
 		}, Secrets: []config.Secret{
 			{ID: "npm", Src: filepath.Join(wd, "secrets/npmrc")},
 			{ID: "token", Env: "API_TOKEN"},

@@ -60,6 +60,7 @@ type Config struct {
 
 	Progress     string
 	MetadataFile string // absolute, "" for none
+	MetadataRoot string // the checkout when metadata-file is relative to it: written through an os.Root
 	Timeout      time.Duration
 	Retries      int // runs again after an infrastructure failure
 
@@ -161,6 +162,9 @@ type ContextSync struct {
 type Attrs struct {
 	Type  string
 	Attrs map[string]string
+	// Root is the checkout when an output's dest was given relative to it:
+	// the output is written through an os.Root on it (internal/checkout).
+	Root string
 }
 
 // Secret is a build secret read from an environment variable or a file.

@@ -25,7 +25,6 @@ import (
 // Where the job writes the timeline picture and the build record before
 // uploading them as artifacts (relative to the working directory).
 const (
-	insightsDir    = ".remote-buildkit"
 	timelineFile   = "timeline.svg"
 	recordFile     = "build.dockerbuild"
 	noHistoryNotes = "the daemon has no build history API (BuildKit older than v0.13): no build record for this build; upgrade buildkitd to get one"
@@ -110,8 +109,10 @@ func (t *tracker) exportRecord(ctx context.Context, d Deps) {
 	if t.lane != "" {
 		name = "build-" + config.SafeFileName(t.lane) + ".dockerbuild"
 	}
-	path := filepath.Join(d.WorkDir, insightsDir, name)
-	err := atomicfile.Write(path, 0o644, func(w io.Writer) error { return t.publicRecord(ctx, sources, w) })
+	path := filepath.Join(d.WorkDir, config.InsightsDir, name)
+	// Through an os.Root on the checkout: a committed .remote-buildkit link
+	// cannot take the write out of it.
+	err := atomicfile.WriteIn(d.WorkDir, filepath.Join(config.InsightsDir, name), 0o644, func(w io.Writer) error { return t.publicRecord(ctx, sources, w) })
 	var secret *secretInRecord
 	switch {
 	case errors.As(err, &secret):
@@ -155,9 +156,9 @@ func (t *tracker) timeline(d Deps, title string) (string, error) {
 	if !t.on || len(steps) == 0 {
 		return "", nil
 	}
-	path := filepath.Join(d.WorkDir, insightsDir, timelineFile)
+	rel := filepath.Join(config.InsightsDir, timelineFile)
 	svg := insights.RenderSVG(redactSteps(t.red, steps), insights.SVGOptions{Title: t.red.String(title)})
-	return path, atomicfile.WriteFile(path, []byte(t.red.String(string(svg))), 0o644)
+	return filepath.Join(d.WorkDir, rel), atomicfile.WriteFileIn(d.WorkDir, rel, []byte(t.red.String(string(svg))), 0o644)
 }
 
 // insightsOf is the metadata file's view of the steps.

@@ -2,9 +2,12 @@ package job
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
+	"github.com/remote-buildkit/remote-buildkit/internal/checkout"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
 
@@ -31,17 +34,35 @@ func metadataDoc(step *Step) map[string]any {
 	return doc
 }
 
-// writeMetadataFile writes the metadata document to path, atomically.
-func writeMetadataFile(path string, step *Step) error {
+// writeMetadataFile writes the metadata document to path, atomically; when
+// root (the checkout) is set, path is inside it and written through an
+// os.Root on it, never through a link out of it.
+func writeMetadataFile(root, path string, step *Step) error {
 	b, err := json.MarshalIndent(metadataDoc(step), "", "  ")
 	if err != nil {
 		return err
 	}
 	b = []byte(step.Redact.String(string(b))) // step names hold build args
-	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("metadata-file %s: %w", path, err)
+	b = append(b, '\n')
+	if root != "" {
+		if rel, err := filepath.Rel(root, path); err == nil && checkout.Relative(rel) {
+			err = atomicfile.WriteFileIn(root, rel, b, 0o644)
+			return metadataError(path, err)
+		}
 	}
-	return nil
+	return metadataError(path, atomicfile.WriteFile(path, b, 0o644))
+}
+
+// metadataError names the file; a link out of the checkout is exit 2.
+func metadataError(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("metadata-file %s: %w", path, err)
+	if errors.As(err, new(*checkout.LinkError)) {
+		return exitcode.With(exitcode.BadConfig, fmt.Errorf("%w: %s", err, checkout.LinkFix))
+	}
+	return err
 }
 
 // writeMetadata writes the step's metadata file, when it names one.
@@ -50,8 +71,11 @@ func writeMetadata(d Deps, step *Step) error {
 	if path == "" {
 		return nil
 	}
-	if err := writeMetadataFile(path, step); err != nil {
-		return exitcode.With(exitcode.Internal, err)
+	if err := writeMetadataFile(step.Config.MetadataRoot, path, step); err != nil {
+		if exitcode.Of(err) != exitcode.BadConfig {
+			err = exitcode.With(exitcode.Internal, err)
+		}
+		return err
 	}
 	fmt.Fprintf(d.Out, "metadata: %s\n", relTo(d.WorkDir, path))
 	return nil

@@ -172,7 +172,7 @@ func (p *publisher) metadataArtifact(step *Step) {
 	path := step.Config.MetadataFile
 	if path == "" {
 		path = filepath.Join(p.d.WorkDir, "remote-buildkit-metadata.json")
-		if err := writeMetadataFile(path, step); err != nil {
+		if err := writeMetadataFile(p.d.WorkDir, path, step); err != nil {
 			warnf(p.d.Err, "artifact not written: %v", err)
 			return
 		}

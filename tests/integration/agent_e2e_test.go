@@ -27,6 +27,12 @@ type e2eRun struct {
 func runE2E(t *testing.T, j *agentJob, files map[string]string, cfg map[string]any, extraEnv ...string) e2eRun {
 	t.Helper()
 	src, commit := j.checkout(files)
+	return runCommit(t, j, src, commit, cfg, extraEnv...)
+}
+
+// runCommit runs a job of commit in the repository src.
+func runCommit(t *testing.T, j *agentJob, src, commit string, cfg map[string]any, extraEnv ...string) e2eRun {
+	t.Helper()
 	env := j.env(src, commit, cfg, extraEnv...)
 	cmd, out := j.bootstrap(env)
 	start := time.Now()
