@@ -142,4 +142,3 @@ func TestNilKey(t *testing.T) {
 		t.Errorf("session key %q", sk)
 	}
 }
-
