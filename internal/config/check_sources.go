@@ -28,7 +28,12 @@ func (v *validator) sources(r *raw, c *Config) {
 	if rel, err := filepath.Rel(v.workDir, c.ContextDir); err == nil {
 		c.ContextScope.Dir = filepath.ToSlash(rel)
 	}
-	c.ContextKey = r.ContextKey
+	if k := r.ContextKey; k != nil {
+		if (k.Env == "") == (k.Secret == "") {
+			v.addf("context-key", "set exactly one of env (the job's variable holding the key) or secret (a Buildkite secret holding it), or drop context-key to derive the key from the client certificate")
+		}
+		c.ContextKey = *k
+	}
 	c.BuildArgs = v.keyValues("build-args", r.BuildArgs, true)
 	c.Labels = v.keyValues("labels", r.Labels, false)
 	c.BuildContexts = v.buildContexts(r.BuildContexts)

@@ -257,6 +257,21 @@ func TestParseContextScope(t *testing.T) {
 	}
 }
 
+func TestParseContextKeyOption(t *testing.T) {
+	wd := newWorkDir(t, "Dockerfile")
+	env := envOf(map[string]string{"BUILDKIT_HOST": "tcp://b:1234"})
+	for _, js := range []string{`{"context-key": {}}`, `{"context-key": {"env": "A", "secret": "B"}}`} {
+		_, err := config.Parse([]byte(js), env, wd)
+		if p, ok := findProblem(problemsOf(t, err), "context-key"); !ok || !strings.Contains(p.Msg, "exactly one of env") {
+			t.Errorf("%s: problem %v; want context-key: set exactly one of env … or secret", js, p)
+		}
+	}
+	c, err := config.Parse([]byte(`{"context-key": {"env": "CTX_KEY"}}`), env, wd)
+	if err != nil || c.ContextKey != (config.ContextKey{Env: "CTX_KEY"}) {
+		t.Errorf("context-key env: %+v, %v", c.ContextKey, err)
+	}
+}
+
 func TestParseReproducibleOutsideACheckout(t *testing.T) {
 	wd := newWorkDir(t, "Dockerfile")
 	_, err := config.Parse([]byte(`{"reproducible": true}`), envOf(map[string]string{"BUILDKIT_HOST": "tcp://b:1234"}), wd)
