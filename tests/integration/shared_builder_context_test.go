@@ -134,3 +134,53 @@ func freshClone(t *testing.T, repo string) string {
 	}
 	return clone
 }
+
+// Two certificates are two trust domains; context-key names one secret that
+// makes them one: a fresh clone built with the other certificate and the
+// same context-key sends nothing but what changed, without it everything.
+func TestSharedBuilderContextKeyOption(t *testing.T) {
+	s := requireStack(t)
+	ca := stackCA(t)
+	tlsA, tlsB := t.TempDir(), t.TempDir()
+	writeSet(t, tlsA, ca.valid(t, "agent a"))
+	writeSet(t, tlsB, ca.valid(t, "agent b"))
+	content := fmt.Sprintf("%d\n", mrand.Int64()) + strings.Repeat("data\n", 16<<10) // 80 KiB
+	repo := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY big.txt /\n", "big.txt": content, ".gitignore": "meta/\n"})
+	gitIn(t, repo, "init", "-q")
+	gitIn(t, repo, "add", "-A")
+	gitIn(t, repo, "commit", "-qm", "fixture")
+	slug := fmt.Sprintf("ctx-key-%d", mrand.IntN(1_000_000))
+	build := func(tlsDir string, extra map[string]any, env ...string) syncStats {
+		t.Helper()
+		clone := freshClone(t, repo)
+		meta := filepath.Join(clone, "meta", "m.json")
+		cfg := map[string]any{"buildkit-host": s.BuildkitHost, "tls-dir": tlsDir, "metadata-file": meta}
+		for k, v := range extra {
+			cfg[k] = v
+		}
+		r := s.run(t, clone, cfg, append([]string{"HOME=" + t.TempDir(), "BUILDKITE_PIPELINE_SLUG=" + slug}, env...)...)
+		if r.Code != 0 {
+			t.Fatalf("build: %s", r)
+		}
+		return contextStats(t, readMetadata(t, meta))
+	}
+	big := int64(len(content))
+	if st := build(tlsA, nil); st.SentBytes < big {
+		t.Fatalf("first build with certificate A sent %d B, want big.txt (%d B)", st.SentBytes, big)
+	}
+	if st := build(tlsB, nil); st.SentBytes < big {
+		t.Errorf("certificate B (another trust domain) sent %d B: it diffed against A's state", st.SentBytes)
+	}
+	key := map[string]any{"context-key": map[string]string{"env": "CTX_KEY"}}
+	secret := "CTX_KEY=" + fmt.Sprint(mrand.Int64())
+	if st := build(tlsA, key, secret); st.SentBytes < big {
+		t.Fatalf("first build with context-key sent %d B", st.SentBytes)
+	}
+	if st := build(tlsB, key, secret); st.Mode != "content" || st.SentBytes > 1<<10 {
+		t.Errorf("certificate B with the same context-key: a fresh clone sent %d B (%+v), want only the Dockerfile", st.SentBytes, st)
+	}
+	r := s.run(t, freshClone(t, repo), s.baseConfig(key), "BUILDKITE_PIPELINE_SLUG="+slug)
+	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); r.Code != 2 || !strings.Contains(r.Stderr, "context-key.env: CTX_KEY is not set") || len(lines) != 1 {
+		t.Errorf("context-key naming an unset variable: exit %d, want 2 and one line:\n%s", r.Code, r.Stderr)
+	}
+}
