@@ -110,7 +110,8 @@ func TestSharedBuilderContextPoisoning(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := string(layerFiles(t, img)["app.txt"]); got != good {
-			t.Fatalf("the victim's pushed image holds app.txt %q, want the victim's own %q: the attacker's planted context state was used", got, good)
+			t.Fatalf("the victim's pushed image holds app.txt %q… (%d B), want the victim's own %q…: the attacker's planted context state was used",
+				got[:min(24, len(got))], len(got), good[:24])
 		}
 		return contextStats(t, readMetadata(t, meta))
 	}
@@ -125,12 +126,16 @@ func TestSharedBuilderContextPoisoning(t *testing.T) {
 	}
 }
 
-// freshClone is the next job on a new agent: a clone of repo (new mtimes).
+// freshClone is the next job on a new agent: a clone of repo (new mtimes)
+// with an empty meta/ directory.
 func freshClone(t *testing.T, repo string) string {
 	t.Helper()
 	clone := filepath.Join(t.TempDir(), "clone")
 	if out, err := exec.Command("git", "clone", "-q", repo, clone).CombinedOutput(); err != nil {
 		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	if err := os.Mkdir(filepath.Join(clone, "meta"), 0o755); err != nil { // the metadata file's directory (git-ignored)
+		t.Fatal(err)
 	}
 	return clone
 }
@@ -180,7 +185,7 @@ func TestSharedBuilderContextKeyOption(t *testing.T) {
 		t.Errorf("certificate B with the same context-key: a fresh clone sent %d B (%+v), want only the Dockerfile", st.SentBytes, st)
 	}
 	r := s.run(t, freshClone(t, repo), s.baseConfig(key), "BUILDKITE_PIPELINE_SLUG="+slug)
-	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); r.Code != 2 || !strings.Contains(r.Stderr, "context-key.env: CTX_KEY is not set") || len(lines) != 1 {
+	if lines := errorLines(r.Stderr); r.Code != 2 || !strings.Contains(r.Stderr, "context-key.env: CTX_KEY is not set") || len(lines) != 1 {
 		t.Errorf("context-key naming an unset variable: exit %d, want 2 and one line:\n%s", r.Code, r.Stderr)
 	}
 }
