@@ -6,7 +6,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"io"
 	"os/exec"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ func (a *Agent) run(ctx context.Context, stdin string, args ...string) error {
 }
 
 // output runs a subcommand and returns its standard output; an error
-// carries the last line it wrote (to either stream).
+// carries the last line of its standard error (else of its output).
 func (a *Agent) output(ctx context.Context, stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
@@ -46,13 +45,17 @@ func (a *Agent) output(ctx context.Context, stdin string, args ...string) (strin
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	var stdout, both strings.Builder
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, &both), &both
+	var stdout, stderr strings.Builder // two writers: exec copies each stream in its own goroutine
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("buildkite-agent %s: no answer within %s", args[0], a.Timeout)
 		}
-		return "", fmt.Errorf("buildkite-agent %s: %v: %s", strings.Join(args[:min(2, len(args))], " "), err, lastLine(both.String()))
+		last := lastLine(stderr.String())
+		if last == "" {
+			last = lastLine(stdout.String())
+		}
+		return "", fmt.Errorf("buildkite-agent %s: %v: %s", strings.Join(args[:min(2, len(args))], " "), err, last)
 	}
 	return stdout.String(), nil
 }
