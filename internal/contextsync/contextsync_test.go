@@ -122,8 +122,9 @@ func TestModTimeKeyed(t *testing.T) {
 	if again := (&StatKey{1, 2, 3}).ModTime(id); again != testKey.ModTime(id) {
 		t.Errorf("the same key gives %d and %d", again, testKey.ModTime(id))
 	}
-	if s := NewSession(Options{Mode: Content}); s.opt.Mode != MTime {
-		t.Errorf("a session without a stat key is in %s mode, want mtime", s.opt.Mode)
+	s := NewSession(Options{Mode: Content})
+	if st := s.Finish(context.Background()); st.Mode != MTime {
+		t.Errorf("a session without a stat key is in %s mode, want mtime", st.Mode)
 	}
 }
 
