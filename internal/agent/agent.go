@@ -32,6 +32,13 @@ func FromEnv(getenv func(string) string, lookPath func(string) (string, error)) 
 }
 
 func (a *Agent) run(ctx context.Context, stdin string, args ...string) error {
+	_, err := a.output(ctx, stdin, args...)
+	return err
+}
+
+// output runs a subcommand and returns its standard output; an error
+// carries the last line of its standard error (else of its output).
+func (a *Agent) output(ctx context.Context, stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, a.Path, args...)
@@ -39,14 +46,25 @@ func (a *Agent) run(ctx context.Context, stdin string, args ...string) error {
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	var stdout, stderr strings.Builder // two writers: exec copies each stream in its own goroutine
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("buildkite-agent %s: no answer within %s", args[0], a.Timeout)
+			return "", fmt.Errorf("buildkite-agent %s: no answer within %s", args[0], a.Timeout)
 		}
-		return fmt.Errorf("buildkite-agent %s: %v: %s", strings.Join(args[:min(2, len(args))], " "), err, lastLine(string(out)))
+		last := lastLine(stderr.String())
+		if last == "" {
+			last = lastLine(stdout.String())
+		}
+		return "", fmt.Errorf("buildkite-agent %s: %v: %s", strings.Join(args[:min(2, len(args))], " "), err, last)
 	}
-	return nil
+	return stdout.String(), nil
+}
+
+// SecretGet reads a Buildkite secret (buildkite-agent secret get NAME):
+// the agent's API answers only for a job its access policy allows.
+func (a *Agent) SecretGet(ctx context.Context, name string) (string, error) {
+	return a.output(ctx, "", "secret", "get", name)
 }
 
 // Annotate replaces the annotation with this context (body is Markdown).

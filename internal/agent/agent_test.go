@@ -79,6 +79,20 @@ func TestCalls(t *testing.T) {
 	}
 }
 
+// secret get: the value is standard output alone (a warning on stderr is
+// not part of it); a refusal is an error naming the command.
+func TestSecretGet(t *testing.T) {
+	a, rec := fake(t, "echo 'warn: old agent' >&2; printf 's3cr3t'")
+	got, err := a.SecretGet(context.Background(), "CTX_KEY")
+	if b, _ := os.ReadFile(rec); err != nil || got != "s3cr3t" || string(b) != "secret get CTX_KEY\n" {
+		t.Errorf("SecretGet = %q, %v; agent got %q", got, err, b)
+	}
+	a, _ = fake(t, "echo 'fatal: secret not found' >&2; exit 1")
+	if _, err := a.SecretGet(context.Background(), "NOPE"); err == nil || err.Error() != "buildkite-agent secret get: exit status 1: fatal: secret not found" {
+		t.Errorf("refused: %v", err)
+	}
+}
+
 func TestTimeout(t *testing.T) {
 	a, _ := fake(t, "sleep 5")
 	a.Timeout = 100 * time.Millisecond

@@ -5,14 +5,31 @@ import (
 	gofs "io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tonistiigi/fsutil"
 	"github.com/tonistiigi/fsutil/types"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/contextkey"
 	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 )
+
+// Without a context key (no TLS, no context-key) content mode is off: the
+// files keep their real mtimes, which nobody can predict.
+func TestPlanWithoutContextKey(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	img := config.Image{ContextSync: config.ContextSync{Mode: "content"}, ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile")}
+	p, err := NewRequest(img).Plan(auth())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := p.sync.Finish(context.Background()); st.Mode != contextsync.MTime {
+		t.Errorf("without a key the sync is in %s mode, want mtime", st.Mode)
+	}
+}
 
 // Every local mount goes through the plan's sync: the session's filter
 // option gives each mount's files their content-derived mtimes (content) or
@@ -26,7 +43,11 @@ func TestPlanSyncsLocalMounts(t *testing.T) {
 			c := &config.Config{
 				Image: config.Image{ContextSync: config.ContextSync{Mode: mode}, ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), BuildContexts: map[string]string{"assets": extra}},
 			}
-			p, err := NewRequest(c.Image).Plan(auth())
+			key, err := contextkey.FromSecret([]byte("test"), "a test secret")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewRequest(c.Image).WithContextKey(key).Plan(auth())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,10 +73,13 @@ func TestPlanSyncsLocalMounts(t *testing.T) {
 			fi, _ := os.Stat(filepath.Join(extra, "x"))
 			want := fi.ModTime().UnixNano()
 			if mode == "content" {
-				want = contextsync.ModTime(contextsync.BlobID([]byte("extra\n")))
+				want = key.StatKey().ModTime(contextsync.BlobID([]byte("extra\n")))
 			}
 			if mtime != want {
 				t.Errorf("x is sent with mtime %d, want %d", mtime, want)
+			}
+			if p.Opt.SharedKey != key.SessionKey(c.ContextScope) || !strings.HasPrefix(p.Opt.SharedKey, "remote-buildkit:") {
+				t.Errorf("shared key %q", p.Opt.SharedKey)
 			}
 			if st := p.sync.Finish(context.Background()); st.Files != 1 || st.Bytes != 6 || string(st.Mode) != mode {
 				t.Errorf("stats %+v", st)

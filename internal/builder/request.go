@@ -9,6 +9,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/contextkey"
 )
 
 // Request is one image build, derived once from the configuration and never
@@ -18,6 +19,7 @@ import (
 type Request struct {
 	img    config.Image // a deep copy of the configuration's
 	loader func(map[string]string) (io.WriteCloser, error)
+	key    *contextkey.Key // the job's context key; nil: none (real mtimes)
 }
 
 // NewRequest takes the build's options out of a validated configuration.
@@ -58,6 +60,17 @@ func (r Request) WithLoader(fn func(map[string]string) (io.WriteCloser, error)) 
 	r.loader = fn
 	return r
 }
+
+// WithContextKey is the same build with the job's context key (derived once
+// per job): it keys the session's shared key and the content-derived stats.
+func (r Request) WithContextKey(k *contextkey.Key) Request {
+	r.key = k
+	return r
+}
+
+// SessionKey is the session's shared key: the daemon diffs this build's
+// uploads against the last upload under it.
+func (r Request) SessionKey() string { return r.key.SessionKey(r.img.ContextScope) }
 
 // Tags are the image references the build writes.
 func (r Request) Tags() []string { return slices.Clone(r.img.Tags) }

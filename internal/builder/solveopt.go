@@ -49,7 +49,8 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		return nil, errors.New("load is set but the request has no loader for the Docker engine (WithLoader)")
 	}
 	attrs := r.frontendAttrs()
-	cs := contextsync.NewSession(contextsync.Options{Mode: contextsync.Mode(r.img.ContextSync.Mode), CacheDir: r.img.ContextSync.CacheDir, Key: r.img.SessionKey, UserAttributes: r.img.ContextSync.GitAttributes})
+	cs := contextsync.NewSession(contextsync.Options{Mode: contextsync.Mode(r.img.ContextSync.Mode), CacheDir: r.img.ContextSync.CacheDir,
+		Key: r.SessionKey(), StatKey: r.key.StatKey(), UserAttributes: r.img.ContextSync.GitAttributes})
 	p := &Plan{call: r.Call(), files: &pendingFiles{}, sync: cs, git: r.img.GitContext}
 	mounts, err := r.localMounts(attrs, cs)
 	if err != nil {
@@ -77,7 +78,7 @@ func (r Request) Plan(auth session.Attachable) (*Plan, error) {
 		Session:             attachables,
 		// Context uploads are diffed against the daemon's copy from the last
 		// build with the same key: only changed files travel.
-		SharedKey: r.img.SessionKey,
+		SharedKey: r.SessionKey(),
 	}
 	if p.call == "build" {
 		p.Opt.Exports = r.exports(p.files)

@@ -70,19 +70,29 @@ func (v *validator) daemonSide(r *raw, c *Config) {
 }
 
 // cacheMountNS is the cache mount namespace of cache-mounts: pipeline (the
-// default) — the organization and pipeline — or "" when shared.
+// default) — the organization and pipeline, and /pull-request for builds of
+// a pull request — or "" when shared. Only cache-mounts: shared lets
+// build-args (or a bake target's args) name the namespace themselves.
 func (v *validator) cacheMountNS(mode string, args map[string]string) string {
-	if _, set := args[cacheMountNSArg]; set || mode == "shared" {
+	if mode == "shared" {
+		return ""
+	}
+	if _, set := args[cacheMountNSArg]; set {
+		v.addf("build-args", "%s replaces the per-pipeline cache-mount namespace (a checkout could share or read another pipeline's RUN --mount=type=cache mounts): remove it, or set cache-mounts: shared in the step to let build arguments choose it", cacheMountNSArg)
 		return ""
 	}
 	org, pipeline := v.env.Get("BUILDKITE_ORGANIZATION_SLUG"), v.env.Get("BUILDKITE_PIPELINE_SLUG")
 	if pipeline == "" {
 		return "" // not in a Buildkite job: nothing to keep apart
 	}
+	ns := pipeline
 	if org != "" {
-		return org + "/" + pipeline
+		ns = org + "/" + pipeline
 	}
-	return pipeline
+	if trustDomain(v.env) == TrustPullRequest {
+		ns += "/" + TrustPullRequest // a pipeline slug has no "/": no other pipeline's namespace
+	}
+	return ns
 }
 
 // checkout is the job's git checkout and the commit being built.

@@ -33,8 +33,15 @@ func (v *validator) sources(r *raw, c *Config) {
 	if fi, err := os.Stat(c.Dockerfile); dfOK && (err != nil || fi.IsDir()) && (contextOK || r.Dockerfile != "") {
 		v.addf("dockerfile", "file %s does not exist: set dockerfile to the Dockerfile's path, relative to the job's working directory", c.Dockerfile)
 	}
+	c.ContextScope = ContextScope{Org: v.env.Get("BUILDKITE_ORGANIZATION_SLUG"), Pipeline: v.env.Get("BUILDKITE_PIPELINE_SLUG"), Domain: trustDomain(v.env)}
 	if rel, err := filepath.Rel(v.workDir, c.ContextDir); err == nil {
-		c.SessionKey = "remote-buildkit:" + v.env.Get("BUILDKITE_PIPELINE_SLUG") + ":" + filepath.ToSlash(rel)
+		c.ContextScope.Dir = filepath.ToSlash(rel)
+	}
+	if k := r.ContextKey; k != nil {
+		if (k.Env == "") == (k.Secret == "") {
+			v.addf("context-key", "set exactly one of env (the job's variable holding the key) or secret (a Buildkite secret holding it), or drop context-key to derive the key from the client certificate")
+		}
+		c.ContextKey = *k
 	}
 	c.BuildArgs = v.keyValues("build-args", r.BuildArgs, true)
 	c.Labels = v.keyValues("labels", r.Labels, false)
@@ -52,6 +59,16 @@ func gitAttributesFile(env Env) string {
 		return filepath.Join(h, ".config", "git", "attributes")
 	}
 	return ""
+}
+
+// trustDomain is the job's trust domain on the daemon: a build of a pull
+// request (BUILDKITE_PULL_REQUEST set to anything but "" or "false": a
+// number) is its own, apart from branch builds.
+func trustDomain(env Env) string {
+	if pr := env.Get("BUILDKITE_PULL_REQUEST"); pr != "" && pr != "false" {
+		return TrustPullRequest
+	}
+	return TrustBranch
 }
 
 // hashCacheDir is where the agent keeps the content ids of context files:

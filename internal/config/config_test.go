@@ -115,7 +115,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "auto",
-					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/home/agent/.cache/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}, Call: "build", ContextDir: wd, ContextScope: config.ContextScope{Domain: config.TrustBranch, Dir: "."}, Dockerfile: filepath.Join(wd, "Dockerfile")},
 				}
 			},
 		},
@@ -138,7 +138,7 @@ func TestParseDefaults(t *testing.T) {
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "plain",
 					Insights:       true,
-					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/var/lib/buildkite-agent/.cache/remote-buildkit/hashes", GitAttributes: "/var/lib/buildkite-agent/.config/git/attributes"}, Call: "build", ContextDir: wd, SessionKey: "remote-buildkit::.", Dockerfile: filepath.Join(wd, "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: "/var/lib/buildkite-agent/.cache/remote-buildkit/hashes", GitAttributes: "/var/lib/buildkite-agent/.config/git/attributes"}, Call: "build", ContextDir: wd, ContextScope: config.ContextScope{Domain: config.TrustBranch, Dir: "."}, Dockerfile: filepath.Join(wd, "Dockerfile")},
 				}
 			},
 		},
@@ -159,7 +159,7 @@ func TestParseDefaults(t *testing.T) {
 					Annotate:       true,
 					MetaData:       config.MetaData{Enabled: true, Key: "remote-buildkit-digest"},
 					Progress:       "auto",
-					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content"}, Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "app", "Dockerfile")},
+					Image:          config.Image{ContextSync: config.ContextSync{Mode: "content"}, Call: "build", ContextDir: filepath.Join(wd, "app"), ContextScope: config.ContextScope{Domain: config.TrustBranch, Dir: "app"}, Dockerfile: filepath.Join(wd, "app", "Dockerfile")},
 				}
 			},
 		},
@@ -251,7 +251,7 @@ func TestParseAllOptions(t *testing.T) {
 		MetadataRoot:   wd,
 		Timeout:        90 * time.Minute,
 		Insights:       true,
-		Image: config.Image{ContextSync: config.ContextSync{Mode: "mtime", CacheDir: "/var/cache/agent/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}, Call: "build", ContextDir: filepath.Join(wd, "app"), SessionKey: "remote-buildkit::app", Dockerfile: filepath.Join(wd, "docker/Dockerfile.release"), Target: "release", BuildArgs: map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"}, Labels: map[string]string{
+		Image: config.Image{ContextSync: config.ContextSync{Mode: "mtime", CacheDir: "/var/cache/agent/remote-buildkit/hashes", GitAttributes: "/home/agent/.config/git/attributes"}, Call: "build", ContextDir: filepath.Join(wd, "app"), ContextScope: config.ContextScope{Domain: config.TrustBranch, Dir: "app"}, Dockerfile: filepath.Join(wd, "docker/Dockerfile.release"), Target: "release", BuildArgs: map[string]string{"VERSION": "1.2.3", "DEBUG": "true", "RETRIES": "3"}, Labels: map[string]string{
 			"org.opencontainers.image.source": "https://github.com/org/app",
 			"team":                            "build=infra",
 		}, BuildContexts: map[string]string{

@@ -76,6 +76,7 @@ type raw struct {
 	GitContext          gitContextOption        `json:"git-context"`
 	Reproducible        bool                    `json:"reproducible"`
 	CacheMounts         string                  `json:"cache-mounts"`
+	ContextKey          *ContextKey             `json:"context-key"`
 }
 
 // rawNode is one entry of nodes.

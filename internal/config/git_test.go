@@ -192,7 +192,7 @@ func TestParseSourceDateEpochAndCacheMounts(t *testing.T) {
 		{"nothing outside Buildkite", `{}`, nil, "", "", false},
 		{"the job's SOURCE_DATE_EPOCH, the pipeline's namespace", `{}`,
 			map[string]string{"SOURCE_DATE_EPOCH": "1600000000", "BUILDKITE_ORGANIZATION_SLUG": "acme", "BUILDKITE_PIPELINE_SLUG": "web"}, "1600000000", "acme/web", false},
-		{"build-args wins over the environment", `{"build-args": {"SOURCE_DATE_EPOCH": "1", "BUILDKIT_CACHE_MOUNT_NS": "mine"}}`,
+		{"build-args wins over the environment; with cache-mounts: shared the namespace too", `{"build-args": {"SOURCE_DATE_EPOCH": "1", "BUILDKIT_CACHE_MOUNT_NS": "mine"}, "cache-mounts": "shared"}`,
 			map[string]string{"SOURCE_DATE_EPOCH": "1600000000", "BUILDKITE_PIPELINE_SLUG": "web"}, "", "", false},
 		{"reproducible: the commit's time", `{"reproducible": true}`,
 			map[string]string{"BUILDKITE_PIPELINE_SLUG": "web"}, "1700000000", "web", true},
@@ -200,6 +200,10 @@ func TestParseSourceDateEpochAndCacheMounts(t *testing.T) {
 			map[string]string{"SOURCE_DATE_EPOCH": "1600000000", "BUILDKITE_PIPELINE_SLUG": "web"}, "1600000000", "", true},
 		{"cache-mounts: pipeline as the default", `{"cache-mounts": "pipeline"}`,
 			map[string]string{"BUILDKITE_ORGANIZATION_SLUG": "acme", "BUILDKITE_PIPELINE_SLUG": "api"}, "", "acme/api", false},
+		{"a pull request: its own namespace", `{}`,
+			map[string]string{"BUILDKITE_ORGANIZATION_SLUG": "acme", "BUILDKITE_PIPELINE_SLUG": "api", "BUILDKITE_PULL_REQUEST": "42"}, "", "acme/api/pull-request", false},
+		{"not a pull request", `{}`,
+			map[string]string{"BUILDKITE_ORGANIZATION_SLUG": "acme", "BUILDKITE_PIPELINE_SLUG": "api", "BUILDKITE_PULL_REQUEST": "false"}, "", "acme/api", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,6 +218,57 @@ func TestParseSourceDateEpochAndCacheMounts(t *testing.T) {
 					got.SourceDateEpoch, got.CacheMountNS, got.Reproducible, tt.epoch, tt.ns, tt.reproducible)
 			}
 		})
+	}
+}
+
+// BUILDKIT_CACHE_MOUNT_NS in build-args (a bake target's args arrive as
+// build-args too) would replace the per-pipeline namespace: refused unless
+// the step says cache-mounts: shared.
+func TestParseCacheMountNSArg(t *testing.T) {
+	wd := newWorkDir(t, "Dockerfile")
+	env := envOf(map[string]string{"BUILDKIT_HOST": "tcp://b:1234", "BUILDKITE_PIPELINE_SLUG": "web"})
+	_, err := config.Parse([]byte(`{"build-args": ["BUILDKIT_CACHE_MOUNT_NS=release"]}`), env, wd)
+	p, ok := findProblem(problemsOf(t, err), "build-args")
+	if !ok || !strings.Contains(p.Msg, "BUILDKIT_CACHE_MOUNT_NS") || !strings.Contains(p.Msg, "cache-mounts: shared") {
+		t.Errorf("problem %v; want build-args: BUILDKIT_CACHE_MOUNT_NS … cache-mounts: shared", p)
+	}
+	c, err := config.Parse([]byte(`{"build-args": ["BUILDKIT_CACHE_MOUNT_NS=release"], "cache-mounts": "shared"}`), env, wd)
+	if err != nil || c.CacheMountNS != "" || c.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"] != "release" {
+		t.Errorf("with cache-mounts: shared: %v, namespace %q, args %v", err, c.CacheMountNS, c.BuildArgs)
+	}
+}
+
+// The context scope: organization, pipeline, trust domain (a pull request
+// is its own) and the context directory.
+func TestParseContextScope(t *testing.T) {
+	wd := newWorkDir(t, "app/Dockerfile")
+	for _, tt := range []struct {
+		pr, domain string
+	}{{"", config.TrustBranch}, {"false", config.TrustBranch}, {"17", config.TrustPullRequest}} {
+		env := envOf(map[string]string{"BUILDKIT_HOST": "tcp://b:1234", "BUILDKITE_ORGANIZATION_SLUG": "acme", "BUILDKITE_PIPELINE_SLUG": "web", "BUILDKITE_PULL_REQUEST": tt.pr})
+		c, err := config.Parse([]byte(`{"context": "app", "context-key": {"secret": "CTX"}}`), env, wd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := config.ContextScope{Org: "acme", Pipeline: "web", Domain: tt.domain, Dir: "app"}
+		if c.ContextScope != want || c.ContextKey.Secret != "CTX" {
+			t.Errorf("BUILDKITE_PULL_REQUEST=%q: scope %+v, key %+v; want %+v", tt.pr, c.ContextScope, c.ContextKey, want)
+		}
+	}
+}
+
+func TestParseContextKeyOption(t *testing.T) {
+	wd := newWorkDir(t, "Dockerfile")
+	env := envOf(map[string]string{"BUILDKIT_HOST": "tcp://b:1234"})
+	for _, js := range []string{`{"context-key": {}}`, `{"context-key": {"env": "A", "secret": "B"}}`} {
+		_, err := config.Parse([]byte(js), env, wd)
+		if p, ok := findProblem(problemsOf(t, err), "context-key"); !ok || !strings.Contains(p.Msg, "exactly one of env") {
+			t.Errorf("%s: problem %v; want context-key: set exactly one of env … or secret", js, p)
+		}
+	}
+	c, err := config.Parse([]byte(`{"context-key": {"env": "CTX_KEY"}}`), env, wd)
+	if err != nil || c.ContextKey != (config.ContextKey{Env: "CTX_KEY"}) {
+		t.Errorf("context-key env: %+v, %v", c.ContextKey, err)
 	}
 }
 

@@ -46,6 +46,7 @@ type Config struct {
 	RegistryCredentials []RegistryCredential
 	DockerConfig        bool
 	Buildx              string // the job's buildx builder name; "" = no builder
+	ContextKey          ContextKey
 
 	VersionCheck string // off, warn or strict
 	Diagnose     bool
@@ -79,9 +80,9 @@ type Config struct {
 // option is a field here, its decode/check in this package, and its SolveOpt
 // mapping in internal/builder.
 type Image struct {
-	ContextDir    string // absolute
-	SessionKey    string // stable per pipeline and context: the daemon diffs against the last upload
-	Dockerfile    string // absolute
+	ContextDir    string       // absolute
+	ContextScope  ContextScope // whose context state it is: the session key's inputs (internal/contextkey)
+	Dockerfile    string       // absolute
 	Target        string
 	BuildArgs     map[string]string
 	Labels        map[string]string
@@ -156,6 +157,30 @@ type ContextSync struct {
 	// checkout ($XDG_CONFIG_HOME/git/attributes, else
 	// ~/.config/git/attributes); "" when neither is set.
 	GitAttributes string
+}
+
+// ContextScope is what the daemon's copy of a local directory belongs to:
+// the session shared key is a keyed tag over it (internal/contextkey), so
+// only builds of the same organization, pipeline, trust domain and context
+// directory, holding the same key, diff against the same copy.
+type ContextScope struct {
+	Org, Pipeline string
+	Domain        string // TrustBranch or TrustPullRequest
+	Dir           string // the context directory relative to the job's working directory, slash-separated
+}
+
+// Trust domains of a pipeline's builds on the daemon.
+const (
+	TrustBranch      = "branch"       // branch (release) builds
+	TrustPullRequest = "pull-request" // builds of a pull request: their own cache mounts and context state
+)
+
+// ContextKey is the context-key option: where the secret keying the
+// context state comes from; both "" = derived from the client
+// certificate's private key.
+type ContextKey struct {
+	Env    string // the job's environment variable holding it
+	Secret string // the Buildkite secret holding it (buildkite-agent secret get)
 }
 
 // Attrs is a typed "type=...,k=v" entry (cache import/export or output).

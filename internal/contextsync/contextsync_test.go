@@ -88,7 +88,7 @@ func walkAsDaemon(t *testing.T, s *Session, name string, fs fsutil.FS, opt fsuti
 // syncDir serves dir as the build context in a new session and walks it once.
 func syncDir(t *testing.T, cacheDir, dir string, mode Mode, excludes ...string) (map[string]*types.Stat, Stats) {
 	t.Helper()
-	s := NewSession(Options{Mode: mode, CacheDir: cacheDir})
+	s := NewSession(Options{Mode: mode, CacheDir: cacheDir, StatKey: testKey})
 	fs, err := s.Mount(Dir{Name: "context", Path: dir, Prehash: true, Ignore: []string{filepath.Join(dir, ".dockerignore")}})
 	if err != nil {
 		t.Fatal(err)
@@ -108,12 +108,32 @@ func TestBlobIDIsGits(t *testing.T) {
 	}
 }
 
+var testKey = &StatKey{1, 2, 3}
+
+// The derived mtime is keyed: another key gives another stat for the same
+// content (so it cannot be computed from the content alone), the same key
+// the same stat; without a key a session never uses content mode.
+func TestModTimeKeyed(t *testing.T) {
+	id := BlobID([]byte("package a\n"))
+	other := &StatKey{9}
+	if testKey.ModTime(id) == other.ModTime(id) {
+		t.Errorf("two keys give the same mtime %d", testKey.ModTime(id))
+	}
+	if again := (&StatKey{1, 2, 3}).ModTime(id); again != testKey.ModTime(id) {
+		t.Errorf("the same key gives %d and %d", again, testKey.ModTime(id))
+	}
+	s := NewSession(Options{Mode: Content})
+	if st := s.Finish(context.Background()); st.Mode != MTime {
+		t.Errorf("a session without a stat key is in %s mode, want mtime", st.Mode)
+	}
+}
+
 func TestModTimeRange(t *testing.T) {
 	lo, hi := time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
 	seen := map[int64]bool{}
 	for i := range 2000 {
 		id := BlobID([]byte(strings.Repeat("x", i)))
-		m := ModTime(id)
+		m := testKey.ModTime(id)
 		if tm := time.Unix(0, m); tm.Before(lo) || !tm.Before(hi) {
 			t.Fatalf("ModTime %v outside 1980..2014", tm)
 		}
@@ -125,11 +145,7 @@ func TestModTimeRange(t *testing.T) {
 		}
 		seen[m] = true
 	}
-	var all ID
-	for i := range all {
-		all[i] = 0xff
-	}
-	if got := time.Unix(0, ModTime(all)); got.After(time.Date(2014, 1, 11, 0, 0, 0, 0, time.UTC)) {
+	if got := time.Unix(0, spread(^uint64(0))); got.After(time.Date(2014, 1, 11, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("the largest id gives %v", got)
 	}
 }
@@ -164,7 +180,7 @@ func TestEqualContentEqualStat(t *testing.T) {
 	if stats.Files != int64(len(files)) || stats.Bytes != int64(len("FROM scratch\npackage a\npackage b\n")) {
 		t.Errorf("stats %+v", stats)
 	}
-	if got, want := sa["src/a.go"].ModTime, ModTime(BlobID([]byte("package a\n"))); got != want {
+	if got, want := sa["src/a.go"].ModTime, testKey.ModTime(BlobID([]byte("package a\n"))); got != want {
 		t.Errorf("src/a.go mtime %d, want %d", got, want)
 	}
 	if sa["src"].ModTime != FixedModTime || sa["link"].ModTime != FixedModTime {
@@ -213,7 +229,7 @@ func TestDockerignore(t *testing.T) {
 	dir, dfDir := t.TempDir(), t.TempDir()
 	writeTree(t, dir, map[string]string{".dockerignore": "big\n", "big/x": "x", "small/y": "y", "z": "z"})
 	writeTree(t, dfDir, map[string]string{"Dockerfile": "FROM scratch\n", "Dockerfile.dockerignore": "small\n.dockerignore\n"})
-	s := NewSession(Options{Mode: Content, CacheDir: cache})
+	s := NewSession(Options{Mode: Content, CacheDir: cache, StatKey: testKey})
 	fs, err := s.Mount(Dir{Name: "context", Path: dir, Prehash: true, Ignore: []string{filepath.Join(dfDir, "Dockerfile.dockerignore"), filepath.Join(dir, ".dockerignore")}})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +291,7 @@ func TestCacheHits(t *testing.T) {
 	fresh(t)
 	later(cache)
 	third, s3 := syncDir(t, cache, dir, Content)
-	if s3.Hashed != 1 || s3.Cached != 2 || third["b"].ModTime != ModTime(BlobID([]byte("9"))) {
+	if s3.Hashed != 1 || s3.Cached != 2 || third["b"].ModTime != testKey.ModTime(BlobID([]byte("9"))) {
 		t.Errorf("after a change: %+v, b's mtime %d", s3, third["b"].ModTime)
 	}
 }
@@ -407,7 +423,7 @@ func TestGitIDs(t *testing.T) {
 	os.Chtimes(p, fi.ModTime(), fi.ModTime())
 	fresh(t)
 	got, s := syncDir(t, "", filepath.Join(repo, "ctx"), Content)
-	if s.Git != 2 || s.Hashed != 1 || got["a"].ModTime != ModTime(BlobID([]byte("ALPHA\n"))) {
+	if s.Git != 2 || s.Hashed != 1 || got["a"].ModTime != testKey.ModTime(BlobID([]byte("ALPHA\n"))) {
 		t.Errorf("after a same-size change: %+v, mtime %d", s, got["a"].ModTime)
 	}
 }
@@ -430,7 +446,7 @@ func TestGitFilteredFilesHashed(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	git(t, repo, "update-index", "--really-refresh")
 	got, s := syncDir(t, "", repo, Content, ".git")
-	if got["a.txt"].ModTime != ModTime(BlobID([]byte("lower\n"))) {
+	if got["a.txt"].ModTime != testKey.ModTime(BlobID([]byte("lower\n"))) {
 		t.Errorf("a.txt got the id of git's (filtered) blob")
 	}
 	if s.Git != 2 || s.Hashed != 1 { // .gitattributes and b.bin from git
@@ -444,7 +460,7 @@ func TestLastSync(t *testing.T) {
 	cache := t.TempDir()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"a": "1"})
-	s := NewSession(Options{Mode: Content, CacheDir: cache, Key: "remote-buildkit:p:."})
+	s := NewSession(Options{Mode: Content, CacheDir: cache, Key: "remote-buildkit:p:.", StatKey: testKey})
 	fs, _ := s.Mount(Dir{Name: "context", Path: dir})
 	walkAsDaemon(t, s, "context", fs, fsutil.FilterOpt{})
 	want := s.Finish(context.Background())
@@ -457,7 +473,7 @@ func TestLastSync(t *testing.T) {
 	}
 	// A session the daemon never asked anything of (a plan that failed)
 	// leaves the last sync as it was.
-	NewSession(Options{Mode: Content, CacheDir: cache, Key: "remote-buildkit:p:."}).Finish(context.Background())
+	NewSession(Options{Mode: Content, CacheDir: cache, Key: "remote-buildkit:p:.", StatKey: testKey}).Finish(context.Background())
 	if again, _ := ReadLast(cache, "remote-buildkit:p:."); again == nil || again.Stats != want {
 		t.Errorf("an empty session replaced the last sync: %+v", again)
 	}

@@ -1,7 +1,9 @@
 package contextsync
 
 import (
-	"crypto/sha1" //nolint:gosec // git's blob id, not a security boundary (see README, "Build context")
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // git's blob id: the content's identity; the stat is keyed (StatKey)
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -76,13 +78,26 @@ const epoch = 315532800
 // symlinks are compared by target, and a constant keeps images the same.
 const FixedModTime = int64(epoch) * 1e9
 
+// StatKey is the secret a trust domain's derived mtimes are keyed with
+// (internal/contextkey derives it): without it nobody can compute the stat
+// a file of given content is sent with, so nobody can plant, under a
+// session key, a copy whose stat matches another build's file.
+type StatKey [32]byte
+
 // ModTime is the mtime (Unix nanoseconds) a file with content id is sent
-// with: 1980-01-01 plus the id's first 30 bits in seconds and its next 29
-// bits in nanoseconds. That is 59 bits of the hash beside the size, always
-// between 1980 and 2014 — never in the future, representable in every
-// archive format — and the same on every agent for the same content.
-func ModTime(id ID) int64 {
-	v := binary.BigEndian.Uint64(id[:8])
+// with: 1980-01-01 plus the first 30 bits of HMAC-SHA256(k, id) in seconds
+// and its next 29 bits in nanoseconds. That is 59 keyed bits beside the
+// size, always between 1980 and 2014 — never in the future, representable
+// in every archive format — and the same on every agent of the trust
+// domain for the same content.
+func (k *StatKey) ModTime(id ID) int64 {
+	m := hmac.New(sha256.New, k[:])
+	m.Write(id[:])
+	return spread(binary.BigEndian.Uint64(m.Sum(nil)[:8]))
+}
+
+// spread maps 59 bits of v to an mtime between 1980 and 2014.
+func spread(v uint64) int64 {
 	sec := int64(v >> 34)             // the first 30 bits
 	nsec := int64(v>>5) & (1<<29 - 1) // the next 29 bits: < 1e9
 	return (epoch+sec)*1e9 + nsec

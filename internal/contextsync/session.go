@@ -5,9 +5,10 @@
 // differs from the daemon's copy for the session's shared key. Real mtimes
 // make a fresh clone re-send everything, and a changed file whose size and
 // mtime match the daemon's copy is never sent at all. Here every regular
-// file is served with an mtime derived from its content id (git's blob id),
-// so equal content means an equal stat on every agent and changed content a
-// different one; directories and symlinks get a fixed mtime. Ids come from
+// file is served with an mtime derived from its content id (git's blob id)
+// keyed with the trust domain's secret (StatKey), so equal content means an
+// equal stat on every agent of the domain, changed content a different one,
+// and nobody without the key can predict it; directories and symlinks get a fixed mtime. Ids come from
 // a hash cache on the agent keyed by (device, inode, size, mtime, ctime),
 // from git's index for files git left untouched, or from hashing, in
 // parallel, before the daemon asks.
@@ -37,8 +38,9 @@ const (
 // Options configure a Session.
 type Options struct {
 	Mode     Mode
-	CacheDir string // the agent's hash cache directory; "" for none
-	Key      string // the build's shared session key: the last sync's stats are kept under it
+	CacheDir string   // the agent's hash cache directory; "" for none
+	Key      string   // the build's shared session key: the last sync's stats are kept under it
+	StatKey  *StatKey // content mode's key; nil: content mode is not used (real mtimes)
 	// UserAttributes is the user's git attributes file
 	// ($XDG_CONFIG_HOME/git/attributes, else ~/.config/git/attributes; ""
 	// for none): when it exists git's index ids are not trusted.
@@ -91,6 +93,9 @@ type counts struct {
 func NewSession(opt Options) *Session {
 	if opt.Mode == "" {
 		opt.Mode = Content
+	}
+	if opt.StatKey == nil {
+		opt.Mode = MTime // never a stat anyone can compute from the content alone
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Session{opt: opt, h: hasherFor(opt.CacheDir, opt.UserAttributes), ctx: ctx, cancel: cancel, mounts: map[string]*mount{}}
@@ -167,7 +172,7 @@ func (s *Session) mapStat(m *mount, c *counts, p string, st *types.Stat) {
 		if err != nil {
 			return // gone or unreadable: so is the daemon's read of it
 		}
-		st.ModTime = ModTime(id)
+		st.ModTime = s.opt.StatKey.ModTime(id)
 		c.count(src)
 	case mode.IsDir(), mode&os.ModeSymlink != 0:
 		if content {

@@ -10,14 +10,19 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/contextkey"
 	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 )
 
 // lastBuild runs one content-addressed sync of dir as a build of key would,
 // so the hash cache and the last sync are on disk.
-func lastBuild(t *testing.T, dir, cacheDir, key string) contextsync.Stats {
+func lastBuild(t *testing.T, dir, cacheDir, keyFile string, scope config.ContextScope) contextsync.Stats {
 	t.Helper()
-	s := contextsync.NewSession(contextsync.Options{Mode: contextsync.Content, CacheDir: cacheDir, Key: key})
+	k, err := contextkey.FromKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := contextsync.NewSession(contextsync.Options{Mode: contextsync.Content, CacheDir: cacheDir, Key: k.SessionKey(scope), StatKey: k.StatKey()})
 	fs, err := s.Mount(contextsync.Dir{Name: "context", Path: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +49,27 @@ func TestCheckContext(t *testing.T) {
 		}
 	}
 	cache := filepath.Join(t.TempDir(), "hashes")
+	tlsDir := t.TempDir()
+	keyFile := filepath.Join(tlsDir, config.KeyFile)
+	os.WriteFile(keyFile, []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600)
+	scope := config.ContextScope{Org: "acme", Pipeline: "web", Domain: config.TrustBranch, Dir: "."}
 	cfg := &config.Config{
-		Image: config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: cache}, ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), SessionKey: "remote-buildkit:p:."},
+		Nodes: []config.Node{{TLSDir: tlsDir}},
+		Image: config.Image{ContextSync: config.ContextSync{Mode: "content", CacheDir: cache}, ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), ContextScope: scope},
 	}
 	r := testRunner()
 	want(t, r.checkContext(context.Background(), &state{cfg: cfg}), Pass,
-		"3 files, 25 B after .dockerignore; content ids known: 0 in the hash cache, 0 from git, 3 to hash; no earlier build of this pipeline on this agent", "")
+		"3 files, 25 B after .dockerignore; content ids known: 0 in the hash cache, 0 from git, 3 to hash; context state (session key, content-derived mtimes) keyed by the client certificate's key "+keyFile+" for branch builds of acme/web: ", "")
+	want(t, r.checkContext(context.Background(), &state{cfg: cfg}), Pass, "any job holding the key can, so content sync is as strong as the key's distribution", "")
 
-	last := lastBuild(t, dir, cache, cfg.SessionKey)
+	noKey := *cfg
+	noKey.Nodes = []config.Node{{TLSDir: t.TempDir()}}
+	want(t, r.checkContext(context.Background(), &state{cfg: &noKey}), Warn, "no client key (no TLS) and no context-key: builds send real mtimes", "set context-key")
+	badKey := noKey
+	badKey.ContextKey = config.ContextKey{Env: "NO_SUCH_VAR"}
+	want(t, r.checkContext(context.Background(), &state{cfg: &badKey}), Fail, "context-key.env: NO_SUCH_VAR is not set", "")
+
+	last := lastBuild(t, dir, cache, keyFile, scope)
 	want(t, r.checkContext(context.Background(), &state{cfg: cfg}), Pass, "the last build of this pipeline here", "")
 	want(t, r.checkContext(context.Background(), &state{cfg: cfg}), Pass, last.String(), "")
 

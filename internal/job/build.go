@@ -121,7 +121,7 @@ func (im *image) withContexts(ctx context.Context, byName map[string]*image) (co
 // buildImage builds one image — again after an infrastructure failure
 // (retries) — and logs its result; log gets its progress and warnings.
 func (j *Job) buildImage(ctx context.Context, im *image, opts config.Image, log io.Writer) (*builder.Result, error) {
-	req := builder.NewRequest(opts)
+	req := builder.NewRequest(opts).WithContextKey(j.ctxKey)
 	fmt.Fprintf(j.d.Out, "--- :buildkite: remote-buildkit: building %s\n", im.what(j.d.WorkDir))
 	if opts.GitContext != nil {
 		noteGitContext(j.d.Out, j.d.Err, opts.GitContext)

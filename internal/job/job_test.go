@@ -223,3 +223,35 @@ func TestCleanupRemovesOnlyMarkedDirs(t *testing.T) {
 		}
 	}
 }
+
+// The job's context key: from the default daemon's client key, else none
+// with one notice when an image wanted content-derived stats; context-key
+// naming a variable the job lacks fails the step (exit 2).
+func TestContextKey(t *testing.T) {
+	tlsDir, noTLS := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(tlsDir, config.KeyFile), []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"), 0o600)
+	images := []*image{{opts: config.Image{ContextSync: config.ContextSync{Mode: "content"}}}}
+	for _, tt := range []struct {
+		name   string
+		cfg    config.Config
+		key    bool
+		notice bool
+		code   int
+	}{
+		{"the client key", config.Config{Nodes: []config.Node{{TLSDir: tlsDir}}}, true, false, 0},
+		{"no TLS", config.Config{Nodes: []config.Node{{TLSDir: noTLS}}}, false, true, 0},
+		{"context-key.env unset", config.Config{Nodes: []config.Node{{TLSDir: tlsDir}}, ContextKey: config.ContextKey{Env: "CTX"}}, false, false, exitcode.BadConfig},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var errOut bytes.Buffer
+			d := Deps{Env: envOf(nil), Err: &errOut}
+			k, err := contextKey(context.Background(), d, &tt.cfg, images)
+			if exitcode.Of(err) != tt.code || (k != nil) != tt.key {
+				t.Fatalf("key %v, error %v (exit %d); want a key %v, exit %d", k, err, exitcode.Of(err), tt.key, tt.code)
+			}
+			if got := strings.Contains(errOut.String(), "no client key (TLS) and no context-key: sending real mtimes"); got != tt.notice || strings.Count(errOut.String(), "\n") > 1 {
+				t.Errorf("notice %q, want one: %v", errOut.String(), tt.notice)
+			}
+		})
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 
 	dockerclient "github.com/moby/moby/client"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/contextkey"
 	"github.com/remote-buildkit/remote-buildkit/internal/dockerload"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
@@ -30,6 +32,7 @@ type Job struct {
 	auth    *registryauth.Sources
 	seedDir string
 	dial    *sharedDial
+	ctxKey  *contextkey.Key      // keys the context state on the daemon; nil: none (context-sync falls back to mtime)
 	engine  *dockerclient.Client // nil unless an image loads into the agent's Docker engine
 	cancel  context.CancelFunc
 
@@ -60,6 +63,9 @@ func Prepare(ctx context.Context, d Deps, s *Step) (*Job, context.Context, error
 	}
 	j := newJob(d, cfg, s.RouteKey)
 	j.auth = auth
+	if j.ctxKey, err = contextKey(ctx, d, cfg, s.Images); err != nil {
+		return nil, ctx, err
+	}
 	if j.seedDir, err = os.MkdirTemp("", "remote-buildkit-auth-"); err != nil {
 		return nil, ctx, exitcode.With(exitcode.Internal, err)
 	}
@@ -74,6 +80,26 @@ func Prepare(ctx context.Context, d Deps, s *Step) (*Job, context.Context, error
 		return nil, ctx, err
 	}
 	return j, ctx, nil
+}
+
+// contextKey derives the job's context key once, before any image: from
+// context-key, else the default daemon's client key. Without either (no
+// TLS) content-derived stats are off: one notice when an image wanted them.
+func contextKey(ctx context.Context, d Deps, cfg *config.Config, images []*image) (*contextkey.Key, error) {
+	k, err := contextkey.ForConfig(ctx, cfg, d.Env, d.LookPath)
+	if err != nil {
+		code := exitcode.BadConfig
+		if cfg.ContextKey == (config.ContextKey{}) {
+			code = exitcode.Certs // the client key is there but unreadable
+		}
+		return nil, exitcode.With(code, err)
+	}
+	if k == nil && slices.ContainsFunc(images, func(im *image) bool {
+		return im.opts.ContextSync.Mode == "content" && im.opts.GitContext == nil
+	}) {
+		fmt.Fprintf(d.Err, "remote-buildkit: context-sync: no client key (TLS) and no context-key: sending real mtimes as context-sync: mtime does, so a fresh clone sends every file (see docs/trust-model.md)\n")
+	}
+	return k, nil
 }
 
 // newJob is a job on cfg's daemons routed by key, before its logins and

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/remote-buildkit/remote-buildkit/internal/contextkey"
+	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
@@ -259,9 +261,9 @@ func TestContextSyncSameSizeSameMtime(t *testing.T) {
 	}
 }
 
-// derivedMTime is contextsync.ModTime of content: 1980-01-01 + 30 bits of its
-// git blob id in seconds + the next 29 in nanoseconds (computed here from
-// the definition in README, independently of the package).
+// derivedMTime is the unkeyed derivation of content's mtime the plugin used
+// before context state was keyed: 1980-01-01 + 30 bits of its git blob id in
+// seconds + the next 29 in nanoseconds.
 func derivedMTime(content []byte) time.Time {
 	h := sha1.New()
 	fmt.Fprintf(h, "blob %d\x00", len(content))
@@ -270,8 +272,20 @@ func derivedMTime(content []byte) time.Time {
 	return time.Unix(315532800+int64(v>>34), int64(v>>5)&(1<<29-1))
 }
 
-// The mtimes inside the image: derived from the content with content (the
-// same for the same bytes on every agent), the file's own with mtime.
+// keyedMTime is the mtime content is sent with by a job holding the stack's
+// client certificate: keyed with the key derived from it (contextkey).
+func keyedMTime(t *testing.T, s *stack, content []byte) time.Time {
+	t.Helper()
+	k, err := contextkey.FromKeyFile(filepath.Join(s.TLSDir, "key.pem"))
+	if err != nil || k == nil {
+		t.Fatalf("the stack's client key: %v", err)
+	}
+	return time.Unix(0, k.StatKey().ModTime(contextsync.BlobID(content)))
+}
+
+// The mtimes inside the image: derived from the content and the trust
+// domain's key with content (the same for the same bytes on every agent with
+// that certificate, not computable without it), the file's own with mtime.
 func TestContextSyncMTimesInImage(t *testing.T) {
 	s := requireStack(t)
 	real := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -295,7 +309,10 @@ func TestContextSyncMTimesInImage(t *testing.T) {
 			}
 			want := real
 			if mode == "content" {
-				want = derivedMTime([]byte(content))
+				want = keyedMTime(t, s, []byte(content))
+				if public := derivedMTime([]byte(content)); want.Equal(public) {
+					t.Fatalf("the keyed mtime is the public derivation %v", public)
+				}
 			}
 			if !fi.ModTime().Equal(want) {
 				t.Errorf("a.txt in the image has mtime %v, want %v", fi.ModTime().UTC(), want.UTC())

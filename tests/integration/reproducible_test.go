@@ -68,11 +68,16 @@ func TestReproducibleImagesFromTwoClones(t *testing.T) {
 	}
 }
 
-// cache-mounts: pipeline (the default) keeps a RUN --mount=type=cache
-// mount per pipeline on a shared daemon; cache-mounts: shared lets every
-// pipeline see it.
-func TestCacheMountsPerPipeline(t *testing.T) {
-	s := requireStack(t)
+// cacheMountProbe is a build whose RUN --mount=type=cache writes into
+// /before what the last run left in the mount ("none" when empty), then
+// leaves its own RUN_ID there.
+type cacheMountProbe struct {
+	s     *stack
+	dir   string
+	nonce int64
+}
+
+func newCacheMountProbe(t *testing.T, s *stack) *cacheMountProbe {
 	// A RUN step's cache key leaves out its cache mount's id: runs of other
 	// tests with the same RUN_ID would be cache hits. So both are new.
 	nonce := rand.Int64()
@@ -82,17 +87,34 @@ func TestCacheMountsPerPipeline(t *testing.T) {
 			"RUN --mount=type=cache,id=" + id + ",target=/cache sh -c '(cat /cache/seen 2>/dev/null || echo none) > /before; echo \"$RUN_ID\" > /cache/seen'\n" +
 			"FROM scratch\nCOPY --from=run /before /\n",
 	})
+	return &cacheMountProbe{s: s, dir: dir, nonce: nonce}
+}
+
+// run is one job (cfg over the stack's connection, env its environment)
+// with RUN_ID runID: what it read from the mount.
+func (p *cacheMountProbe) run(t *testing.T, cfg map[string]any, runID string, env ...string) string {
+	t.Helper()
+	out := t.TempDir()
+	// A new RUN_ID runs the step again (no-cache would start the mount
+	// empty: BuildKit ignores cache mounts' content then).
+	c := p.s.baseConfig(map[string]any{"build-args": []string{fmt.Sprintf("RUN_ID=%s-%d", runID, p.nonce)}, "outputs": "type=local,dest=" + out})
+	for k, v := range cfg {
+		c[k] = v
+	}
+	if r := p.s.run(t, p.dir, c, env...); r.Code != 0 {
+		t.Fatalf("job %s %v: %s", runID, env, r)
+	}
+	return strings.TrimSuffix(outFile(t, out, "before"), fmt.Sprintf("-%d", p.nonce))
+}
+
+// cache-mounts: pipeline (the default) keeps a RUN --mount=type=cache
+// mount per pipeline on a shared daemon; cache-mounts: shared lets every
+// pipeline see it.
+func TestCacheMountsPerPipeline(t *testing.T) {
+	s := requireStack(t)
+	probe := newCacheMountProbe(t, s)
 	job := func(pipeline, mode, runID string) string {
-		out := t.TempDir()
-		// A new RUN_ID runs the step again (no-cache would start the mount
-		// empty: BuildKit ignores cache mounts' content then).
-		cfg := s.baseConfig(map[string]any{"cache-mounts": mode, "build-args": []string{fmt.Sprintf("RUN_ID=%s-%d", runID, nonce)},
-			"outputs": "type=local,dest=" + out})
-		r := s.run(t, dir, cfg, "BUILDKITE_ORGANIZATION_SLUG=it", "BUILDKITE_PIPELINE_SLUG="+pipeline)
-		if r.Code != 0 {
-			t.Fatalf("%s %s: %s", pipeline, runID, r)
-		}
-		return strings.TrimSuffix(outFile(t, out, "before"), fmt.Sprintf("-%d", nonce))
+		return probe.run(t, map[string]any{"cache-mounts": mode}, runID, "BUILDKITE_ORGANIZATION_SLUG=it", "BUILDKITE_PIPELINE_SLUG="+pipeline)
 	}
 	for _, step := range []struct{ pipeline, mode, runID, want string }{
 		{"pipeline-a", "pipeline", "a1", "none"},
