@@ -247,3 +247,48 @@ func funcName(fn *ast.FuncDecl) string {
 	}
 	return recv + "." + fn.Name.Name
 }
+
+// parallelPathMarkers are what an integration test writes when it sets up a
+// path whose builds run in parallel: a bake step, split nodes, a pool (a list
+// of daemons) or a dns:// fleet.
+var parallelPathMarkers = regexp.MustCompile(`"nodes"|nodes:|dns://|"bake"|buildkit-host.{0,5}\[|Pool|[fF]leet`)
+
+// make test-race-fleet reruns the integration tests named TestParallel… with a
+// race-detector binary. Every test that sets up a parallel path has the
+// prefix (so a rename can't drop it from that pass), and every test with the
+// prefix sets one up.
+func TestRacePassSelectsEveryParallelPathTest(t *testing.T) {
+	files, err := filepath.Glob("tests/integration/*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no integration tests found (%v): run from the module root", err)
+	}
+	fset := token.NewFileSet()
+	prefixed := 0
+	for _, path := range files {
+		src := must(os.ReadFile(path))
+		f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") {
+				continue
+			}
+			body := src[fset.Position(fn.Pos()).Offset:fset.Position(fn.End()).Offset]
+			parallel, named := parallelPathMarkers.Match(body), strings.HasPrefix(fn.Name.Name, "TestParallel")
+			switch {
+			case parallel && !named:
+				t.Errorf("%s: %s sets up a parallel path (%s) but is not named TestParallel…: rename it so make test-race-fleet runs it with the race detector", path, fn.Name.Name, parallelPathMarkers.Find(body))
+			case named && !parallel:
+				t.Errorf("%s: %s is named TestParallel… but sets up no bake, nodes, pool or fleet: drop the prefix", path, fn.Name.Name)
+			}
+			if named {
+				prefixed++
+			}
+		}
+	}
+	if prefixed == 0 {
+		t.Error("no TestParallel… integration tests: make test-race-fleet would run nothing")
+	}
+}

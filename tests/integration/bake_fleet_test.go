@@ -88,7 +88,7 @@ func onOneMember(t *testing.T, hosts map[string]string, want string) {
 	}
 }
 
-func TestBakeOnDNSFleet(t *testing.T) {
+func TestParallelBakeOnDNSFleet(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
 	requireDNSRouting(t, s, e)
@@ -118,7 +118,7 @@ func TestBakeOnDNSFleet(t *testing.T) {
 	}
 }
 
-func TestBakeOnPool(t *testing.T) {
+func TestParallelBakeOnPool(t *testing.T) {
 	s := requireStack(t)
 	ds := startDaemons(t, s, "p1", "p2", "p3")
 	var pool []string

@@ -147,7 +147,7 @@ func restartBuild(t *testing.T, s *stack, d *faultkit.Daemon, kills int, retries
 
 // A pool of two: the member building is killed mid-build and stays down;
 // the retry goes to the other member at once and succeeds.
-func TestFaultPoolMemberKilled(t *testing.T) {
+func TestParallelFaultPoolMemberKilled(t *testing.T) {
 	s := requireStack(t)
 	a, b := startDaemon(t), startDaemon(t)
 	members := map[string]*faultkit.Daemon{a.Host: a, b.Host: b}

@@ -268,7 +268,7 @@ func (e *fleetEnv) startDaemon(ip string) {
 
 // The name resolves to the three members, each reached over mTLS with the
 // certificate verified against the DNS name.
-func TestFleetDNSResolve(t *testing.T) {
+func TestParallelFleetDNSResolve(t *testing.T) {
 	e := newFleetEnv(t)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
@@ -300,7 +300,7 @@ func TestFleetDNSResolve(t *testing.T) {
 
 // Removing one record moves only the pipelines that member won, to their
 // runner-up; adding it back brings them home.
-func TestFleetDNSRemoveRecordMovesOnlyItsPipelines(t *testing.T) {
+func TestParallelFleetDNSRemoveRecordMovesOnlyItsPipelines(t *testing.T) {
 	e := newFleetEnv(t)
 	winners := func() map[string]string {
 		ms := e.members()
@@ -383,7 +383,7 @@ func waitActive(t *testing.T, m config.Node, want int) {
 
 // A daemon running a build reports it, through its build history; Probe
 // sees it there and nowhere else; when it is done the count is 0 again.
-func TestFleetDNSActiveBuilds(t *testing.T) {
+func TestParallelFleetDNSActiveBuilds(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
 	for _, ip := range fleetIPs {
@@ -450,7 +450,7 @@ func silentMember(t *testing.T, ip string) {
 
 // A member that accepts TCP but never answers is marked down by Probe
 // within its 1s deadline, and bounded routing passes it for the next one.
-func TestFleetDNSProbeSkipsSilentMember(t *testing.T) {
+func TestParallelFleetDNSProbeSkipsSilentMember(t *testing.T) {
 	e := newFleetEnv(t)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
@@ -576,7 +576,7 @@ func watchPeaks(t *testing.T, ms []config.Node, stop chan struct{}) func() map[s
 // so that each probe sees the builds started before it (a build appears in
 // the daemon's history once its solve starts; builds that start at the very
 // same instant all see the same loads and pick the same member).
-func TestFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
+func TestParallelFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
 	requireDNSRouting(t, s, e)
@@ -629,7 +629,7 @@ func TestFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
 
 // A name without records is exit 3 (a connection failure), naming it and
 // saying the resolver found nothing.
-func TestFleetDNSNoRecordsThroughBinary(t *testing.T) {
+func TestParallelFleetDNSNoRecordsThroughBinary(t *testing.T) {
 	s := requireStack(t)
 	r := requireDNSRouting(t, s, newFleetEnv(t))
 	if r.Code != 3 || !strings.Contains(r.Stderr, "missing.test") || !strings.Contains(r.Stderr, "no such host") {
@@ -641,7 +641,7 @@ func TestFleetDNSNoRecordsThroughBinary(t *testing.T) {
 // member 10 of 10 times (cache affinity on an idle fleet); a member that
 // accepts TCP but never answers is skipped within the probe deadline and
 // the build goes on.
-func TestFleetDNSStickyAndSilentMemberThroughBinary(t *testing.T) {
+func TestParallelFleetDNSStickyAndSilentMemberThroughBinary(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
 	requireDNSRouting(t, s, e)
