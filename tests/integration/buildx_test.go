@@ -1,6 +1,6 @@
 package integration
 
-// Issue 20 (existing pipelines go remote unchanged) on real components: the
+// Existing pipelines go remote unchanged, on real components: the
 // docker CLI v29 with buildx and compose as its plugins (built by
 // tests/stack/stack.sh from the Go module proxy), the stack's Docker engine,
 // buildkitd, registry and moto, and jobs run by the real buildkite-agent.

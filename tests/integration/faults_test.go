@@ -1,11 +1,10 @@
 package integration
 
-// Fault-injection acceptance tests of issue 11 (builds that survive daemon
-// restarts, lost connections and transient registry/S3 errors), on real
-// processes only: buildkitd daemons of the tests' own killed with SIGKILL
-// and restarted, toxiproxy in front of a daemon, and faultproxy (tests/
-// faultproxy) answering chosen registry and S3 requests with 5xx/429/403 or
-// a reset connection. Every case checks the exit code, the message and a
+// Fault injection: builds survive daemon restarts, lost connections and
+// transient registry/S3 errors. On real processes only: buildkitd daemons
+// of the tests' own killed with SIGKILL and restarted, toxiproxy in front
+// of a daemon, and faultproxy (tests/faultproxy) answering chosen registry
+// and S3 requests with 5xx/429/403 or a reset connection. Every case checks the exit code, the message and a
 // bound on the wall time.
 
 import (

@@ -1,7 +1,7 @@
 package integration
 
-// Acceptance tests of issue 13 (fleets discovered from DNS, sticky routing
-// with bounded loads) on real processes: three buildkitd on 127.0.0.31-33
+// Fleets discovered from DNS, sticky routing with bounded loads, on real
+// processes: three buildkitd on 127.0.0.31-33
 // port 1260 with one server certificate for builders.test (and the three
 // IPs), and a dnsmasq of the test's own on 127.0.0.1:5350-5359 that serves
 // builders.test's A records from a hosts file it re-reads on SIGHUP. Both
@@ -492,20 +492,6 @@ func TestParallelFleetDNSProbeSkipsSilentMember(t *testing.T) {
 	}
 }
 
-// requireDNSRouting runs a build on a name without records and skips the
-// test while the binary hands the dns:// address to the BuildKit client
-// as it is (issue 13's wiring in internal/job not done yet); once it
-// resolves names, the tests run. It returns that run.
-func requireDNSRouting(t *testing.T, s *stack, e *fleetEnv) result {
-	t.Helper()
-	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM " + s.BaseImage + "\n"})
-	r := s.run(t, dir, e.hostConfig(map[string]any{"buildkit-host": "dns://missing.test:" + fleetPort}))
-	if strings.Contains(r.Stderr, `failed to dial "dns://`) {
-		t.Skipf("the binary does not resolve dns:// pools yet (it dials the address as it is): %s", strings.TrimSpace(r.Stderr))
-	}
-	return r
-}
-
 func (e *fleetEnv) hostConfig(extra map[string]any) map[string]any {
 	cfg := map[string]any{"buildkit-host": "dns://" + fleetName + ":" + fleetPort, "dns-server": e.Server, "tls-dir": e.ClientDir}
 	for k, v := range extra {
@@ -579,7 +565,6 @@ func watchPeaks(t *testing.T, ms []config.Node, stop chan struct{}) func() map[s
 func TestParallelFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
-	requireDNSRouting(t, s, e)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
 	}
@@ -631,7 +616,9 @@ func TestParallelFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
 // saying the resolver found nothing.
 func TestParallelFleetDNSNoRecordsThroughBinary(t *testing.T) {
 	s := requireStack(t)
-	r := requireDNSRouting(t, s, newFleetEnv(t))
+	e := newFleetEnv(t)
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM " + s.BaseImage + "\n"})
+	r := s.run(t, dir, e.hostConfig(map[string]any{"buildkit-host": "dns://missing.test:" + fleetPort}))
 	if r.Code != 3 || !strings.Contains(r.Stderr, "missing.test") || !strings.Contains(r.Stderr, "no such host") {
 		t.Errorf("want exit 3 naming missing.test and the resolver's answer (no such host): %s", r)
 	}
@@ -644,7 +631,6 @@ func TestParallelFleetDNSNoRecordsThroughBinary(t *testing.T) {
 func TestParallelFleetDNSStickyAndSilentMemberThroughBinary(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
-	requireDNSRouting(t, s, e)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
 	}
