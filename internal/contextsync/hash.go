@@ -1,7 +1,7 @@
 package contextsync
 
 import (
-	"crypto/sha1" //nolint:gosec // git's blob id, not a security boundary (see README, "Build context")
+	"crypto/sha1" //nolint:gosec // git's blob id, not a security boundary (see docs/build-context.md)
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
