@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,84 +70,37 @@ func TestPluginManifestLint(t *testing.T) {
 	}
 }
 
-// docker-compose.yml mirrors the native stack: same BuildKit version, ports
-// and certificate layout as tests/stack/stack.sh.
-func TestComposeMatchesNativeStack(t *testing.T) {
-	b, err := os.ReadFile("docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+// docker-compose.yml does what the plugin directory's convention says and
+// nothing else: `lint` runs buildkite-plugin-linter on this plugin, `tests`
+// runs the hook tests on the checkout.
+func TestComposeRunsLinterAndHookTests(t *testing.T) {
 	var c struct {
 		Services map[string]struct {
-			Image   string   `yaml:"image"`
-			Command []string `yaml:"command"`
-			Ports   []string `yaml:"ports"`
-			Volumes []string `yaml:"volumes"`
+			Image      string   `yaml:"image"`
+			Entrypoint []string `yaml:"entrypoint"`
+			Command    []string `yaml:"command"`
+			WorkingDir string   `yaml:"working_dir"`
+			Volumes    []string `yaml:"volumes"`
 		} `yaml:"services"`
 	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
+	if err := yaml.Unmarshal(must(os.ReadFile("docker-compose.yml")), &c); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
-	stack, err := os.ReadFile("tests/stack/stack.sh")
-	if err != nil {
-		t.Fatal(err)
+	if len(c.Services) != 2 {
+		t.Errorf("docker-compose.yml has services %v, want exactly lint and tests", c.Services)
 	}
-	def := func(re string) string {
-		m := regexp.MustCompile(re).FindSubmatch(stack)
-		if m == nil {
-			t.Fatalf("stack.sh has no match for %s", re)
+	lint, tests := c.Services["lint"], c.Services["tests"]
+	if !strings.HasPrefix(lint.Image, "buildkite/plugin-linter") || strings.Join(lint.Command, " ") != "--id remote-buildkit/"+config.PluginName {
+		t.Errorf("lint runs %s %v, want buildkite/plugin-linter --id remote-buildkit/%s", lint.Image, lint.Command, config.PluginName)
+	}
+	run := strings.Join(append(tests.Entrypoint, tests.Command...), " ")
+	if !strings.HasPrefix(run, "bats ") || !strings.HasSuffix(run, " tests/hooks") || tests.WorkingDir != "/plugin" {
+		t.Errorf("tests runs %q in %q, want bats … tests/hooks in /plugin", run, tests.WorkingDir)
+	}
+	for name, svc := range c.Services {
+		if !slices.Contains(svc.Volumes, ".:/plugin:ro") {
+			t.Errorf("%s does not mount the checkout at /plugin (read-only): %v", name, svc.Volumes)
 		}
-		return string(m[1])
-	}
-	bkVersion := def(`(?m)^BK_VERSION=(v[0-9.]+)$`)
-	ports := map[string]string{
-		"buildkitd": def(`STACK_BUILDKIT_PORT:-(\d+)`),
-		"registry":  def(`STACK_REGISTRY_PORT:-(\d+)`),
-		"s3":        def(`STACK_MOTO_PORT:-(\d+)`),
-	}
-	for _, svc := range []string{"buildkitd", "registry", "s3", "tests"} {
-		if _, ok := c.Services[svc]; !ok {
-			t.Errorf("docker-compose.yml has no %s service", svc)
-		}
-	}
-	if img := c.Services["buildkitd"].Image; img != "moby/buildkit:"+bkVersion {
-		t.Errorf("buildkitd image %s, native stack runs %s", img, bkVersion)
-	}
-	if !strings.Contains(string(must(os.ReadFile("go.mod"))), "github.com/moby/buildkit "+bkVersion) {
-		t.Errorf("go.mod does not pin github.com/moby/buildkit %s", bkVersion)
-	}
-	for svc, port := range ports {
-		found := false
-		for _, p := range c.Services[svc].Ports {
-			if strings.HasPrefix(p, "127.0.0.1:"+port+":") {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("%s: compose ports %v do not publish 127.0.0.1:%s like the native stack", svc, c.Services[svc].Ports, port)
-		}
-	}
-	// buildkitd reads the same certificate files as the native daemon:
-	// --tlsX "$CERTS/<path>" in stack.sh ↔ --tlsX=/certs/<path> in compose.
-	cmd := strings.Join(c.Services["buildkitd"].Command, " ")
-	native := regexp.MustCompile(`(--tls(?:cacert|cert|key)) "\$CERTS/([^"]+)"`).FindAllSubmatch(stack, -1)
-	if len(native) < 3 {
-		t.Fatalf("stack.sh starts buildkitd without --tlscacert/--tlscert/--tlskey under $CERTS")
-	}
-	for _, m := range native {
-		if want := string(m[1]) + "=/certs/" + string(m[2]); !strings.Contains(cmd, want) {
-			t.Errorf("compose buildkitd lacks %s (the native daemon uses %s \"$CERTS/%s\"): %s", want, m[1], m[2], cmd)
-		}
-	}
-	if want := "--addr=tcp://0.0.0.0:" + ports["buildkitd"]; !strings.Contains(cmd, want) {
-		t.Errorf("compose buildkitd lacks %s: %s", want, cmd)
-	}
-	vols := strings.Join(c.Services["buildkitd"].Volumes, " ")
-	if !strings.Contains(vols, "${REMOTE_BUILDKIT_STACK_DIR:-~/.cache/remote-buildkit/stack}/certs:/certs:ro") {
-		t.Errorf("compose buildkitd does not mount the native stack's certs dir ($STATE/certs) at /certs: %v", vols)
-	}
-	if def(`STATE=\$\{REMOTE_BUILDKIT_STACK_DIR:-(\$CACHE/stack)\}`) != "$CACHE/stack" || !strings.Contains(string(stack), `CERTS=$STATE/certs`) {
-		t.Errorf("stack.sh's state or certs dir moved: update docker-compose.yml's volumes")
 	}
 }
 
@@ -254,4 +208,49 @@ func funcName(fn *ast.FuncDecl) string {
 		return "(*" + recv + ")." + fn.Name.Name
 	}
 	return recv + "." + fn.Name.Name
+}
+
+// parallelPathMarkers are what an integration test writes when it sets up a
+// path whose builds run in parallel: a bake step, split nodes, a pool (a list
+// of daemons) or a dns:// fleet.
+var parallelPathMarkers = regexp.MustCompile(`"nodes"|nodes:|dns://|"bake"|buildkit-host.{0,5}\[|Pool|[fF]leet`)
+
+// make test-race-fleet reruns the integration tests named TestParallel… with a
+// race-detector binary. Every test that sets up a parallel path has the
+// prefix (so a rename can't drop it from that pass), and every test with the
+// prefix sets one up.
+func TestRacePassSelectsEveryParallelPathTest(t *testing.T) {
+	files, err := filepath.Glob("tests/integration/*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no integration tests found (%v): run from the module root", err)
+	}
+	fset := token.NewFileSet()
+	prefixed := 0
+	for _, path := range files {
+		src := must(os.ReadFile(path))
+		f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") {
+				continue
+			}
+			body := src[fset.Position(fn.Pos()).Offset:fset.Position(fn.End()).Offset]
+			parallel, named := parallelPathMarkers.Match(body), strings.HasPrefix(fn.Name.Name, "TestParallel")
+			switch {
+			case parallel && !named:
+				t.Errorf("%s: %s sets up a parallel path (%s) but is not named TestParallel…: rename it so make test-race-fleet runs it with the race detector", path, fn.Name.Name, parallelPathMarkers.Find(body))
+			case named && !parallel:
+				t.Errorf("%s: %s is named TestParallel… but sets up no bake, nodes, pool or fleet: drop the prefix", path, fn.Name.Name)
+			}
+			if named {
+				prefixed++
+			}
+		}
+	}
+	if prefixed == 0 {
+		t.Error("no TestParallel… integration tests: make test-race-fleet would run nothing")
+	}
 }

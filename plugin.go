@@ -2,6 +2,8 @@
 // validates its configuration against the same schema Buildkite's tooling reads.
 package remotebuildkit
 
+//go:generate go run ./internal/docgen/gen
+
 import _ "embed"
 
 // PluginYAML is plugin.yml: its `configuration` JSON schema is the single

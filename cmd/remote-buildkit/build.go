@@ -13,18 +13,6 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/job"
 )
 
-// jobAction adapts a job function to a command action: the process's
-// environment, working directory and writers become its Deps.
-func jobAction(env config.Env, fn func(*cli.Context, job.Deps) error) cli.ActionFunc {
-	return func(c *cli.Context) error {
-		d, err := job.FromProcess(env, c.App.Writer, c.App.ErrWriter)
-		if err != nil {
-			return err
-		}
-		return fn(c, d)
-	}
-}
-
 func buildCommand(env config.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "build",
@@ -46,36 +34,4 @@ func execStep(argv []string) error {
 		return exitcode.With(exitcode.BadConfig, fmt.Errorf("BUILDKITE_SHELL: %w", err))
 	}
 	return exitcode.With(exitcode.Internal, syscall.Exec(path, argv, os.Environ()))
-}
-
-func environmentCommand(env config.Env) *cli.Command {
-	return &cli.Command{
-		Name:  "environment",
-		Usage: "install the daemon's client certificates and print shell exports (run by hooks/environment)",
-		Description: "Downloads ca.pem, cert.pem and key.pem from the secrets bucket into tls-dir when they changed,\n" +
-			"checks them, and prints `export` lines for the hook to eval. Logs go to stderr.",
-		Flags: []cli.Flag{&cli.BoolFlag{Name: "buildx", Usage: "register this job's buildx builder even without a plugin line (agent-wide mode, from the agent's environment hook)"}},
-		Action: jobAction(env, func(c *cli.Context, d job.Deps) error {
-			if c.Bool("buildx") {
-				return job.EnvironmentBuildx(c.Context, d)
-			}
-			return job.Environment(c.Context, d)
-		}),
-	}
-}
-
-func cleanupCommand(env config.Env) *cli.Command {
-	return &cli.Command{
-		Name:   "cleanup",
-		Usage:  "remove job-scoped state (run by hooks/pre-exit); cached certificates and tokens stay",
-		Action: jobAction(env, func(_ *cli.Context, d job.Deps) error { return job.Cleanup(d) }),
-	}
-}
-
-func validateCommand(env config.Env) *cli.Command {
-	return &cli.Command{
-		Name:   "validate",
-		Usage:  "check the plugin configuration (schema and files) without connecting to anything",
-		Action: jobAction(env, func(c *cli.Context, d job.Deps) error { return job.Validate(c.Context, d) }),
-	}
 }

@@ -1,6 +1,6 @@
 package fleet
 
-// A simulation of routing strategies on a pool (issue 13): jobs from
+// A simulation of routing strategies on a pool: jobs from
 // pipelines of Zipf-distributed popularity arrive in bursts and run for a
 // random time on one of the members; each strategy is scored on affinity
 // (does a pipeline keep its cache?) and balance (how much busier is the

@@ -111,7 +111,7 @@ func TestRoute(t *testing.T) {
 		}
 	})
 	// Pools (bounded loads probe each member's build history) are tested against real
-	// daemons: TestNodesPool and TestFleetDNS* in tests/integration.
+	// daemons: TestParallelNodesPool and TestFleetDNS* in tests/integration.
 	t.Run("nodes split by platform", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{"tcp://a:1": "v", "tcp://b:1": "v"}}
 		cfg := &config.Config{Nodes: nodes("amd=tcp://a:1|linux/amd64", "arm=tcp://b:1|linux/arm64"), Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true}}

@@ -131,8 +131,8 @@ root = {{q .Root}}
 # build contexts each pipeline's next upload is diffed against, RUN cache
 # mounts, git context checkouts — within {{.SourceShare}} of the cap
 # ({{.SourceCacheSize}}; BuildKit's default is 512MB): size --cache-size so that
-# share holds every pipeline's context and cache mounts (README, "What the
-# daemon keeps").
+# share holds every pipeline's context and cache mounts (the plugin's
+# docs/build-context.md, "What the daemon keeps").
 [[worker.oci.gcpolicy]]
   filters = ["type==source.local", "type==exec.cachemount", "type==source.git.checkout"]
   keepDuration = "48h"

@@ -41,7 +41,7 @@ func RequireEngine(t testing.TB) *Engine {
 		Flags: strings.Fields(os.Getenv("STACK_DOCKER_BUILDKITD_FLAGS")),
 	}
 	if e.Host == "" {
-		t.Skip("the stack's Docker engine is not running: STACK_DOCKER_HOST is unset (run `bash tests/stack/stack.sh up` and source its env file)")
+		t.Fatal("the stack's Docker engine is not running: STACK_DOCKER_HOST is unset (run `bash tests/stack/stack.sh up` and source its env file)")
 	}
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Fatalf("STACK_DOCKER_HOST is set but the docker CLI is not on PATH (Debian docker.io ships it): %v", err)

@@ -40,7 +40,7 @@ type SSHD struct {
 func StartSSHD(t testing.TB, sshd string, env ...string) *SSHD {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("ssh://root@127.0.0.1 needs an sshd that logs in as root: run as root")
+		t.Fatal("ssh://root@127.0.0.1 needs an sshd that logs in as root: run the integration tests as root, as make test does")
 	}
 	s := &SSHD{dir: t.TempDir()}
 	for _, k := range []string{"host_ed25519", "id_ed25519"} {

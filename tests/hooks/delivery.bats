@@ -239,3 +239,33 @@ remote-buildkit: checksum mismatch for $URL: got sha256 $got, hooks/checksums.sh
   assert_equal "${stderr_lines[0]}" "remote-buildkit: curl is not installed, so $URL cannot be downloaded; trying the next source"
   [ "$(requests)" -eq 0 ]
 }
+
+# bats test_tags=release
+@test "a release made by make release is downloaded, verified and run as on a tag" {
+  # The tagged commit's hooks/checksums.sha256 and the release assets, as
+  # `make release` makes them (this platform only), served like GitHub releases.
+  type -P go >/dev/null || skip "go is not installed: make release cannot build the binaries"
+  type -P make >/dev/null || skip "make is not installed"
+  local version=v9.9.8
+  mkdir -p "$SERVED/$version"
+  run make -s -C "$REPO_ROOT" release VERSION="$version" RELEASE_TARGETS="$OS/$ARCH" \
+    DIST="$SERVED/$version" SUMS="$PLUGIN/hooks/checksums.sha256"
+  assert_success
+  assert_equal "$(wc -l <"$PLUGIN/hooks/checksums.sha256")" 1
+  serve
+  # The real binary runs: it rejects a configuration it does not know, as a build would.
+  export BUILDKITE_PLUGIN_CONFIGURATION='{"no-such-option": true}'
+  run_hook "$PLUGIN/hooks"
+  assert_failure 2
+  [[ "$stderr" == *"remote-buildkit: downloading remote-buildkit-$version-$OS-$ARCH…"* ]]
+  [[ "$stderr" == *"no-such-option"* ]]
+  assert_equal "$(cat "$BATS_TEST_TMPDIR/requests")" "/$version/remote-buildkit-$version-$OS-$ARCH"
+  local cached="$BUILDKITE_PLUGINS_PATH/remote-buildkit-bin/$version/$OS-$ARCH/remote-buildkit"
+  run "$cached" version
+  assert_success
+  [[ "$output" == *"$version"* ]]
+  # The next job uses the verified cache: no second request.
+  run_hook "$PLUGIN/hooks"
+  assert_failure 2
+  [ "$(requests)" -eq 1 ]
+}

@@ -115,7 +115,7 @@ const (
 // metadata file in the checkout; meta-data per target with the registry's
 // digest; one annotation naming every target; the lanes' timeline and a
 // record per target as artifacts.
-func TestAgentE2EBake(t *testing.T) {
+func TestParallelAgentE2EBake(t *testing.T) {
 	j := requireAgent(t)
 	repo := j.s.repo(t)
 	files := map[string]string{

@@ -1,6 +1,6 @@
 package integration
 
-// Issue 19: a bake step shares the job's set-up with single builds — it
+// A bake step shares the job's set-up with single builds — it
 // routes on a dns:// fleet and on a buildkit-host pool like a single build
 // (one pipeline's targets stay on its member), and its targets run in
 // parallel without sharing mutable state (run under the -race binary by
@@ -88,10 +88,9 @@ func onOneMember(t *testing.T, hosts map[string]string, want string) {
 	}
 }
 
-func TestBakeOnDNSFleet(t *testing.T) {
+func TestParallelBakeOnDNSFleet(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
-	requireDNSRouting(t, s, e)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
 	}
@@ -118,7 +117,7 @@ func TestBakeOnDNSFleet(t *testing.T) {
 	}
 }
 
-func TestBakeOnPool(t *testing.T) {
+func TestParallelBakeOnPool(t *testing.T) {
 	s := requireStack(t)
 	ds := startDaemons(t, s, "p1", "p2", "p3")
 	var pool []string

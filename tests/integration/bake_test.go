@@ -9,7 +9,7 @@ import (
 // One step, three targets: base (two platforms), app (target + args), tool
 // (inherits app, FROM base through a target: context). Every tag is in the
 // registry with its content; the metadata file (bake's shape) matches.
-func TestBakeThreeTargets(t *testing.T) {
+func TestParallelBakeThreeTargets(t *testing.T) {
 	s := requireStack(t)
 	repo := s.repo(t)
 	bakeFile := `
@@ -77,7 +77,7 @@ target "tool" {
 	}
 }
 
-func TestBakeComposeTwoServices(t *testing.T) {
+func TestParallelBakeComposeTwoServices(t *testing.T) {
 	s := requireStack(t)
 	repo := s.repo(t)
 	dir := writeFiles(t, map[string]string{
@@ -97,7 +97,7 @@ func TestBakeComposeTwoServices(t *testing.T) {
 	}
 }
 
-func TestBakeErrors(t *testing.T) {
+func TestParallelBakeErrors(t *testing.T) {
 	s := requireStack(t)
 	dir := writeFiles(t, map[string]string{
 		"bad.hcl":         "target \"x\" {\n  tags = [\n}\n",

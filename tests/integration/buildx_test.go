@@ -1,6 +1,6 @@
 package integration
 
-// Issue 20 (existing pipelines go remote unchanged) on real components: the
+// Existing pipelines go remote unchanged, on real components: the
 // docker CLI v29 with buildx and compose as its plugins (built by
 // tests/stack/stack.sh from the Go module proxy), the stack's Docker engine,
 // buildkitd, registry and moto, and jobs run by the real buildkite-agent.
@@ -483,7 +483,7 @@ func hookBuild(t *testing.T, s *stack, d dockerTools, cfg map[string]any, cmd st
 
 // A pool: the builder points at the member the plugin's own build of the
 // pipeline goes to, and buildx's build runs there.
-func TestBuildxPoolMember(t *testing.T) {
+func TestParallelBuildxPoolMember(t *testing.T) {
 	s := requireStack(t)
 	d := requireDocker(t)
 	ds := startDaemons(t, s, "p1", "p2", "p3")
@@ -518,7 +518,7 @@ func TestBuildxPoolMember(t *testing.T) {
 // A dns:// fleet: the builder's node is the pipeline's member (by
 // rendezvous rank on an idle fleet, as the plugin's own build), reached at
 // its IP with the fleet's name as the TLS server name.
-func TestBuildxDNSFleetMember(t *testing.T) {
+func TestParallelBuildxDNSFleetMember(t *testing.T) {
 	s := requireStack(t)
 	d := requireDocker(t)
 	e := newFleetEnv(t)
@@ -553,7 +553,7 @@ func TestBuildxDNSFleetMember(t *testing.T) {
 // Split nodes: one builder with one buildx node per platform; a
 // two-platform `docker buildx build --push` builds each platform on its
 // node and pushes one index.
-func TestBuildxSplitNodes(t *testing.T) {
+func TestParallelBuildxSplitNodes(t *testing.T) {
 	s := requireStack(t)
 	d := requireDocker(t)
 	ds := startDaemons(t, s, "amd", "arm")

@@ -1,6 +1,6 @@
 package integration
 
-// Acceptance tests of issue 15 (certs init/upload/rotate, builder-config):
+// certs init/upload/rotate and builder-config end to end:
 // the certificates the binary makes are served by real buildkitd processes
 // (ports 1290-1299, started and killed here), uploaded to the stack's moto,
 // installed by the real hooks/environment and used by builds that push to

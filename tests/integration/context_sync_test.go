@@ -355,7 +355,7 @@ func checkSmallResend(t *testing.T, what string, warm, fresh syncStats) {
 
 // Each target of a bake step gets the same: after a fresh clone only the
 // changed file of its context travels, and its local contexts stay.
-func TestContextSyncBake(t *testing.T) {
+func TestParallelContextSyncBake(t *testing.T) {
 	s := requireStack(t)
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
@@ -406,7 +406,7 @@ func TestContextSyncBake(t *testing.T) {
 
 // A build split across two nodes uploads the context to each; after a fresh
 // clone each gets only the changed file.
-func TestContextSyncNodes(t *testing.T) {
+func TestParallelContextSyncNodes(t *testing.T) {
 	s := requireStack(t)
 	repo := syncRepo(t, syncDockerfile)
 	ds := startDaemons(t, s, "amd", "arm")

@@ -1,6 +1,6 @@
 package integration
 
-// Acceptance tests of issue 3 (Elastic CI Stack integration): the real
+// The Elastic CI Stack integration end to end: the real
 // hooks/environment and hooks/command run the binary against the stack's
 // moto_server (S3 + ECR), versitygw, the mTLS buildkitd and the htpasswd
 // registry. Helpers are in aws_test.go.

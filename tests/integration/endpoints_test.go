@@ -48,7 +48,7 @@ func TestSSHEndpoint(t *testing.T) {
 	s := requireStack(t)
 	sshd := os.Getenv("STACK_SSHD")
 	if sshd == "" {
-		t.Skip("STACK_SSHD is unset: re-run `bash tests/stack/stack.sh up` (it installs openssh-server) and source its env file")
+		t.Fatal("STACK_SSHD is unset: the stack's env file is out of date: re-run `bash tests/stack/stack.sh up` (it installs openssh-server) and source its env file")
 	}
 	d := dockerkit.StartDaemon(t, os.Getenv("STACK_BUILDKITD"), s.Buildctl)
 	remotePath := "PATH=" + filepath.Dir(s.Buildctl) + ":/usr/local/bin:/usr/bin:/bin"
@@ -75,7 +75,7 @@ func TestSSHEndpoint(t *testing.T) {
 		// tests/stack/stack.sh up_sshd: in front of the stack's buildkitd (its unix socket).
 		host, config := os.Getenv("STACK_SSH_HOST"), os.Getenv("STACK_SSH_CONFIG")
 		if host == "" || config == "" {
-			t.Skip("STACK_SSH_HOST or STACK_SSH_CONFIG is unset: re-run `bash tests/stack/stack.sh up` and source its env file")
+			t.Fatal("STACK_SSH_HOST or STACK_SSH_CONFIG is unset: the stack's env file is out of date: re-run `bash tests/stack/stack.sh up` and source its env file")
 		}
 		endpointPush(t, s, host, "PATH="+dockerkit.ClientPath(t, config)+":"+os.Getenv("PATH"))
 	})

@@ -1,11 +1,10 @@
 package integration
 
-// Fault-injection acceptance tests of issue 11 (builds that survive daemon
-// restarts, lost connections and transient registry/S3 errors), on real
-// processes only: buildkitd daemons of the tests' own killed with SIGKILL
-// and restarted, toxiproxy in front of a daemon, and faultproxy (tests/
-// faultproxy) answering chosen registry and S3 requests with 5xx/429/403 or
-// a reset connection. Every case checks the exit code, the message and a
+// Fault injection: builds survive daemon restarts, lost connections and
+// transient registry/S3 errors. On real processes only: buildkitd daemons
+// of the tests' own killed with SIGKILL and restarted, toxiproxy in front
+// of a daemon, and faultproxy (tests/faultproxy) answering chosen registry
+// and S3 requests with 5xx/429/403 or a reset connection. Every case checks the exit code, the message and a
 // bound on the wall time.
 
 import (
@@ -147,7 +146,7 @@ func restartBuild(t *testing.T, s *stack, d *faultkit.Daemon, kills int, retries
 
 // A pool of two: the member building is killed mid-build and stays down;
 // the retry goes to the other member at once and succeeds.
-func TestFaultPoolMemberKilled(t *testing.T) {
+func TestParallelFaultPoolMemberKilled(t *testing.T) {
 	s := requireStack(t)
 	a, b := startDaemon(t), startDaemon(t)
 	members := map[string]*faultkit.Daemon{a.Host: a, b.Host: b}

@@ -1,7 +1,7 @@
 package integration
 
-// Acceptance tests of issue 13 (fleets discovered from DNS, sticky routing
-// with bounded loads) on real processes: three buildkitd on 127.0.0.31-33
+// Fleets discovered from DNS, sticky routing with bounded loads, on real
+// processes: three buildkitd on 127.0.0.31-33
 // port 1260 with one server certificate for builders.test (and the three
 // IPs), and a dnsmasq of the test's own on 127.0.0.1:5350-5359 that serves
 // builders.test's A records from a hosts file it re-reads on SIGHUP. Both
@@ -268,7 +268,7 @@ func (e *fleetEnv) startDaemon(ip string) {
 
 // The name resolves to the three members, each reached over mTLS with the
 // certificate verified against the DNS name.
-func TestFleetDNSResolve(t *testing.T) {
+func TestParallelFleetDNSResolve(t *testing.T) {
 	e := newFleetEnv(t)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
@@ -300,7 +300,7 @@ func TestFleetDNSResolve(t *testing.T) {
 
 // Removing one record moves only the pipelines that member won, to their
 // runner-up; adding it back brings them home.
-func TestFleetDNSRemoveRecordMovesOnlyItsPipelines(t *testing.T) {
+func TestParallelFleetDNSRemoveRecordMovesOnlyItsPipelines(t *testing.T) {
 	e := newFleetEnv(t)
 	winners := func() map[string]string {
 		ms := e.members()
@@ -383,7 +383,7 @@ func waitActive(t *testing.T, m config.Node, want int) {
 
 // A daemon running a build reports it, through its build history; Probe
 // sees it there and nowhere else; when it is done the count is 0 again.
-func TestFleetDNSActiveBuilds(t *testing.T) {
+func TestParallelFleetDNSActiveBuilds(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
 	for _, ip := range fleetIPs {
@@ -450,7 +450,7 @@ func silentMember(t *testing.T, ip string) {
 
 // A member that accepts TCP but never answers is marked down by Probe
 // within its 1s deadline, and bounded routing passes it for the next one.
-func TestFleetDNSProbeSkipsSilentMember(t *testing.T) {
+func TestParallelFleetDNSProbeSkipsSilentMember(t *testing.T) {
 	e := newFleetEnv(t)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
@@ -490,20 +490,6 @@ func TestFleetDNSProbeSkipsSilentMember(t *testing.T) {
 	if c.Node.Name == silent || c.Rank != 2 || time.Since(start) > 2*time.Second || len(warns) != 1 || !strings.Contains(warns[0], "skipping BuildKit node "+silent+": no answer within 1s") {
 		t.Errorf("chose %s rank %d after %s, warnings %q; want the runner-up within 2s and one warning naming %s", c.Node.Name, c.Rank, time.Since(start), warns, silent)
 	}
-}
-
-// requireDNSRouting runs a build on a name without records and skips the
-// test while the binary hands the dns:// address to the BuildKit client
-// as it is (issue 13's wiring in internal/job not done yet); once it
-// resolves names, the tests run. It returns that run.
-func requireDNSRouting(t *testing.T, s *stack, e *fleetEnv) result {
-	t.Helper()
-	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM " + s.BaseImage + "\n"})
-	r := s.run(t, dir, e.hostConfig(map[string]any{"buildkit-host": "dns://missing.test:" + fleetPort}))
-	if strings.Contains(r.Stderr, `failed to dial "dns://`) {
-		t.Skipf("the binary does not resolve dns:// pools yet (it dials the address as it is): %s", strings.TrimSpace(r.Stderr))
-	}
-	return r
 }
 
 func (e *fleetEnv) hostConfig(extra map[string]any) map[string]any {
@@ -576,10 +562,9 @@ func watchPeaks(t *testing.T, ms []config.Node, stop chan struct{}) func() map[s
 // so that each probe sees the builds started before it (a build appears in
 // the daemon's history once its solve starts; builds that start at the very
 // same instant all see the same loads and pick the same member).
-func TestFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
+func TestParallelFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
-	requireDNSRouting(t, s, e)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
 	}
@@ -629,9 +614,11 @@ func TestFleetDNSBoundedBuildsThroughBinary(t *testing.T) {
 
 // A name without records is exit 3 (a connection failure), naming it and
 // saying the resolver found nothing.
-func TestFleetDNSNoRecordsThroughBinary(t *testing.T) {
+func TestParallelFleetDNSNoRecordsThroughBinary(t *testing.T) {
 	s := requireStack(t)
-	r := requireDNSRouting(t, s, newFleetEnv(t))
+	e := newFleetEnv(t)
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM " + s.BaseImage + "\n"})
+	r := s.run(t, dir, e.hostConfig(map[string]any{"buildkit-host": "dns://missing.test:" + fleetPort}))
 	if r.Code != 3 || !strings.Contains(r.Stderr, "missing.test") || !strings.Contains(r.Stderr, "no such host") {
 		t.Errorf("want exit 3 naming missing.test and the resolver's answer (no such host): %s", r)
 	}
@@ -641,10 +628,9 @@ func TestFleetDNSNoRecordsThroughBinary(t *testing.T) {
 // member 10 of 10 times (cache affinity on an idle fleet); a member that
 // accepts TCP but never answers is skipped within the probe deadline and
 // the build goes on.
-func TestFleetDNSStickyAndSilentMemberThroughBinary(t *testing.T) {
+func TestParallelFleetDNSStickyAndSilentMemberThroughBinary(t *testing.T) {
 	s := requireStack(t)
 	e := newFleetEnv(t)
-	requireDNSRouting(t, s, e)
 	for _, ip := range fleetIPs {
 		e.startDaemon(ip)
 	}

@@ -252,7 +252,7 @@ func TestAgentE2EGitContext(t *testing.T) {
 // git-context for every image of the step: each bake target's context and
 // Dockerfile come from the commit; and a call other than build reads the
 // Dockerfile from the repository too.
-func TestGitContextBakeAndCall(t *testing.T) {
+func TestParallelGitContextBakeAndCall(t *testing.T) {
 	s := requireStack(t)
 	g := requireGitServers(t)
 	outA, outB := t.TempDir(), t.TempDir()

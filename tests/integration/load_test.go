@@ -81,7 +81,7 @@ func TestLoadJobsOneDaemon(t *testing.T) {
 }
 
 // 24 concurrent jobs across a pool of three: spread by rendezvous rank.
-func TestLoadJobsPool(t *testing.T) {
+func TestParallelLoadJobsPool(t *testing.T) {
 	s := requireStack(t)
 	var hosts []string
 	for range 3 {

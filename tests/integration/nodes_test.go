@@ -108,7 +108,7 @@ COPY --from=build /out/ /
 // platform, in parallel; one index with both manifests is pushed under
 // every tag and recorded; a failing node fails the build fast, named, with
 // nothing tagged.
-func TestNodesSplitPlatforms(t *testing.T) {
+func TestParallelNodesSplitPlatforms(t *testing.T) {
 	s := requireStack(t)
 	ds := startDaemons(t, s, "amd", "arm")
 	nodes := []map[string]any{
@@ -229,7 +229,7 @@ func TestNodesSplitPlatforms(t *testing.T) {
 }
 
 // A pool of three: sticky, spread, and failover with a warning.
-func TestNodesPool(t *testing.T) {
+func TestParallelNodesPool(t *testing.T) {
 	s := requireStack(t)
 	ds := startDaemons(t, s, "p1", "p2", "p3")
 	pool := []string{ds[0].Host, ds[1].Host, ds[2].Host}
@@ -327,7 +327,7 @@ func TestNodesPool(t *testing.T) {
 // A pool of like daemons builds a multi-platform image on one member, as a
 // single daemon does, when no member builds every platform natively
 // (regression: it used to refuse with "no reachable node builds linux/arm64").
-func TestNodesPoolMultiPlatform(t *testing.T) {
+func TestParallelNodesPoolMultiPlatform(t *testing.T) {
 	s := requireStack(t)
 	ds := startDaemons(t, s, "m1", "m2")
 	repo := s.repo(t)

@@ -52,7 +52,7 @@ func TestVersionSkewBothDirections(t *testing.T) {
 // A nodes set that cannot build the request is a configuration error found
 // before anything is dialled: the listeners standing in for the nodes see
 // no connection at all.
-func TestNodesMisconfiguredNoDial(t *testing.T) {
+func TestParallelNodesMisconfiguredNoDial(t *testing.T) {
 	s := requireStack(t)
 	var conns atomic.Int32
 	listen := func() string {

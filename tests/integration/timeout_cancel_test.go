@@ -1,5 +1,8 @@
 package integration
 
+// A build stopped by the timeout option or by the agent's cancel: the exit
+// code, the message, the time it takes, and nothing pushed.
+
 import (
 	"bytes"
 	"encoding/json"
@@ -11,55 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// outputs: type=registry is sent as type=image,push=true and really pushes.
-func TestRegistryOutputAlias(t *testing.T) {
-	s := requireStack(t)
-	repo := s.repo(t)
-	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
-	r := s.run(t, dir, s.baseConfig(map[string]any{
-		"outputs": []string{"type=registry,name=" + repo + ":alias"},
-	}))
-	if r.Code != 0 {
-		t.Fatalf("build failed: %s", r)
-	}
-	d := s.descriptor(t, repo+":alias")
-	if got, printed := d.Digest.String(), lineValue(r.Stdout, "digest"); got != printed {
-		t.Errorf("registry has %s, binary printed %s", got, printed)
-	}
-	if !strings.Contains(r.Stdout, "pushed: "+repo+":alias@") {
-		t.Errorf("pushed reference not printed: %s", r)
-	}
-}
-
-// The same daemon over its unix socket: no TLS, same build.
-func TestUnixSocket(t *testing.T) {
-	s := requireStack(t)
-	sock := os.Getenv("STACK_BUILDKIT_UNIX_HOST")
-	if sock == "" {
-		t.Fatal("STACK_BUILDKIT_UNIX_HOST is unset: the stack's env file is out of date (re-run `make stack-up`)")
-	}
-	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM " + s.BaseImage + "\nRUN echo via-unix > /u\n"})
-	r := s.run(t, dir, map[string]any{"buildkit-host": sock, "tags": []string{s.repo(t) + ":unix"}, "push": true})
-	if r.Code != 0 {
-		t.Fatalf("build over %s failed: %s", sock, r)
-	}
-	if !strings.Contains(r.Stdout, "at "+sock+" (no TLS)") {
-		t.Errorf("connection line does not show the unix socket without TLS: %s", r)
-	}
-}
-
-// BUILDKIT_HOST is the default for buildkit-host, as with buildctl.
-func TestBuildkitHostFromEnvironment(t *testing.T) {
-	s := requireStack(t)
-	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"})
-	cfg := s.baseConfig(nil)
-	delete(cfg, "buildkit-host")
-	r := s.run(t, dir, cfg, "BUILDKIT_HOST="+s.BuildkitHost)
-	if r.Code != 0 || !strings.Contains(r.Stdout, "at "+s.BuildkitHost+" (mTLS") {
-		t.Fatalf("build with BUILDKIT_HOST failed or did not use mTLS: %s", r)
-	}
-}
 
 // timeout: the build is stopped, exit 5, nothing pushed.
 func TestTimeout(t *testing.T) {
