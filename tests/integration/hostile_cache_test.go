@@ -32,7 +32,7 @@ func TestHostileCachePullRequestOwnNamespace(t *testing.T) {
 // BUILDKIT_CACHE_MOUNT_NS as a build argument (the step's build-args or a
 // bake target's args) would replace the per-pipeline namespace: one line,
 // exit 2, unless the step says cache-mounts: shared.
-func TestHostileCacheMountNSArg(t *testing.T) {
+func TestParallelHostileCacheMountNSArg(t *testing.T) {
 	s := requireStack(t)
 	dir := writeFiles(t, map[string]string{
 		"Dockerfile":      "FROM scratch\nCOPY a.txt /\n",

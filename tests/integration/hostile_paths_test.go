@@ -173,13 +173,13 @@ func noStaging(t *testing.T, dir string) {
 	}
 }
 
-// TestHostilePathsRefused: each link out of the checkout a pull request can
+// TestParallelHostilePathsRefused: each link out of the checkout a pull request can
 // commit, behind an option the step gives relative to the checkout, fails
 // the step with exit 2 and one line naming the option, the path and the
 // link, and has no effect: the secret reaches no image, log, annotation,
 // artifact or checkout file, and nothing outside the checkout changes
 // (content, mode, mtime).
-func TestHostilePathsRefused(t *testing.T) {
+func TestParallelHostilePathsRefused(t *testing.T) {
 	j := requireAgent(t)
 	base := j.s.BaseImage
 	fix := ", outside the checkout: commit the file itself, or name an absolute path in the step"
