@@ -1,9 +1,9 @@
 // Package bake reads bake files — HCL, JSON or compose files — with buildx's
-// own parser (buildx v0.38.2's bake package, trimmed to its parser in
-// internal/third_party/buildxbake; the semantics of `docker buildx bake`:
-// groups, inherits, variables from the environment, --set overrides, compose
-// build: sections) and turns each resolved target into this plugin's options,
-// so every target is validated and built like a single-image step.
+// own package (github.com/docker/buildx/bake v0.38.2, unmodified: the
+// semantics of `docker buildx bake`: groups, inherits, variables, --set
+// overrides, compose build: sections, and its entitlement checks) and turns
+// each resolved target into this plugin's options, so every target is
+// validated and built like a single-image step.
 package bake
 
 import (
@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
-	bake "github.com/remote-buildkit/remote-buildkit/internal/third_party/buildxbake"
+	"github.com/docker/buildx/bake"
 )
 
 // Target is one resolved bake target.
@@ -40,7 +40,7 @@ func Load(ctx context.Context, workDir string, files, targets, set []string) ([]
 		}
 		names = append(names, f)
 	}
-	fs, err := bake.ReadLocalFiles(names)
+	fs, err := bake.ReadLocalFiles(names, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (bake)", ErrBake, err)
 	}

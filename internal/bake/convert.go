@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	bake "github.com/remote-buildkit/remote-buildkit/internal/third_party/buildxbake"
+	"github.com/docker/buildx/bake"
 )
 
 // convert maps a bake target onto the plugin's options. Paths: bake's
