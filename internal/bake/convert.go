@@ -46,7 +46,7 @@ func convert(name string, t *bake.Target, workDir string) (Target, error) {
 	listIf(o, "annotations", t.Annotations)
 	listIf(o, "no-cache-filters", t.NoCacheFilter)
 	listIf(o, "ulimit", t.Ulimits)
-	listIf(o, "allow", t.Entitlements)
+	// t.Entitlements grant nothing: Load checked them against the step's allow.
 	mapIf(o, "build-args", t.Args)
 	mapIf(o, "labels", t.Labels)
 	hosts(o, t.ExtraHosts)

@@ -19,17 +19,21 @@ import (
 // Relative paths are resolved against workDir. Every problem is reported in
 // one *Error.
 func Parse(js []byte, env Env, workDir string) (*Config, error) {
-	return parse(js, env, workDir, Build)
+	return parseOpts(js, env, workDir, Build, false)
 }
 
 // ParseForEnvironment parses for the environment hook, which runs before the
 // checkout: the schema is enforced in full, but only the options that hook
 // acts on are checked further.
 func ParseForEnvironment(js []byte, env Env, workDir string) (*Config, error) {
-	return parse(js, env, workDir, Environment)
+	return parseOpts(js, env, workDir, Environment, false)
 }
 
-func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
+// parseOpts parses for phase; target says the configuration is a bake
+// target's (its allow may hold buildx's bake vocabulary). A bake step's
+// own configuration is checked as the environment hook checks it, plus its
+// bake options: each target's options are checked by Config.Target.
+func parseOpts(js []byte, env Env, workDir string, phase Phase, target bool) (*Config, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
 		return nil, &Error{Problems: []Problem{{Msg: fmt.Sprintf("configuration is not valid JSON: %v", err)}}}
@@ -61,18 +65,24 @@ func parse(js []byte, env Env, workDir string, phase Phase) (*Config, error) {
 	if err := json.Unmarshal(js, &r); err != nil {
 		return nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
 	}
-	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build}
+	bakeStep := len(r.Bake) > 0 && phase == Build && !target
+	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build && !bakeStep, bake: bakeStep || target}
 	cfg := v.build(&r)
 	for k := range obj {
 		cfg.Options = append(cfg.Options, k)
 	}
 	sort.Strings(cfg.Options)
+	var beside []Problem
+	if bakeStep {
+		beside = v.bakeStep(&r, cfg, obj)
+	}
 	for _, p := range v.problems {
 		top := topKey(p.Key)
-		if !rejected[top] && (phase == Build || ScopeOf(top)&EnvScope != 0) {
+		if !rejected[top] && (phase == Build && !bakeStep || ScopeOf(top)&EnvScope != 0 || bakeStep && bakeKeys[top]) {
 			problems = append(problems, p)
 		}
 	}
+	problems = append(problems, beside...)
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return topKey(problems[i].Key) < topKey(problems[j].Key) })
 		return nil, &Error{Problems: problems}
@@ -91,6 +101,7 @@ func topKey(key string) string {
 type validator struct {
 	rejected map[string]bool // options the schema rejected: not checked again
 	files    bool            // check the checkout's files (build phase)
+	bake     bool            // a bake step or target: allow may use buildx's bake vocabulary
 	env      Env
 	workDir  string
 	problems []Problem

@@ -24,6 +24,7 @@ import (
 // Deps is what a job talks to.
 type Deps struct {
 	Env      config.Env
+	Environ  func() []string // the job's environment as NAME=VALUE (os.Environ in the binary); bake files see it filtered
 	WorkDir  string
 	Out      io.Writer // the build log (for environment: the exports the hook evals)
 	Err      io.Writer // progress, warnings and errors
@@ -39,7 +40,7 @@ func FromProcess(env config.Env, out, errOut io.Writer) (Deps, error) {
 	if err != nil {
 		return Deps{}, exitcode.With(exitcode.Internal, err)
 	}
-	return Deps{Env: env, WorkDir: wd, Out: out, Err: errOut, Now: time.Now, Dial: fleet.Connect, LookPath: exec.LookPath}, nil
+	return Deps{Env: env, Environ: os.Environ, WorkDir: wd, Out: out, Err: errOut, Now: time.Now, Dial: fleet.Connect, LookPath: exec.LookPath}, nil
 }
 
 // Load reads the plugin configuration from the job's environment and

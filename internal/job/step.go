@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/bake"
@@ -84,12 +85,12 @@ func ReadStep(ctx context.Context, d Deps) (*Step, error) {
 			return step, err
 		}
 	}
-	if m["bake"] != nil {
-		return readBake(ctx, d, m)
-	}
 	cfg, err := config.Parse(js, d.Env, d.WorkDir)
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
+	}
+	if cfg.Bake != nil {
+		return readBake(ctx, d, cfg)
 	}
 	key := fleet.Key(cfg.PipelineSlug, relTo(d.WorkDir, cfg.Dockerfile))
 	return newStep(SingleImage, cfg, key, &image{opts: cfg.Image}), nil
@@ -106,38 +107,36 @@ func newStep(kind Kind, cfg *config.Config, key string, images ...*image) *Step 
 	return &Step{Kind: kind, Config: &step, Images: images, RouteKey: key}
 }
 
-// readBake resolves the bake files' targets and validates each target's
-// options merged over the step's, like a single-image step.
-func readBake(ctx context.Context, d Deps, m map[string]json.RawMessage) (*Step, error) {
-	var problems []config.Problem
-	for _, k := range config.ImageOptions() {
-		if m[k] != nil {
-			problems = append(problems, config.Problem{Key: k, Msg: "set beside bake: with bake every image's " + k + " comes from its target in the bake file; move it there (or use set: [\"*." + k + "=…\"])"})
-		}
+// readBake resolves the bake files' targets — checked against what the
+// step grants them — and validates each target's options merged over the
+// step's, like a single-image step.
+func readBake(ctx context.Context, d Deps, step *config.Config) (*Step, error) {
+	b := step.Bake
+	var environ []string
+	if d.Environ != nil {
+		environ = d.Environ()
 	}
-	if len(problems) > 0 {
-		return nil, exitcode.With(exitcode.BadConfig, &config.Error{Problems: problems})
-	}
-	files, targets, set := stringOrList(m["bake"]), stringOrList(m["targets"]), stringOrList(m["set"])
-	ts, err := bake.Load(ctx, d.WorkDir, files, targets, set)
+	fileRel, _ := strconv.ParseBool(d.Env.Get("BUILDX_BAKE_FILE_RELATIVE_PATHS"))
+	ts, err := bake.Load(ctx, bake.Request{
+		Files: b.Files, Targets: b.Targets, Set: b.Set, Allow: b.Allow, FileRelativePaths: fileRel,
+		Vars:   bake.Vars(environ, d.Env.Get("BUILDKITE_REDACTED_VARS"), b.SecretEnv, b.Env),
+		Policy: bake.Policy{WorkDir: d.WorkDir, Push: step.Push, ForkPR: b.ForkPR},
+	})
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
 	}
 	if len(ts) == 0 {
-		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake: %s define no targets to build: add a target (or a default group)", strings.Join(files, ", ")))
-	}
-	base := map[string]json.RawMessage{}
-	for k, v := range m {
-		if k != "bake" && k != "targets" && k != "set" {
-			base[k] = v
-		}
+		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake: %s define no targets to build: add a target (or a default group)", strings.Join(b.Files, ", ")))
 	}
 	var first *config.Config
 	var images []*image
 	for _, t := range ts {
-		cfg, err := targetConfig(d, base, t)
+		cfg, err := step.Target(t.Options)
 		if err != nil {
-			return nil, err
+			return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake target %s: %w", t.Name, err))
+		}
+		if len(cfg.Platforms) > 1 {
+			cfg.Load = false // load: true loads every single-platform target, as bake --load
 		}
 		if first == nil {
 			first = cfg // the step-wide options are the same in every target
@@ -145,45 +144,10 @@ func readBake(ctx context.Context, d Deps, m map[string]json.RawMessage) (*Step,
 		images = append(images, &image{name: t.Name, opts: cfg.Image, needs: t.Needs})
 	}
 	var rel []string
-	for _, f := range files {
+	for _, f := range b.Files {
 		rel = append(rel, relTo(d.WorkDir, filepath.Clean(f)))
 	}
 	return newStep(BakeImages, first, fleet.Key(first.PipelineSlug, "bake:"+strings.Join(rel, ",")), images...), nil
-}
-
-// targetConfig merges a target's options over the step's and validates the
-// result (paths, references, platforms…).
-func targetConfig(d Deps, base map[string]json.RawMessage, t bake.Target) (*config.Config, error) {
-	merged := map[string]any{}
-	for k, v := range base {
-		merged[k] = v
-	}
-	for k, v := range t.Options {
-		merged[k] = v
-	}
-	js, err := json.Marshal(merged)
-	if err != nil {
-		return nil, exitcode.With(exitcode.Internal, err)
-	}
-	cfg, err := config.Parse(js, d.Env, d.WorkDir)
-	if err != nil {
-		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake target %s: %w", t.Name, err))
-	}
-	if len(cfg.Platforms) > 1 {
-		cfg.Load = false // load: true loads every single-platform target, as bake --load
-	}
-	return cfg, nil
-}
-
-// stringOrList decodes a string-or-list option (the schema has checked it).
-func stringOrList(raw json.RawMessage) []string {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
-	}
-	var list []string
-	_ = json.Unmarshal(raw, &list)
-	return list
 }
 
 // what names an image in the log: its Dockerfile and tags.
