@@ -97,8 +97,8 @@ func find(srcs []source, p string) source {
 	for _, s := range srcs {
 		ev, _, err := osutil.EvaluateToExistingPath(s.path)
 		if err == nil && (ev == p || strings.HasPrefix(ev, p+string(filepath.Separator))) {
-			if ev != s.path {
-				s.path += " (resolves to " + ev + ")"
+			if ev != s.path && !strings.HasPrefix(s.path, ev+string(filepath.Separator)) {
+				s.path += " (resolves to " + ev + ")" // through a symlink
 			}
 			return s
 		}

@@ -23,20 +23,18 @@ type Policy struct {
 // entries (patterns) bound every destination, and without them a pull
 // request from another repository pushes nothing.
 func (p Policy) checkPush(o *build.Options, patterns []string) error {
-	var refs []source
-	if p.Push {
-		for _, t := range o.Tags {
-			refs = append(refs, source{"tags", t})
-		}
+	refs := exported(o)
+	if !p.Push && len(refs) > 0 {
+		return fmt.Errorf("%s pushes %s, but the step has push: false (which always wins): set push: true in the step", refs[0].key, refs[0].path)
 	}
-	out := exported(o)
-	if !p.Push && len(out) > 0 {
-		return fmt.Errorf("%s pushes %s, but the step has push: false (which always wins): set push: true in the step", out[0].key, out[0].path)
-	}
-	refs = append(refs, out...)
 	for _, c := range o.CacheTo {
 		if c.Type == "registry" && c.Attrs["ref"] != "" {
 			refs = append(refs, source{"cache-to type=registry", c.Attrs["ref"]})
+		}
+	}
+	if p.Push {
+		for _, t := range o.Tags {
+			refs = append(refs, source{"tags", t})
 		}
 	}
 	for _, r := range refs {

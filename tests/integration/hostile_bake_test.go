@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -124,13 +125,13 @@ func hostileCases(t *testing.T, out string) []hostileCase {
 		{name: "context symlink outside", target: `  context = "app"`, link: "app",
 			want:  `bake target app: context `, // the checkout's path is the agent's
 			grant: map[string]any{"allow": []string{"fs.read=" + out + "/ctx"}}},
-		{name: "mode=delete output", target: `  output = ["type=local,dest=dist,mode=delete"]`, files: map[string]string{"dist/keep.txt": "kept"},
+		{name: "mode delete output", target: `  output = ["type=local,dest=dist,mode=delete"]`, files: map[string]string{"dist/keep.txt": "kept"},
 			want: `bake target app: output type=local,mode=delete deletes what else is in its dest: add allow: ["buildx.local.delete"] to the step`, grant: map[string]any{"allow": []string{"buildx.local.delete"}}},
 		{name: "tag to a forbidden repository from a fork", target: `  tags = ["REPO:evil"]`, env: fork, step: map[string]any{"push": true},
 			want: `from a pull request of another repository: add allow: ["image.push=`, grant: map[string]any{"allow": []string{"image.push=REPO"}}},
-		{name: "registry output to a forbidden repository from a fork", target: `  output = ["type=registry,name=REPO:evil"]`, env: fork, step: map[string]any{"push": true},
+		{name: "registry output to a forbidden repository from a fork", target: "  tags = [\"REPO:evil\"]\n  output = [\"type=registry,name=REPO:evil\"]", env: fork, step: map[string]any{"push": true},
 			want: `bake target app: output type=registry pushes `, grant: map[string]any{"allow": []string{"image.push=REPO"}}},
-		{name: "registry output with push false", target: `  output = ["type=registry,name=REPO:evil"]`,
+		{name: "registry output with push false", target: "  tags = [\"REPO:evil\"]\n  output = [\"type=registry,name=REPO:evil\"]",
 			want: `but the step has push: false (which always wins): set push: true in the step`, grant: map[string]any{"push": true}},
 	}
 }
@@ -145,7 +146,7 @@ func TestHostileBakeRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := j.s.repo(t)
 			before := treeSnapshot(t, out)
-			step := map[string]any{"bake": "docker-bake.hcl"}
+			step := map[string]any{"bake": "docker-bake.hcl", "targets": "app"}
 			for k, v := range tc.step {
 				step[k] = v
 			}
@@ -162,7 +163,7 @@ func TestHostileBakeRefused(t *testing.T) {
 				t.Errorf("a solve of this job is in the daemon's history: the bake file reached the daemon")
 			}
 			if r.sentinel != "untouched" || !sameTree(before, r.outside) {
-				t.Errorf("outside the checkout changed: HOME/sentinel %q, %s %v", r.sentinel, out, r.outside)
+				t.Errorf("outside the checkout changed: HOME/sentinel %q, %s has %v", r.sentinel, out, slices.Sorted(maps.Keys(r.outside)))
 			}
 			if !j.s.repoMissing(t, repo) {
 				t.Errorf("the registry has %s: %v", repo, j.s.tags(t, repo))
