@@ -2,18 +2,11 @@ package job
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
-
-func TestMain(m *testing.M) {
-	// As cmd/remote-buildkit does: bake files see only the variables passed.
-	os.Setenv("BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP", "true")
-	os.Exit(m.Run())
-}
 
 // A bake step's files see the job's environment without its secrets
 // (registry-credentials passwords, redaction patterns), except those the
