@@ -66,7 +66,7 @@ func parseOpts(js []byte, env Env, workDir string, phase Phase, target bool) (*C
 		return nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
 	}
 	bakeStep := len(r.Bake) > 0 && phase == Build && !target
-	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build && !bakeStep, bake: bakeStep || target}
+	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build && !bakeStep, bake: len(r.Bake) > 0 || target}
 	cfg := v.build(&r)
 	for k := range obj {
 		cfg.Options = append(cfg.Options, k)

@@ -227,6 +227,15 @@ target "default" {
 				if got := j.s.imageFile(t, repo+":app", "leak"); got != c.want {
 					t.Errorf("%v: /leak = %q, want %q (e2e-token is the agent's token)", c.cfg, got, c.want)
 				}
+				img, err := j.s.descriptor(t, repo+":app").Image()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for path, b := range layerFiles(t, img) {
+					if strings.Contains(string(b), "e2e-token") {
+						t.Errorf("%v: the agent's token is in the image's layers, in %s", c.cfg, path)
+					}
+				}
 			}
 		})
 	}
