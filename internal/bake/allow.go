@@ -24,13 +24,16 @@ type source struct {
 // (ent: its allow entries plus the checkout, read and write) and returns
 // the first thing a target asks for beyond it, as one line naming the
 // target, the key, the path or entitlement and the allow entry granting it.
-func checkTargets(tm map[string]*bake.Target, ent bake.EntitlementConf, p Policy) error {
+func checkTargets(tm map[string]*bake.Target, ent bake.EntitlementConf, p Policy, hidden []string) error {
 	names := make([]string, 0, len(tm))
 	for n := range tm {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if err := checkSecretEnv(tm[name], hidden); err != nil {
+			return fmt.Errorf("target %s: %v", name, err)
+		}
 		// Without its ssh entries: upstream's ssh provider would dial the
 		// agent and parse key files before anything is checked.
 		t := *tm[name]
@@ -224,4 +227,19 @@ func exported(o *build.Options) []source {
 		}
 	}
 	return out
+}
+
+// checkSecretEnv refuses a secret read from a variable the files may not
+// see (buildx reads id=NAME without src or env from the variable NAME).
+func checkSecretEnv(t *bake.Target, hidden []string) error {
+	for _, s := range t.Secrets {
+		name := s.Env
+		if name == "" && s.FilePath == "" {
+			name = s.ID
+		}
+		if name != "" && slices.Contains(hidden, name) {
+			return fmt.Errorf("secret %s reads %s, a secret variable of the job: add bake-env: [%q] to the step to pass it", s.ID, name, name)
+		}
+	}
+	return nil
 }

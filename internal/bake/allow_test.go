@@ -150,3 +150,29 @@ target "app" { args = { T = BUILDKITE_AGENT_ACCESS_TOKEN, L = LEAK_TOKEN } }`,
 		}
 	}
 }
+
+// A secret may not read a variable the files may not see, unless the step
+// passes it (bake-env).
+func TestLoadSecretFromHiddenVariable(t *testing.T) {
+	environ := []string{"BUILDKITE_AGENT_ACCESS_TOKEN=tok", "NPM_TOKEN=n", "TAG=1"}
+	t.Setenv("NPM_TOKEN", "n") // the job's environment is the process's: buildx resolves id=NAME there
+	tests := map[string]string{
+		`secret = ["id=t,env=BUILDKITE_AGENT_ACCESS_TOKEN"]`: `target app: secret t reads BUILDKITE_AGENT_ACCESS_TOKEN, a secret variable of the job: add bake-env: ["BUILDKITE_AGENT_ACCESS_TOKEN"]`,
+		`secret = ["id=NPM_TOKEN"]`:                          `target app: secret NPM_TOKEN reads NPM_TOKEN, a secret variable of the job: add bake-env: ["NPM_TOKEN"]`,
+	}
+	for body, want := range tests {
+		dir := write(t, map[string]string{"docker-bake.hcl": "target \"app\" {\n  " + body + "\n}\n"})
+		r := req(dir, []string{"docker-bake.hcl"}, []string{"app"}, nil)
+		r.Vars = Vars(environ, "", nil, nil)
+		r.Hidden = Hidden(environ, r.Vars)
+		if _, err := Load(context.Background(), r); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Load() = %v, want %q", body, err, want)
+		}
+		pass := strings.TrimSuffix(want[strings.Index(want, `["`)+2:], `"]`)
+		r.Vars = Vars(environ, "", nil, []string{pass})
+		r.Hidden = Hidden(environ, r.Vars)
+		if _, err := Load(context.Background(), r); err != nil {
+			t.Errorf("%s with bake-env %s: %v", body, pass, err)
+		}
+	}
+}

@@ -37,6 +37,9 @@ type Request struct {
 	// interpolation): see Vars. The process environment is not read when
 	// BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP=true (cmd/remote-buildkit sets it).
 	Vars map[string]string
+	// Hidden names the job's variables left out of Vars: a target's secret
+	// may not read them either (secret env=NAME, or id=NAME without src).
+	Hidden []string
 	// Allow is the step's allow list in buildx's vocabulary; the checkout
 	// (Policy.WorkDir) is granted read and write besides, as docker buildx
 	// bake grants its working directory.
@@ -90,7 +93,7 @@ func Load(ctx context.Context, r Request) ([]Target, error) {
 		}
 		out = append(out, tg)
 	}
-	if err := checkTargets(tm, ent, r.Policy); err != nil {
+	if err := checkTargets(tm, ent, r.Policy, r.Hidden); err != nil {
 		return nil, fmt.Errorf("%w target %v", ErrBake, strings.TrimPrefix(err.Error(), "target "))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

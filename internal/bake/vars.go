@@ -50,3 +50,16 @@ func hidden(k string, patterns, secret []string) bool {
 	}
 	return false
 }
+
+// Hidden names the variables of environ that vars leaves out.
+func Hidden(environ []string, vars map[string]string) []string {
+	var out []string
+	for _, kv := range environ {
+		if k, _, ok := strings.Cut(kv, "="); ok && k != "" {
+			if _, seen := vars[k]; !seen {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}

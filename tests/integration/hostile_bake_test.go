@@ -127,6 +127,9 @@ func hostileCases(t *testing.T, out string) []hostileCase {
 			grant: map[string]any{"allow": []string{"fs.read=" + out + "/ctx"}}},
 		{name: "mode delete output", target: `  output = ["type=local,dest=dist,mode=delete"]`, files: map[string]string{"dist/keep.txt": "kept"},
 			want: `bake target app: output type=local,mode=delete deletes what else is in its dest: add allow: ["buildx.local.delete"] to the step`, grant: map[string]any{"allow": []string{"buildx.local.delete"}}},
+		{name: "secret from the agent token", target: `  secret = ["id=t,env=BUILDKITE_AGENT_ACCESS_TOKEN"]`,
+			want:  `bake target app: secret t reads BUILDKITE_AGENT_ACCESS_TOKEN, a secret variable of the job: add bake-env: ["BUILDKITE_AGENT_ACCESS_TOKEN"] to the step to pass it`,
+			grant: map[string]any{"bake-env": []string{"BUILDKITE_AGENT_ACCESS_TOKEN"}}},
 		{name: "tag to a forbidden repository from a fork", target: `  tags = ["REPO:evil"]`, env: fork, step: map[string]any{"push": true},
 			want: `from a pull request of another repository: add allow: ["image.push=`, grant: map[string]any{"allow": []string{"image.push=REPO"}}},
 		{name: "registry output to a forbidden repository from a fork", target: "  tags = [\"REPO:evil\"]\n  output = [\"type=registry,name=REPO:evil\"]", env: fork, step: map[string]any{"push": true},
@@ -155,7 +158,7 @@ func TestHostileBakeRefused(t *testing.T) {
 				t.Errorf("job exited %d (want 2 and %q):\n%s", r.code, tc.want, tail(r.out))
 			}
 			for _, l := range strings.Split(r.out, "\n") {
-				if strings.Contains(l, "bake target app:") && !strings.Contains(l, "outside the checkout") && !strings.Contains(l, "add allow") && !strings.Contains(l, "push: true") {
+				if strings.Contains(l, "bake target app:") && !strings.Contains(l, "outside the checkout") && !strings.Contains(l, "add allow") && !strings.Contains(l, "push: true") && !strings.Contains(l, "add bake-env") {
 					t.Errorf("the error is not one line naming the fix: %q", l)
 				}
 			}
