@@ -27,6 +27,12 @@ var version = ""
 
 func main() {
 	initgc.Restore()
+	// Bake and compose files are the checkout's, which is untrusted: they
+	// see only the filtered variables internal/bake passes them (bake.Vars),
+	// never the process environment (the agent token, registry passwords).
+	// Upstream bake reads this once per process, on its first parse: set it
+	// before anything can parse a bake file.
+	os.Setenv("BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP", "true")
 	if filepath.Base(os.Args[0]) == credhelper.Program { // docker runs the binary under the helper's name
 		os.Exit(credentialHelper(os.Args[1:], os.Stdin, os.Stdout, os.LookupEnv))
 	}

@@ -1,24 +1,22 @@
 // Package bake reads bake files — HCL, JSON or compose files — with buildx's
-// own parser (buildx v0.38.2's bake package, trimmed to its parser in
-// internal/third_party/buildxbake; the semantics of `docker buildx bake`:
-// groups, inherits, variables from the environment, --set overrides, compose
-// build: sections) and turns each resolved target into this plugin's options,
-// so every target is validated and built like a single-image step.
+// own package (github.com/docker/buildx/bake v0.38.2, unmodified: the
+// semantics of `docker buildx bake`: groups, inherits, variables, --set
+// overrides, compose build: sections, and its entitlement checks) and turns
+// each resolved target into this plugin's options, so every target is
+// validated and built like a single-image step.
 package bake
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/containerd/platforms"
+	"github.com/docker/buildx/bake"
 	"github.com/remote-buildkit/remote-buildkit/internal/checkout"
-	bake "github.com/remote-buildkit/remote-buildkit/internal/third_party/buildxbake"
 )
 
 // Target is one resolved bake target.
@@ -31,11 +29,35 @@ type Target struct {
 // ErrBake marks problems in the bake files or targets (a configuration error).
 var ErrBake = errors.New("bake")
 
-// Load reads files (relative to workDir) and resolves targets (default: the
-// default group) with the --set overrides, in name order.
-func Load(ctx context.Context, workDir string, files, targets, set []string) ([]Target, error) {
+// Request is what a bake step asks for and what its step grants.
+type Request struct {
+	Files   []string // relative to Policy.WorkDir
+	Targets []string // default: the default group
+	Set     []string // --set overrides
+	// Vars are the variables the files may read (HCL variables, compose
+	// interpolation): see Vars. The process environment is not read when
+	// BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP=true (cmd/remote-buildkit sets it).
+	Vars map[string]string
+	// Hidden names the job's variables left out of Vars: a target's secret
+	// may not read them either (secret env=NAME, or id=NAME without src).
+	Hidden []string
+	// Allow is the step's allow list in buildx's vocabulary; the checkout
+	// (Policy.WorkDir) is granted read and write besides, as docker buildx
+	// bake grants its working directory.
+	Allow []string
+	// FileRelativePaths: paths are relative to each file
+	// (BUILDX_BAKE_FILE_RELATIVE_PATHS=true in the job's environment).
+	FileRelativePaths bool
+	Policy
+}
+
+// Load reads the files and resolves the targets with the overrides, checks
+// what they reach against the step (bake's entitlement checks and where
+// they push) and returns them in name order. Nothing is sent anywhere.
+func Load(ctx context.Context, r Request) ([]Target, error) {
+	workDir := r.WorkDir
 	var names []string
-	for _, f := range files {
+	for _, f := range r.Files {
 		if checkout.Relative(f) {
 			// A bake file the step names in the checkout is read there:
 			// never through a committed link out of it.
@@ -51,18 +73,26 @@ func Load(ctx context.Context, workDir string, files, targets, set []string) ([]
 		}
 		names = append(names, f)
 	}
-	fs, err := bake.ReadLocalFiles(names)
+	fs, err := bake.ReadLocalFiles(names, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (bake)", ErrBake, err)
 	}
+	targets := append([]string(nil), r.Targets...)
 	if len(targets) == 0 {
 		targets = []string{"default"}
 	}
+	ent, err := bake.ParseEntitlements(r.Allow)
+	if err != nil {
+		return nil, fmt.Errorf("%w: allow: %v: fix the step's allow entries", ErrBake, err)
+	}
+	ent.FSRead = append(ent.FSRead, workDir)
+	ent.FSWrite = append(ent.FSWrite, workDir)
+	vars := r.Vars
+	if vars == nil {
+		vars = map[string]string{} // compose reads the process environment for nil
+	}
 	defaults := map[string]string{"BAKE_CMD_CONTEXT": workDir, "BAKE_LOCAL_PLATFORM": platforms.Format(platforms.DefaultSpec())}
-	// Paths are relative to the working directory, as docker buildx bake has
-	// them; BUILDX_BAKE_FILE_RELATIVE_PATHS=true makes them relative to each file.
-	rel, _ := strconv.ParseBool(os.Getenv("BUILDX_BAKE_FILE_RELATIVE_PATHS"))
-	tm, _, err := bake.ReadTargets(ctx, fs, append([]string(nil), targets...), set, defaults, nil, &bake.EntitlementConf{}, bake.ParseOpt{FileRelativePaths: rel})
+	tm, _, err := bake.ReadTargets(ctx, fs, targets, append([]string(nil), r.Set...), defaults, vars, &ent, bake.ParseOpt{FileRelativePaths: r.FileRelativePaths})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrBake, explain(err, fs))
 	}
@@ -73,6 +103,9 @@ func Load(ctx context.Context, workDir string, files, targets, set []string) ([]
 			return nil, fmt.Errorf("%w: target %s: %v", ErrBake, name, err)
 		}
 		out = append(out, tg)
+	}
+	if err := checkTargets(tm, ent, r.Policy, r.Hidden); err != nil {
+		return nil, fmt.Errorf("%w target %v", ErrBake, strings.TrimPrefix(err.Error(), "target "))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	if err := checkNeeds(out); err != nil {

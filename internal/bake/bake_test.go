@@ -10,6 +10,17 @@ import (
 	"testing"
 )
 
+func TestMain(m *testing.M) {
+	// As cmd/remote-buildkit does: bake files see only the variables passed.
+	os.Setenv("BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP", "true")
+	os.Exit(m.Run())
+}
+
+// req is a pushing step's request for files in dir, with the environment env.
+func req(dir string, files, targets, set []string, env ...string) Request {
+	return Request{Files: files, Targets: targets, Set: set, Vars: Vars(env, "", nil, nil), Policy: Policy{WorkDir: dir, Push: true}}
+}
+
 func write(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -51,8 +62,8 @@ target "tool" {
 
 func TestLoadHCL(t *testing.T) {
 	dir := write(t, map[string]string{"docker-bake.hcl": hcl})
-	t.Setenv("TAG", "42") // bake variables come from the job environment
-	ts, err := Load(context.Background(), dir, []string{"docker-bake.hcl"}, nil, []string{"app.args.EXTRA=x"})
+	// bake variables come from the job environment, passed in
+	ts, err := Load(context.Background(), req(dir, []string{"docker-bake.hcl"}, nil, []string{"app.args.EXTRA=x"}, "TAG=42"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +94,7 @@ func TestLoadHCL(t *testing.T) {
 // A target: context pulls its target in, as bake does.
 func TestLoadBuildsLinkedTargets(t *testing.T) {
 	dir := write(t, map[string]string{"docker-bake.hcl": hcl})
-	ts, err := Load(context.Background(), dir, []string{"docker-bake.hcl"}, []string{"tool"}, nil)
+	ts, err := Load(context.Background(), req(dir, []string{"docker-bake.hcl"}, []string{"tool"}, nil))
 	if err != nil || len(ts) != 2 || ts[0].Name != "base" || ts[1].Name != "tool" {
 		t.Fatalf("Load(tool) = %+v, %v; want base and tool", ts, err)
 	}
@@ -100,7 +111,7 @@ services:
   db:
     image: postgres
 `})
-	ts, err := Load(context.Background(), dir, []string{"compose.yaml"}, nil, nil)
+	ts, err := Load(context.Background(), req(dir, []string{"compose.yaml"}, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +128,9 @@ services:
 func TestLoadComposeInASubdirectory(t *testing.T) {
 	dir := write(t, map[string]string{"deploy/compose.yaml": "services:\n  api:\n    image: r/api:1\n    build: ./api\n"})
 	for env, want := range map[string]string{"": "api", "true": filepath.Join(dir, "deploy", "api")} {
-		t.Setenv("BUILDX_BAKE_FILE_RELATIVE_PATHS", env)
-		ts, err := Load(context.Background(), dir, []string{"deploy/compose.yaml"}, nil, nil)
+		r := req(dir, []string{"deploy/compose.yaml"}, nil, nil)
+		r.FileRelativePaths = env == "true"
+		ts, err := Load(context.Background(), r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +156,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(context.Background(), dir, tt.files, tt.targets, nil)
+			_, err := Load(context.Background(), req(dir, tt.files, tt.targets, nil))
 			if err == nil || !errors.Is(err, ErrBake) {
 				t.Fatalf("Load() = %v, want an ErrBake", err)
 			}
@@ -166,11 +178,11 @@ func TestLoadRefusesLinkOut(t *testing.T) {
 	if err := os.Symlink(filepath.Join(outside, "key.pem"), filepath.Join(dir, "docker-bake.hcl")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(context.Background(), dir, []string{"docker-bake.hcl"}, nil, nil)
+	_, err := Load(context.Background(), req(dir, []string{"docker-bake.hcl"}, nil, nil))
 	if !errors.Is(err, ErrBake) || !strings.Contains(err.Error(), "docker-bake.hcl is a link to "+filepath.Join(outside, "key.pem")+", outside the checkout") || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("Load() = %v; want the link out refused, naming it", err)
 	}
-	if _, err := Load(context.Background(), dir, []string{filepath.Join(outside, "docker-bake.hcl")}, nil, nil); err != nil {
+	if _, err := Load(context.Background(), req(dir, []string{filepath.Join(outside, "docker-bake.hcl")}, nil, nil)); err != nil {
 		t.Fatalf("an absolute bake file: %v", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	bake "github.com/remote-buildkit/remote-buildkit/internal/third_party/buildxbake"
+	"github.com/docker/buildx/bake"
 )
 
 // convert maps a bake target onto the plugin's options. Paths: bake's
@@ -46,7 +46,7 @@ func convert(name string, t *bake.Target, workDir string) (Target, error) {
 	listIf(o, "annotations", t.Annotations)
 	listIf(o, "no-cache-filters", t.NoCacheFilter)
 	listIf(o, "ulimit", t.Ulimits)
-	listIf(o, "allow", t.Entitlements)
+	// t.Entitlements grant nothing: Load checked them against the step's allow.
 	mapIf(o, "build-args", t.Args)
 	mapIf(o, "labels", t.Labels)
 	hosts(o, t.ExtraHosts)

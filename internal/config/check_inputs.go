@@ -75,17 +75,27 @@ func extraHost(h string) (string, error) {
 }
 
 // entitlements checks each allow entry as BuildKit parses it (buildx's
-// buildflags.ParseEntitlements), without duplicates.
+// buildflags.ParseEntitlements), without duplicates, and returns those sent
+// to the daemon. With bake, buildx's own entries (fs.read=PATH, ssh,
+// image.push=…, buildx.local.delete) are accepted too: Bake.Allow has them.
 func (v *validator) entitlements(list stringList) []string {
 	var out []string
 	for i, e := range list {
 		key := fmt.Sprintf("allow[%d]", i)
-		if e == "buildx.local.delete" {
-			v.addf(key, "buildx.local.delete is buildx's own (local outputs with mode=delete), not a BuildKit entitlement: remove it")
+		buildkit, err := allowEntry(e, v.bake)
+		if err != nil {
+			v.addf(key, "%v", err)
+			continue
+		}
+		if !buildkit {
 			continue
 		}
 		if _, _, err := entitlements.Parse(e); err != nil {
-			v.addf(key, "%q is not an entitlement: want network.host, security.insecure, device or device=NAME", e)
+			more := ""
+			if v.bake {
+				more = " (with bake also fs.read=PATH, fs.write=PATH, fs=PATH, ssh, image.push=PATTERN, buildx.local.delete)"
+			}
+			v.addf(key, "%q is not an entitlement: want network.host, security.insecure, device or device=NAME%s", e, more)
 			continue
 		}
 		if !slices.Contains(out, e) {

@@ -77,6 +77,10 @@ type raw struct {
 	Reproducible        bool                    `json:"reproducible"`
 	CacheMounts         string                  `json:"cache-mounts"`
 	ContextKey          *ContextKey             `json:"context-key"`
+	Bake                plainList               `json:"bake"`
+	Targets             plainList               `json:"targets"`
+	Set                 plainList               `json:"set"`
+	BakeEnv             stringList              `json:"bake-env"`
 }
 
 // rawNode is one entry of nodes.
@@ -100,13 +104,8 @@ type rawRegistryCredential struct {
 type stringList []string
 
 func (l *stringList) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*l = splitList(s)
-		return nil
-	}
-	var items []string
-	if err := json.Unmarshal(b, &items); err != nil {
+	var items plainList
+	if err := items.UnmarshalJSON(b); err != nil {
 		return err
 	}
 	*l = nil
@@ -124,6 +123,24 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// plainList decodes "a" or ["a", "b"], never splitting a string (bake
+// files, targets and --set overrides, whose values may hold commas).
+type plainList []string
+
+func (l *plainList) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*l = []string{s}
+		return nil
+	}
+	var items []string
+	if err := json.Unmarshal(b, &items); err != nil {
+		return err
+	}
+	*l = items
+	return nil
 }
 
 // lineList decodes "a\nb" or ["a", "b"]: only lines split a string, so

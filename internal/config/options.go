@@ -37,7 +37,7 @@ var scopes = map[string]Scope{
 	// The step: how images are pushed, reported and retried.
 	"push": StepScope, "load": StepScope, "allow": StepScope, "progress": StepScope, "annotate": StepScope, "meta-data": StepScope,
 	"artifact": StepScope, "insights": StepScope, "metadata-file": StepScope, "timeout": StepScope, "retries": StepScope,
-	"bake": StepScope, "targets": StepScope, "set": StepScope, "context-sync": StepScope, "context-key": StepScope,
+	"bake": StepScope, "targets": StepScope, "set": StepScope, "bake-env": StepScope, "context-sync": StepScope, "context-key": StepScope,
 	// What the daemon fetches, stamps and keeps apart for the step's images.
 	"git-context": StepScope, "reproducible": StepScope, "cache-mounts": StepScope,
 }

@@ -19,26 +19,33 @@ import (
 // Relative paths are resolved against workDir. Every problem is reported in
 // one *Error.
 func Parse(js []byte, env Env, workDir string) (*Config, error) {
-	return parse(js, env, workDir, Build, false)
+	return parse(js, env, workDir, Build, parseMode{})
 }
 
 // ParseForEnvironment parses for the environment hook, which runs before the
 // checkout: the schema is enforced in full, but only the options that hook
 // acts on are checked further.
 func ParseForEnvironment(js []byte, env Env, workDir string) (*Config, error) {
-	return parse(js, env, workDir, Environment, false)
+	return parse(js, env, workDir, Environment, parseMode{})
 }
 
-// parse is Parse for phase (see checkedAs); with keepGoing the Config of
-// the options that passed comes back beside the *Error.
-func parse(js []byte, env Env, workDir string, phase Phase, keepGoing bool) (*Config, error) {
+// parseMode: keepGoing returns the Config of the options that passed beside
+// the *Error (diagnose); target says the configuration is a bake target's
+// (its allow may hold buildx's bake vocabulary).
+type parseMode struct {
+	keepGoing, target bool
+}
+
+// parse is Parse for phase (see checkedAs). A bake step's own configuration
+// is checked as the environment hook checks it, plus its bake options: each
+// target's options are checked by Config.Target.
+func parse(js []byte, env Env, workDir string, phase Phase, mode parseMode) (*Config, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
 	if err != nil {
 		return nil, &Error{Problems: []Problem{{Msg: fmt.Sprintf("configuration is not valid JSON: %v", err)}}}
 	}
 	if doc == nil {
 		doc = map[string]any{}
-		js = []byte("{}")
 	}
 	problems, err := validateSchema(doc)
 	if err != nil {
@@ -57,13 +64,13 @@ func parse(js []byte, env Env, workDir string, phase Phase, keepGoing bool) (*Co
 		delete(obj, top)
 	}
 	phase = checkedAs(phase, obj, env)
-	cfg, problems, err := check(obj, problems, rejected, env, workDir, phase)
+	cfg, problems, err := check(obj, problems, rejected, env, workDir, phase, mode.target)
 	if err != nil {
 		return nil, err
 	}
 	if len(problems) > 0 {
 		sort.SliceStable(problems, func(i, j int) bool { return topKey(problems[i].Key) < topKey(problems[j].Key) })
-		if !keepGoing {
+		if !mode.keepGoing {
 			cfg = nil
 		}
 		return cfg, &Error{Problems: problems}
@@ -73,7 +80,7 @@ func parse(js []byte, env Env, workDir string, phase Phase, keepGoing bool) (*Co
 
 // check decodes the options the schema accepted (obj) and checks their
 // meaning for phase, adding what it finds to problems.
-func check(obj map[string]any, problems []Problem, rejected map[string]bool, env Env, workDir string, phase Phase) (*Config, []Problem, error) {
+func check(obj map[string]any, problems []Problem, rejected map[string]bool, env Env, workDir string, phase Phase, target bool) (*Config, []Problem, error) {
 	js, err := json.Marshal(obj)
 	if err != nil {
 		return nil, nil, err
@@ -82,20 +89,24 @@ func check(obj map[string]any, problems []Problem, rejected map[string]bool, env
 	if err := json.Unmarshal(js, &r); err != nil {
 		return nil, nil, &Error{Problems: append(problems, Problem{Msg: fmt.Sprintf("configuration: %v", err)})}
 	}
-	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build}
+	bakeStep := len(r.Bake) > 0 && phase == Build && !target
+	v := &validator{env: env, workDir: workDir, rejected: rejected, files: phase == Build && !bakeStep, bake: len(r.Bake) > 0 || target}
 	cfg := v.build(&r)
-	cfg.step = obj
 	for k := range obj {
 		cfg.Options = append(cfg.Options, k)
 	}
 	sort.Strings(cfg.Options)
+	var beside []Problem
+	if bakeStep {
+		beside = v.bakeStep(&r, cfg, obj)
+	}
 	for _, p := range v.problems {
 		top := topKey(p.Key)
-		if !rejected[top] && (phase == Build || ScopeOf(top)&EnvScope != 0) {
+		if !rejected[top] && (phase == Build && !bakeStep || ScopeOf(top)&EnvScope != 0 || bakeStep && bakeKeys[top]) {
 			problems = append(problems, p)
 		}
 	}
-	return cfg, problems, nil
+	return cfg, append(problems, beside...), nil
 }
 
 // topKey is the option a problem's key path belongs to ("cache-to[0]" → "cache-to").
@@ -109,6 +120,7 @@ func topKey(key string) string {
 type validator struct {
 	rejected map[string]bool // options the schema rejected: not checked again
 	files    bool            // check the checkout's files (build phase)
+	bake     bool            // a bake step or target: allow may use buildx's bake vocabulary
 	env      Env
 	workDir  string
 	problems []Problem

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 )
 
@@ -28,7 +27,7 @@ const (
 //
 // The Command phase (the command hook) checks a step that builds the
 // plugin's own image as Build does; a step that does not — diagnose: true,
-// bake (each target is checked when read, see Config.ForTarget), buildx
+// buildx
 // running the step's command — as the environment hook does.
 func Read(env Env, workDir string, phase Phase, opts ...ReadOption) (*Config, error) {
 	var o ReadOption
@@ -43,7 +42,7 @@ func Read(env Env, workDir string, phase Phase, opts ...ReadOption) (*Config, er
 	case err != nil:
 		return nil, err
 	}
-	cfg, perr := parse(js, env, workDir, phase, o&KeepGoing != 0)
+	cfg, perr := parse(js, env, workDir, phase, parseMode{keepGoing: o&KeepGoing != 0})
 	if cfg != nil {
 		cfg.Plugins = pluginNames(env)
 	}
@@ -55,15 +54,14 @@ func Read(env Env, workDir string, phase Phase, opts ...ReadOption) (*Config, er
 
 // checkedAs is the phase a configuration is checked for: Command is Build
 // for a step whose image the plugin builds from the checkout, Environment
-// for the others (diagnose, bake, buildx running the step's command).
+// for the others (diagnose, buildx running the step's command). A bake
+// step is checked by parse as a bake step: its own options, then each
+// target's when read (Config.Target).
 func checkedAs(phase Phase, obj map[string]any, env Env) Phase {
 	if phase != Command {
 		return phase
 	}
 	if d, _ := obj["diagnose"].(bool); d {
-		return Environment
-	}
-	if _, ok := obj["bake"]; ok {
 		return Environment
 	}
 	if b, ok := obj["buildx"]; ok && b != false {
@@ -88,48 +86,6 @@ func setsBuildOptions(obj map[string]any) bool {
 // Defaults is the configuration of a step that sets no option: the
 // daemon and certificates from the job's environment (BUILDKIT_HOST, ...).
 func Defaults(env Env) *Config {
-	cfg, _ := parse([]byte(`{}`), env, "/", Environment, true)
+	cfg, _ := parse([]byte(`{}`), env, "/", Environment, parseMode{keepGoing: true})
 	return cfg
-}
-
-// Bake is the step's bake request: its bake files, targets and set
-// overrides. PENDING the bake branch, which turns bake, targets and set
-// into ordinary Config fields: then this goes.
-func (c *Config) Bake() (files, targets, set []string) {
-	return stringOrListOf(c.step["bake"]), stringOrListOf(c.step["targets"]), stringOrListOf(c.step["set"])
-}
-
-// ForTarget is the configuration of one bake target: its options (from
-// the bake file) merged over the step's, checked as a single-image step's.
-func (c *Config) ForTarget(options map[string]any, env Env, workDir string) (*Config, error) {
-	merged := map[string]any{}
-	for k, v := range c.step {
-		if k != "bake" && k != "targets" && k != "set" {
-			merged[k] = v
-		}
-	}
-	for k, v := range options {
-		merged[k] = v
-	}
-	js, err := json.Marshal(merged)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(js, env, workDir)
-}
-
-// stringOrListOf is a string-or-list option's value (the schema has checked it).
-func stringOrListOf(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			s, _ := e.(string)
-			out = append(out, s)
-		}
-		return out
-	}
-	return nil
 }

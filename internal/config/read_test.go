@@ -95,18 +95,18 @@ func TestForTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, targets, set := step.Bake()
-	if !slices.Equal(files, []string{"x.hcl"}) || !slices.Equal(targets, []string{"a"}) || !slices.Equal(set, []string{"*.no-cache=true"}) {
-		t.Errorf("Bake() = %v, %v, %v", files, targets, set)
+	b := step.Bake
+	if b == nil || !slices.Equal(b.Files, []string{"x.hcl"}) || !slices.Equal(b.Targets, []string{"a"}) || !slices.Equal(b.Set, []string{"*.no-cache=true"}) {
+		t.Errorf("Bake = %+v", b)
 	}
-	cfg, err := step.ForTarget(map[string]any{"tags": []string{"r.example/a:1"}}, env, wd)
+	cfg, err := step.Target(map[string]any{"tags": []string{"r.example/a:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Retries != 3 || !cfg.Push || !slices.Equal(cfg.Tags, []string{"r.example/a:1"}) || slices.Contains(cfg.Options, "bake") {
 		t.Errorf("target config: retries %d push %v tags %v options %v", cfg.Retries, cfg.Push, cfg.Tags, cfg.Options)
 	}
-	if _, err := step.ForTarget(map[string]any{"platforms": []string{"plan9/pdp11"}}, env, wd); err == nil || !strings.Contains(err.Error(), "platforms") {
+	if _, err := step.Target(map[string]any{"platforms": []string{"plan9/pdp11"}}); err == nil || !strings.Contains(err.Error(), "platforms") {
 		t.Errorf("a bad target: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"sort"
 	"time"
 )
@@ -47,6 +48,7 @@ type Config struct {
 	DockerConfig        bool
 	Buildx              string // the job's buildx builder name; "" = no builder
 	ContextKey          ContextKey
+	Bake                *Bake // bake: the step's bake files; nil for one image
 
 	VersionCheck string // off, warn or strict
 	Diagnose     bool
@@ -70,8 +72,6 @@ type Config struct {
 	// Plugins are the names of the step's plugins, in order, as the agent
 	// derives them from BUILDKITE_PLUGINS ("docker-compose", "remote-buildkit").
 	Plugins []string
-
-	step map[string]any // the options the schema accepted: what a bake target's merge over (ForTarget)
 }
 
 // Image is one image's build options, as the build request carries them
@@ -278,4 +278,32 @@ func SortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Bake is a bake step's own options: what `docker buildx bake` is asked
+// for, and what the step grants its bake and compose files (nil for a
+// single-image step).
+type Bake struct {
+	Files   []string // as given, relative to the working directory
+	Targets []string // empty: the default group
+	Set     []string // --set overrides
+	// Env names the job's variables the files may read although they look
+	// secret (bake-env).
+	Env []string
+	// Allow is the step's allow list in buildx's --allow vocabulary
+	// (network.host, fs.read=PATH, image.push=PATTERN, buildx.local.delete…):
+	// what bake's entitlement checks grant. Relative paths are made
+	// absolute against the working directory.
+	Allow []string
+	// SecretEnv names the variables the plugin itself treats as secret
+	// (registry-credentials passwords, the git-context token, GIT_AUTH_TOKEN).
+	SecretEnv []string
+	// ForkPR: the job builds a pull request from another repository
+	// (BUILDKITE_PULL_REQUEST is a number and BUILDKITE_PULL_REQUEST_REPO
+	// differs from BUILDKITE_REPO).
+	ForkPR bool
+
+	step    map[string]json.RawMessage // the step's other options, under each target's
+	env     Env
+	workDir string
 }

@@ -33,9 +33,9 @@ func Key(pipelineSlug, dockerfile string) string {
 // buildx builder and diagnose's rank order use: the pipeline and the
 // Dockerfile's path in the checkout (workDir), or its bake files.
 func RouteKey(cfg *config.Config, workDir string) string {
-	if files, _, _ := cfg.Bake(); len(files) > 0 {
-		rel := make([]string, len(files))
-		for i, f := range files {
+	if cfg.Bake != nil && len(cfg.Bake.Files) > 0 {
+		rel := make([]string, len(cfg.Bake.Files))
+		for i, f := range cfg.Bake.Files {
 			rel[i] = inCheckout(workDir, filepath.Clean(f))
 		}
 		return Key(cfg.PipelineSlug, "bake:"+strings.Join(rel, ","))

@@ -24,6 +24,7 @@ import (
 // Deps is what a job talks to.
 type Deps struct {
 	Env      config.Env
+	Environ  func() []string // the job's environment as NAME=VALUE (os.Environ in the binary); bake files see it filtered
 	WorkDir  string
 	Out      io.Writer // the build log (for environment: the exports the hook evals)
 	Err      io.Writer // progress, warnings and errors
@@ -31,7 +32,6 @@ type Deps struct {
 	Dial     fleet.Dial                   // connects to one daemon
 	LookPath func(string) (string, error) // finds buildctl and buildkite-agent
 	Exec     func(argv []string) error    // replaces the process with argv (buildx mode's step command)
-	Environ  func() []string              // the whole environment, "NAME=value" (which values are secret)
 }
 
 // FromProcess is the Deps of the running binary.

@@ -3,7 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
-	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/bake"
@@ -77,7 +77,7 @@ func ReadStep(ctx context.Context, d Deps) (*Step, error) {
 			return step, err
 		}
 	}
-	if slices.Contains(cfg.Options, "bake") {
+	if cfg.Bake != nil {
 		return readBake(ctx, d, cfg)
 	}
 	key := fleet.RouteKey(cfg, d.WorkDir)
@@ -95,32 +95,37 @@ func newStep(kind Kind, cfg *config.Config, key string, images ...*image) *Step 
 	return &Step{Kind: kind, Config: &step, Images: images, RouteKey: key}
 }
 
-// readBake resolves the bake files' targets and validates each target's
-// options merged over the step's, like a single-image step.
+// readBake resolves the bake files' targets — checked against what the
+// step grants them — and validates each target's options merged over the
+// step's, like a single-image step.
 func readBake(ctx context.Context, d Deps, step *config.Config) (*Step, error) {
-	var problems []config.Problem
-	for _, k := range config.ImageOptions() {
-		if slices.Contains(step.Options, k) {
-			problems = append(problems, config.Problem{Key: k, Msg: "set beside bake: with bake every image's " + k + " comes from its target in the bake file; move it there (or use set: [\"*." + k + "=…\"])"})
-		}
+	b := step.Bake
+	var environ []string
+	if d.Environ != nil {
+		environ = d.Environ()
 	}
-	if len(problems) > 0 {
-		return nil, exitcode.With(exitcode.BadConfig, &config.Error{Problems: problems})
-	}
-	files, targets, set := step.Bake()
-	ts, err := bake.Load(ctx, d.WorkDir, files, targets, set)
+	fileRel, _ := strconv.ParseBool(d.Env.Get("BUILDX_BAKE_FILE_RELATIVE_PATHS"))
+	vars := bake.Vars(environ, d.Env.Get("BUILDKITE_REDACTED_VARS"), b.SecretEnv, b.Env)
+	ts, err := bake.Load(ctx, bake.Request{
+		Files: b.Files, Targets: b.Targets, Set: b.Set, Allow: b.Allow, FileRelativePaths: fileRel,
+		Vars: vars, Hidden: bake.Hidden(environ, vars),
+		Policy: bake.Policy{WorkDir: d.WorkDir, Push: step.Push, ForkPR: b.ForkPR},
+	})
 	if err != nil {
 		return nil, exitcode.With(exitcode.BadConfig, err)
 	}
 	if len(ts) == 0 {
-		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake: %s define no targets to build: add a target (or a default group)", strings.Join(files, ", ")))
+		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake: %s define no targets to build: add a target (or a default group)", strings.Join(b.Files, ", ")))
 	}
 	var first *config.Config
 	var images []*image
 	for _, t := range ts {
-		cfg, err := targetConfig(d, step, t)
+		cfg, err := step.Target(t.Options)
 		if err != nil {
-			return nil, err
+			return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake target %s: %w", t.Name, err))
+		}
+		if len(cfg.Platforms) > 1 {
+			cfg.Load = false // load: true loads every single-platform target, as bake --load
 		}
 		if first == nil {
 			first = cfg // the step-wide options are the same in every target
@@ -128,19 +133,6 @@ func readBake(ctx context.Context, d Deps, step *config.Config) (*Step, error) {
 		images = append(images, &image{name: t.Name, opts: cfg.Image, needs: t.Needs})
 	}
 	return newStep(BakeImages, first, fleet.RouteKey(step, d.WorkDir), images...), nil
-}
-
-// targetConfig merges a target's options over the step's and validates the
-// result (paths, references, platforms…).
-func targetConfig(d Deps, step *config.Config, t bake.Target) (*config.Config, error) {
-	cfg, err := step.ForTarget(t.Options, d.Env, d.WorkDir)
-	if err != nil {
-		return nil, exitcode.With(exitcode.BadConfig, fmt.Errorf("bake target %s: %w", t.Name, err))
-	}
-	if len(cfg.Platforms) > 1 {
-		cfg.Load = false // load: true loads every single-platform target, as bake --load
-	}
-	return cfg, nil
 }
 
 // what names an image in the log: its Dockerfile and tags.

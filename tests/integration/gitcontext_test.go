@@ -274,7 +274,8 @@ target "b" {
 		"images/b/b.txt":            "b from git\n",
 	})
 	env := job.env(g.URL + "/" + job.name + ".git")
-	r := s.run(t, job.dir, s.baseConfig(map[string]any{"git-context": true, "bake": "docker-bake.hcl"}), env...)
+	// The outputs are outside the checkout: the step grants them (bake's fs.write).
+	r := s.run(t, job.dir, s.baseConfig(map[string]any{"git-context": true, "bake": "docker-bake.hcl", "allow": []string{"fs.write=" + outA, "fs.write=" + outB}}), env...)
 	if r.Code != 0 {
 		t.Fatalf("bake: %s", r)
 	}
