@@ -97,8 +97,12 @@ func check(obj map[string]any, problems []Problem, rejected map[string]bool, env
 	}
 	sort.Strings(cfg.Options)
 	var beside []Problem
-	if bakeStep {
-		beside = v.bakeStep(&r, cfg, obj)
+	if len(r.Bake) > 0 && !target {
+		// Config.Bake in every phase (diagnose routes by the bake files);
+		// options set beside bake are the build's problem.
+		if beside = v.bakeStep(&r, cfg, obj); !bakeStep {
+			beside = nil
+		}
 	}
 	for _, p := range v.problems {
 		top := topKey(p.Key)

@@ -142,7 +142,7 @@ func hostileCases(t *testing.T, out string) []hostileCase {
 // A bake file in the checkout asking for what the step did not grant fails
 // before anything reaches the daemon, with one line naming what to add;
 // with that option in the step it builds.
-func TestHostileBakeRefused(t *testing.T) {
+func TestParallelHostileBakeRefused(t *testing.T) {
 	j := requireAgent(t)
 	out := outsideDir(t)
 	for _, tc := range hostileCases(t, out) {
@@ -200,7 +200,7 @@ func TestHostileBakeRefused(t *testing.T) {
 
 // Bake variables and compose interpolation never see the agent's token or
 // the job's secret-looking variables; bake-env passes one on purpose.
-func TestHostileBakeEnvironment(t *testing.T) {
+func TestParallelHostileBakeEnvironment(t *testing.T) {
 	j := requireAgent(t)
 	for _, file := range []string{"docker-bake.hcl", "compose.yaml"} {
 		t.Run(file, func(t *testing.T) {
