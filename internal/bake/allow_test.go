@@ -3,6 +3,7 @@ package bake
 import (
 	"context"
 	"errors"
+	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -124,12 +125,12 @@ func TestLoadChecksPushes(t *testing.T) {
 // unless the step names them; never the process environment.
 func TestVars(t *testing.T) {
 	env := []string{"REPO=r", "BUILDKITE_AGENT_ACCESS_TOKEN=tok", "NPM_TOKEN=n", "DB_PASSWORD=p", "REG_PW=x", "GIT_AUTH_TOKEN=g", "MY_KEY=k"}
-	got := Vars(env, "", []string{"REG_PW", "GIT_AUTH_TOKEN"}, []string{"NPM_TOKEN"})
+	got := Vars(env, redact.DefaultPatterns, []string{"REG_PW", "GIT_AUTH_TOKEN"}, []string{"NPM_TOKEN"})
 	want := map[string]string{"REPO": "r", "NPM_TOKEN": "n", "MY_KEY": "k"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Vars() = %v, want %v", got, want)
 	}
-	if got := Vars(env, "*_KEY", nil, nil); got["MY_KEY"] != "" || got["DB_PASSWORD"] != "p" || got["BUILDKITE_AGENT_ACCESS_TOKEN"] != "" {
+	if got := Vars(env, []string{"*_KEY"}, nil, nil); got["MY_KEY"] != "" || got["DB_PASSWORD"] != "p" || got["BUILDKITE_AGENT_ACCESS_TOKEN"] != "" {
 		t.Errorf("BUILDKITE_REDACTED_VARS=*_KEY: %v", got)
 	}
 
@@ -163,13 +164,13 @@ func TestLoadSecretFromHiddenVariable(t *testing.T) {
 	for body, want := range tests {
 		dir := write(t, map[string]string{"docker-bake.hcl": "target \"app\" {\n  " + body + "\n}\n"})
 		r := req(dir, []string{"docker-bake.hcl"}, []string{"app"}, nil)
-		r.Vars = Vars(environ, "", nil, nil)
+		r.Vars = Vars(environ, redact.DefaultPatterns, nil, nil)
 		r.Hidden = Hidden(environ, r.Vars)
 		if _, err := Load(context.Background(), r); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: Load() = %v, want %q", body, err, want)
 		}
 		pass := strings.TrimSuffix(want[strings.Index(want, `["`)+2:], `"]`)
-		r.Vars = Vars(environ, "", nil, []string{pass})
+		r.Vars = Vars(environ, redact.DefaultPatterns, nil, []string{pass})
 		r.Hidden = Hidden(environ, r.Vars)
 		if _, err := Load(context.Background(), r); err != nil {
 			t.Errorf("%s with bake-env %s: %v", body, pass, err)

@@ -3,6 +3,7 @@ package bake
 import (
 	"context"
 	"errors"
+	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) {
 
 // req is a pushing step's request for files in dir, with the environment env.
 func req(dir string, files, targets, set []string, env ...string) Request {
-	return Request{Files: files, Targets: targets, Set: set, Vars: Vars(env, "", nil, nil), Policy: Policy{WorkDir: dir, Push: true}}
+	return Request{Files: files, Targets: targets, Set: set, Vars: Vars(env, redact.DefaultPatterns, nil, nil), Policy: Policy{WorkDir: dir, Push: true}}
 }
 
 func write(t *testing.T, files map[string]string) string {

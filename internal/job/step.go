@@ -105,7 +105,7 @@ func readBake(ctx context.Context, d Deps, step *config.Config) (*Step, error) {
 		environ = d.Environ()
 	}
 	fileRel, _ := strconv.ParseBool(d.Env.Get("BUILDX_BAKE_FILE_RELATIVE_PATHS"))
-	vars := bake.Vars(environ, d.Env.Get("BUILDKITE_REDACTED_VARS"), b.SecretEnv, b.Env)
+	vars := bake.Vars(environ, redact.Patterns(d.Env.Get), b.SecretEnv, b.Env)
 	ts, err := bake.Load(ctx, bake.Request{
 		Files: b.Files, Targets: b.Targets, Set: b.Set, Allow: b.Allow, FileRelativePaths: fileRel,
 		Vars: vars, Hidden: bake.Hidden(environ, vars),

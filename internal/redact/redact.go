@@ -43,11 +43,12 @@ func Patterns(getenv func(string) string) []string {
 	return out
 }
 
-// Matches reports whether name matches any pattern (a malformed pattern
-// matches nothing, as path.Match has it).
+// Matches reports whether name matches any pattern, ignoring case (a
+// malformed pattern matches nothing, as path.Match has it).
 func Matches(patterns []string, name string) bool {
+	name = strings.ToUpper(name)
 	for _, p := range patterns {
-		if ok, err := path.Match(p, name); err == nil && ok {
+		if ok, err := path.Match(strings.ToUpper(p), name); err == nil && ok {
 			return true
 		}
 	}
