@@ -3,12 +3,13 @@ package bake
 import (
 	"context"
 	"errors"
-	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 )
 
 // A bake file asking for more than the checkout fails through buildx's own

@@ -3,12 +3,13 @@ package bake
 import (
 	"context"
 	"errors"
-	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/redact"
 )
 
 func TestMain(m *testing.M) {
