@@ -64,7 +64,7 @@ func setUpBuildx(ctx context.Context, d Deps, cfg *config.Config, b *strings.Bui
 	if err != nil {
 		return err
 	}
-	if err := checkKeyModes(d, cfg); err != nil {
+	if err := checkTLS(d, cfg); err != nil {
 		return err
 	}
 	nodes, err := buildxNodes(ctx, d, cfg)

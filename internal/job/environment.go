@@ -34,6 +34,13 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	if err := installAll(ctx, d, cfg); err != nil {
 		return err
 	}
+	cfg, err := builder.DecideAll(cfg, builder.JobIntent(cfg, d.Env))
+	if err != nil {
+		return err
+	}
+	if err := checkTLS(d, cfg); err != nil {
+		return err
+	}
 	node := cfg.Default()
 	tlsMode, err := builder.ResolveTLS(node)
 	if err != nil {
@@ -49,6 +56,9 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	if tlsMode.Enabled {
 		exportTLS(&b, node, tlsMode)
 	}
+	if m := jobTLSMode(cfg); m != "" {
+		b.WriteString(shellquote.Export(builder.TLSEnv, m)) // the later hooks can't forget it
+	}
 	if cfg.DockerConfig {
 		if err := writeDockerConfig(ctx, d, cfg, &b); err != nil {
 			return err
@@ -61,6 +71,16 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	}
 	_, err = io.WriteString(d.Out, b.String())
 	return err
+}
+
+// jobTLSMode is the strongest TLS decision of the job's daemons, as the
+// later hooks get it ("" when every one is plaintext).
+func jobTLSMode(cfg *config.Config) string {
+	m := config.TLSOff
+	for _, n := range cfg.Nodes {
+		m = max(m, n.TLS)
+	}
+	return builder.FormatTLSMode(m)
 }
 
 // installAll installs every certificate set the daemons use: the top-level
@@ -91,7 +111,7 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 
 // checkPlaintext refuses (require-tls) or warns about a tcp daemon without TLS.
 func checkPlaintext(d Deps, cfg *config.Config, node config.Node, tlsMode builder.TLS) error {
-	if node.Host == "" || tlsMode.Enabled || !strings.HasPrefix(node.Host, "tcp://") {
+	if node.Host == "" || tlsMode.Enabled || !(strings.HasPrefix(node.Host, "tcp://") || strings.HasPrefix(node.Host, "dns://")) {
 		return nil
 	}
 	if cfg.RequireTLS {
@@ -146,7 +166,7 @@ func installCerts(ctx context.Context, d Deps, cfg *config.Config, secretsPrefix
 		Bucket:   cfg.SecretsBucket,
 		Prefixes: cfg.CertPrefixes(secretsPrefix),
 		Objects:  [3]string{cfg.SecretsObjects.CA, cfg.SecretsObjects.Cert, cfg.SecretsObjects.Key},
-		Files:    [3]string{config.CAFile, config.CertFile, config.KeyFile},
+		Files:    certs.FileNames,
 		Dir:      tlsDir,
 		Now:      d.Now(),
 	})
@@ -161,12 +181,17 @@ func installCerts(ctx context.Context, d Deps, cfg *config.Config, secretsPrefix
 
 // checkLocalSet checks the certificates already in tls-dir, if any.
 func checkLocalSet(ctx context.Context, d Deps, dir string) error {
-	set, ok := readLocalSet(ctx, dir)
-	if !ok {
+	if dir == "" {
 		return nil
 	}
-	names := [3]string{filepath.Join(dir, config.CAFile), filepath.Join(dir, config.CertFile), filepath.Join(dir, config.KeyFile)}
-	checked, err := certs.Verify(set, names, d.Now())
+	tlsDir, set, ok, err := certs.ReadDir(ctx, dir)
+	if err != nil {
+		return exitcode.With(exitcode.Certs, err)
+	}
+	if !ok || set.Cert == nil || set.Key == nil {
+		return nil // nothing, or an incomplete set: the TLS decision names what is missing
+	}
+	checked, err := certs.Verify(set, tlsDir.Paths, d.Now())
 	if err != nil {
 		return exitcode.With(exitcode.Certs, err)
 	}
@@ -179,28 +204,6 @@ func warnAll(w io.Writer, warnings []string) {
 	for _, s := range warnings {
 		warnf(w, "%s", s)
 	}
-}
-
-// readLocalSet reads the three files of an existing tls-dir.
-func readLocalSet(ctx context.Context, dir string) (certs.Set, bool) {
-	if dir == "" {
-		return certs.Set{}, false
-	}
-	if unlock, err := certs.RLock(ctx, dir); err == nil { // skipped for a read-only dir
-		defer unlock()
-	}
-	var s certs.Set
-	for _, f := range []struct {
-		name string
-		dst  *[]byte
-	}{{config.CAFile, &s.CA}, {config.CertFile, &s.Cert}, {config.KeyFile, &s.Key}} {
-		b, err := os.ReadFile(filepath.Join(dir, f.name))
-		if err != nil {
-			return certs.Set{}, false
-		}
-		*f.dst = b
-	}
-	return s, true
 }
 
 func dedupe(in []string) []string {
