@@ -170,7 +170,7 @@ func ResolveTLS(n config.Node) (TLS, error) {
 	}
 	if missing := d.Missing(want...); len(missing) > 0 {
 		return TLS{}, exitcode.With(exitcode.Connect, fmt.Errorf(
-			"TLS files missing in %s (tls-dir): %s; TLS is required (%s), so nothing is sent without it: put the daemon's CA as ca.pem and the client certificate and key as cert.pem and key.pem there (or fetch them from the secrets bucket)",
+			"TLS files missing in %s (tls-dir): %s; TLS is required (%s), so nothing is sent without it: put the daemon's CA as ca.pem and the client certificate and key as cert.pem and key.pem there (or set secrets-bucket to fetch them)",
 			n.TLSDir, strings.Join(missing, ", "), n.TLSWhy))
 	}
 	return TLS{Enabled: true, CA: d.CA(), Cert: d.Cert(), Key: d.Key(), ClientCertUsed: d.Has[1] && d.Has[2]}, nil

@@ -37,8 +37,9 @@ type Config struct {
 
 	// Elastic CI Stack integration.
 	RequireTLS          bool
-	SecretsBucket       string // "" when certificates are not fetched from S3
-	SecretsRegion       string // "" to look it up
+	InsecureRegistries  []string // normalised hosts the user allows plain HTTP to (insecure-registries)
+	SecretsBucket       string   // "" when certificates are not fetched from S3
+	SecretsRegion       string   // "" to look it up
 	SecretsPrefix       string
 	SecretsObjects      Objects
 	PipelineSlug        string
