@@ -341,9 +341,8 @@ func agentCommand(d Deps, command string) ([]string, error) {
 	}
 	eval := true
 	if v, ok := d.Env("BUILDKITE_COMMAND_EVAL"); ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			eval = b
-		}
+		b, err := strconv.ParseBool(v)
+		eval = err == nil && b // a value that is not a boolean does not allow anything
 	}
 	script := strings.ReplaceAll(command, "\n", "")
 	path, err := filepath.Abs(filepath.Join(d.WorkDir, script))
