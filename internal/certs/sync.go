@@ -198,8 +198,15 @@ func pickCA(req Request, cas []chan fetchOutcome) (string, *fetchResult, error) 
 	for _, p := range req.Prefixes {
 		tried = append(tried, fmt.Sprintf("s3://%s/%s%s", req.Bucket, p, req.Objects[0]))
 	}
-	return "", nil, fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))
+	return "", nil, notFound{fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))}
 }
+
+// ErrSetNotFound: no prefix of the request holds a CA (errors.Is).
+var ErrSetNotFound = errors.New("certificate set not found")
+
+type notFound struct{ error }
+
+func (e notFound) Unwrap() []error { return []error{e.error, ErrSetNotFound} }
 
 // setBodies returns the set's contents: the downloaded bodies, and the
 // installed files for objects answered 304. It counts both in res.

@@ -34,6 +34,7 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	if err := installAll(ctx, d, cfg); err != nil {
 		return err
 	}
+	cfg = withPipelineCerts(cfg, d.Env)
 	cfg, err := builder.DecideAll(cfg, builder.JobIntent(cfg, d.Env))
 	if err != nil {
 		return err
@@ -55,6 +56,9 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	}
 	if tlsMode.Enabled {
 		exportTLS(&b, node, tlsMode)
+	}
+	if dir := pipelineCertDir(cfg, d.Env); dir != "" && cfg.Default().TLSDir == dir {
+		b.WriteString(shellquote.Export(pipelineCertsEnv, dir)) // required by the command hook, removed by pre-exit
 	}
 	if m := jobTLSMode(cfg); m != "" {
 		b.WriteString(shellquote.Export(builder.TLSEnv, m)) // the later hooks can't forget it
@@ -95,13 +99,13 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 		shared = shared || n.SecretsPrefix == ""
 	}
 	if shared {
-		if err := installCerts(ctx, d, cfg, cfg.SecretsPrefix, cfg.TLSDir); err != nil {
+		if err := installTopLevel(ctx, d, cfg); err != nil {
 			return err
 		}
 	}
 	for _, n := range cfg.Nodes {
 		if n.SecretsPrefix != "" {
-			if err := installCerts(ctx, d, cfg, n.SecretsPrefix, n.TLSDir); err != nil {
+			if err := installCerts(ctx, d, cfg, cfg.CertPrefixes(n.SecretsPrefix), n.TLSDir); err != nil {
 				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
 			}
 		}
@@ -155,8 +159,9 @@ func writeDockerConfig(ctx context.Context, d Deps, cfg *config.Config, b *strin
 	return nil
 }
 
-// installCerts fetches one certificate set from the secrets bucket.
-func installCerts(ctx context.Context, d Deps, cfg *config.Config, secretsPrefix, tlsDir string) error {
+// installCerts fetches one certificate set from the secrets bucket, from
+// the first of prefixes that holds one.
+func installCerts(ctx context.Context, d Deps, cfg *config.Config, prefixes []string, tlsDir string) error {
 	start := time.Now()
 	s3c, _, err := certs.BucketS3(ctx, cfg.SecretsBucket, cfg.SecretsRegion, tlsDir)
 	if err != nil {
@@ -164,7 +169,7 @@ func installCerts(ctx context.Context, d Deps, cfg *config.Config, secretsPrefix
 	}
 	res, err := certs.Sync(ctx, s3c, certs.Request{
 		Bucket:   cfg.SecretsBucket,
-		Prefixes: cfg.CertPrefixes(secretsPrefix),
+		Prefixes: prefixes,
 		Objects:  [3]string{cfg.SecretsObjects.CA, cfg.SecretsObjects.Cert, cfg.SecretsObjects.Key},
 		Files:    certs.FileNames,
 		Dir:      tlsDir,
@@ -222,7 +227,7 @@ func dedupe(in []string) []string {
 // docker-config: true, the buildx directory of buildx — only directories
 // this tool created and marked. Cached certificates and tokens stay.
 func Cleanup(d Deps) error {
-	return errors.Join(cleanupDockerConfig(d), cleanupBuildx(d))
+	return errors.Join(cleanupDockerConfig(d), cleanupBuildx(d), cleanupPipelineCerts(d))
 }
 
 func cleanupDockerConfig(d Deps) error {

@@ -22,7 +22,7 @@ const probeDeadline = time.Second
 // (builder.DecideTLS), so members inherit their name's. The configuration
 // is not changed: the result is a copy.
 func resolveFleet(ctx context.Context, d Deps, cfg *config.Config) (*config.Config, error) {
-	cfg, err := builder.DecideAll(cfg, builder.JobIntent(cfg, d.Env))
+	cfg, err := builder.DecideAll(withPipelineCerts(cfg, d.Env), builder.JobIntent(cfg, d.Env))
 	if err != nil {
 		return nil, err
 	}
