@@ -37,6 +37,9 @@ type Request struct {
 	Files    [3]string // file names in Dir (ca.pem cert.pem key.pem)
 	Dir      string
 	Now      time.Time
+	// Optional: more prefixes follow in another request, so even the last
+	// prefix here may be absent or unreadable (then ErrSetNotFound).
+	Optional bool
 }
 
 // Result reports what Sync did.
@@ -131,7 +134,7 @@ func fetchSet(ctx context.Context, api S3, req Request, state map[string]objectS
 	guess := installedPrefix(req, state)
 	cas := make([]chan fetchOutcome, len(req.Prefixes))
 	for i, prefix := range req.Prefixes {
-		cas[i] = start(prefix, 0, i == len(req.Prefixes)-1)
+		cas[i] = start(prefix, 0, i == len(req.Prefixes)-1 && !req.Optional)
 	}
 	var rest [3]chan fetchOutcome
 	if guess != "" {
@@ -194,11 +197,16 @@ func pickCA(req Request, cas []chan fetchOutcome) (string, *fetchResult, error) 
 			return prefix, o.res, nil
 		}
 	}
+	return "", nil, SetNotFound(req.Bucket, req.Prefixes, req.Objects[0])
+}
+
+// SetNotFound is the error for a CA found at none of prefixes.
+func SetNotFound(bucket string, prefixes []string, caObject string) error {
 	var tried []string
-	for _, p := range req.Prefixes {
-		tried = append(tried, fmt.Sprintf("s3://%s/%s%s", req.Bucket, p, req.Objects[0]))
+	for _, p := range prefixes {
+		tried = append(tried, fmt.Sprintf("s3://%s/%s%s", bucket, p, caObject))
 	}
-	return "", nil, notFound{fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))}
+	return notFound{fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))}
 }
 
 // ErrSetNotFound: no prefix of the request holds a CA (errors.Is).

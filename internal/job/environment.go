@@ -105,7 +105,7 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 	}
 	for _, n := range cfg.Nodes {
 		if n.SecretsPrefix != "" {
-			if err := installCerts(ctx, d, cfg, cfg.CertPrefixes(n.SecretsPrefix), n.TLSDir); err != nil {
+			if err := installCerts(ctx, d, cfg, cfg.CertPrefixes(n.SecretsPrefix), n.TLSDir, false); err != nil {
 				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
 			}
 		}
@@ -161,7 +161,7 @@ func writeDockerConfig(ctx context.Context, d Deps, cfg *config.Config, b *strin
 
 // installCerts fetches one certificate set from the secrets bucket, from
 // the first of prefixes that holds one.
-func installCerts(ctx context.Context, d Deps, cfg *config.Config, prefixes []string, tlsDir string) error {
+func installCerts(ctx context.Context, d Deps, cfg *config.Config, prefixes []string, tlsDir string, optional bool) error {
 	start := time.Now()
 	s3c, _, err := certs.BucketS3(ctx, cfg.SecretsBucket, cfg.SecretsRegion, tlsDir)
 	if err != nil {
@@ -174,6 +174,7 @@ func installCerts(ctx context.Context, d Deps, cfg *config.Config, prefixes []st
 		Files:    certs.FileNames,
 		Dir:      tlsDir,
 		Now:      d.Now(),
+		Optional: optional,
 	})
 	if err != nil {
 		return exitcode.With(exitcode.Certs, err)

@@ -48,7 +48,7 @@ func installTopLevel(ctx context.Context, d Deps, cfg *config.Config) error {
 	prefixes := cfg.CertPrefixes(cfg.SecretsPrefix)
 	dir := pipelineCertDir(cfg, d.Env)
 	if dir == "" || len(prefixes) < 2 {
-		return installCerts(ctx, d, cfg, prefixes, cfg.TLSDir)
+		return installCerts(ctx, d, cfg, prefixes, cfg.TLSDir, false)
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return exitcode.With(exitcode.Certs, fmt.Errorf("create %s: %w (set tls-dir to a directory the agent user can write)", filepath.Dir(dir), err))
@@ -57,13 +57,16 @@ func installTopLevel(ctx context.Context, d Deps, cfg *config.Config) error {
 	go func() {
 		ds := d
 		ds.Err = sharedLog // written out only when the default set is the one used
-		shared <- installCerts(ctx, ds, cfg, prefixes[1:], cfg.TLSDir)
+		shared <- installCerts(ctx, ds, cfg, prefixes[1:], cfg.TLSDir, false)
 	}()
-	err := installCerts(ctx, d, cfg, prefixes[:1], dir)
+	err := installCerts(ctx, d, cfg, prefixes[:1], dir, true)
 	sharedErr := <-shared
 	if errors.Is(err, certs.ErrSetNotFound) {
 		os.RemoveAll(dir)
 		d.Err.Write(sharedLog.Bytes())
+		if errors.Is(sharedErr, certs.ErrSetNotFound) { // neither: name both places, as one request would
+			return exitcode.With(exitcode.Certs, certs.SetNotFound(cfg.SecretsBucket, prefixes, cfg.SecretsObjects.CA))
+		}
 		return sharedErr
 	}
 	if err != nil {
