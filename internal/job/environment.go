@@ -105,7 +105,7 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 	}
 	for _, n := range cfg.Nodes {
 		if n.SecretsPrefix != "" {
-			if err := installCerts(ctx, d, cfg, cfg.CertPrefixes(n.SecretsPrefix), n.TLSDir, false); err != nil {
+			if err := installCerts(ctx, d, cfg, cfg.CertPrefixes(n.SecretsPrefix), n.TLSDir); err != nil {
 				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
 			}
 		}
@@ -161,12 +161,27 @@ func writeDockerConfig(ctx context.Context, d Deps, cfg *config.Config, b *strin
 
 // installCerts fetches one certificate set from the secrets bucket, from
 // the first of prefixes that holds one.
-func installCerts(ctx context.Context, d Deps, cfg *config.Config, prefixes []string, tlsDir string, optional bool) error {
-	start := time.Now()
-	s3c, _, err := certs.BucketS3(ctx, cfg.SecretsBucket, cfg.SecretsRegion, tlsDir)
+func installCerts(ctx context.Context, d Deps, cfg *config.Config, prefixes []string, tlsDir string) error {
+	s3c, err := bucketS3(ctx, cfg, tlsDir)
 	if err != nil {
-		return exitcode.With(exitcode.Certs, err)
+		return err
 	}
+	return syncCerts(ctx, d, cfg, s3c, prefixes, tlsDir, false)
+}
+
+// bucketS3 is the secrets bucket's client, its region cached in regionDir.
+func bucketS3(ctx context.Context, cfg *config.Config, regionDir string) (certs.S3, error) {
+	s3c, _, err := certs.BucketS3(ctx, cfg.SecretsBucket, cfg.SecretsRegion, regionDir)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Certs, err)
+	}
+	return s3c, nil
+}
+
+// syncCerts installs the set at the first of prefixes into tlsDir
+// (optional: an absent set is certs.ErrSetNotFound).
+func syncCerts(ctx context.Context, d Deps, cfg *config.Config, s3c certs.S3, prefixes []string, tlsDir string, optional bool) error {
+	start := time.Now()
 	res, err := certs.Sync(ctx, s3c, certs.Request{
 		Bucket:   cfg.SecretsBucket,
 		Prefixes: prefixes,

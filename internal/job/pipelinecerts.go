@@ -48,18 +48,22 @@ func installTopLevel(ctx context.Context, d Deps, cfg *config.Config) error {
 	prefixes := cfg.CertPrefixes(cfg.SecretsPrefix)
 	dir := pipelineCertDir(cfg, d.Env)
 	if dir == "" || len(prefixes) < 2 {
-		return installCerts(ctx, d, cfg, prefixes, cfg.TLSDir, false)
+		return installCerts(ctx, d, cfg, prefixes, cfg.TLSDir)
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return exitcode.With(exitcode.Certs, fmt.Errorf("create %s: %w (set tls-dir to a directory the agent user can write)", filepath.Dir(dir), err))
+	}
+	s3c, err := bucketS3(ctx, cfg, cfg.TLSDir) // one client (and region look-up) for both
+	if err != nil {
+		return err
 	}
 	shared, sharedLog := make(chan error, 1), &bytes.Buffer{}
 	go func() {
 		ds := d
 		ds.Err = sharedLog // written out only when the default set is the one used
-		shared <- installCerts(ctx, ds, cfg, prefixes[1:], cfg.TLSDir, false)
+		shared <- syncCerts(ctx, ds, cfg, s3c, prefixes[1:], cfg.TLSDir, false)
 	}()
-	err := installCerts(ctx, d, cfg, prefixes[:1], dir, true)
+	err = syncCerts(ctx, d, cfg, s3c, prefixes[:1], dir, true)
 	sharedErr := <-shared
 	if errors.Is(err, certs.ErrSetNotFound) {
 		os.RemoveAll(dir)
