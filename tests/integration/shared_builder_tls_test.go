@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,13 +105,22 @@ func TestSharedBuilderTLSFailsClosed(t *testing.T) {
 	for _, tt := range tlsTargets(t) {
 		for _, c := range []struct {
 			name, bucket, after, want string
+			installed                 bool // certificates in ~/.buildkit before the job, no TLS option
 		}{
-			{"bucket without key.pem", noKey.Name, "", "key.pem"},
-			{"certificates deleted before the command hook", full.Name, `rm -f "$HOME/.buildkit/"*.pem`, "ca.pem, cert.pem, key.pem"},
+			{"bucket without key.pem", noKey.Name, "", "key.pem", false},
+			{"certificates deleted before the command hook", full.Name, `rm -f "$HOME/.buildkit/"*.pem`, "ca.pem, cert.pem, key.pem", false},
+			{"installed certificates deleted before the command hook", "", `rm -f "$HOME/.buildkit/"*.pem`, "the environment hook found certificates", true},
 		} {
 			t.Run(tt.name+"/"+c.name, func(t *testing.T) {
+				home := t.TempDir()
+				cfg := tt.cfg
+				if c.installed {
+					writeSet(t, filepath.Join(home, ".buildkit"), ca.valid(t, "installed"))
+				} else {
+					cfg = withCfg(tt.cfg, map[string]any{"secrets-bucket": c.bucket})
+				}
 				before := tt.seen()
-				r := a.hooks(t, s, hookRun{Dir: dir, Cfg: withCfg(tt.cfg, map[string]any{"secrets-bucket": c.bucket}), Build: true, After: c.after})
+				r := a.hooks(t, s, hookRun{Home: home, Dir: dir, Cfg: cfg, Build: true, After: c.after})
 				if got := tt.seen() - before; got != 0 {
 					t.Errorf("ATTACK: the plaintext listener at the daemon's address accepted %d connection(s)", got)
 				}
