@@ -57,8 +57,8 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	if tlsMode.Enabled {
 		exportTLS(&b, node, tlsMode)
 	}
-	if dir := pipelineCertDir(cfg, d.Env); dir != "" && cfg.Default().TLSDir == dir {
-		b.WriteString(shellquote.Export(pipelineCertsEnv, dir)) // required by the command hook, removed by pre-exit
+	if dirs := usedPipelineSets(cfg, d.Env); dirs != "" {
+		b.WriteString(shellquote.Export(pipelineCertsEnv, dirs)) // required by the command hook, removed by pre-exit
 	}
 	if m := jobTLSMode(cfg); m != "" {
 		b.WriteString(shellquote.Export(builder.TLSEnv, m)) // the later hooks can't forget it
@@ -99,13 +99,13 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 		shared = shared || n.SecretsPrefix == ""
 	}
 	if shared {
-		if err := installTopLevel(ctx, d, cfg); err != nil {
+		if err := installSet(ctx, d, cfg, cfg.SecretsPrefix, cfg.TLSDir, jobSetDir(cfg, d.Env, config.Node{TLSDir: cfg.TLSDir})); err != nil {
 			return err
 		}
 	}
 	for _, n := range cfg.Nodes {
 		if n.SecretsPrefix != "" {
-			if err := installCerts(ctx, d, cfg, cfg.CertPrefixes(n.SecretsPrefix), n.TLSDir); err != nil {
+			if err := installSet(ctx, d, cfg, n.SecretsPrefix, n.TLSDir, jobSetDir(cfg, d.Env, n)); err != nil {
 				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
 			}
 		}
