@@ -7,7 +7,8 @@ VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo d
 STACK_ENV   = $(shell bash tests/stack/stack.sh env-file)
 # urfave_cli_no_docs leaves out urfave/cli's man-page generator (and its Markdown library's init).
 GOTAGS     := urfave_cli_no_docs
-GOFLAGS_LD := -tags $(GOTAGS) -ldflags "-X main.version=$(VERSION)"
+# remote_buildkit_test: the build the tests and bench run honours test overrides (REMOTE_BUILDKIT_ECR_HOSTS); release does not.
+GOFLAGS_LD := -tags $(GOTAGS),remote_buildkit_test -ldflags "-X main.version=$(VERSION)"
 
 .PHONY: build build-race deps deps-demo stack-up stack-up-demo stack-down demo check test test-unit test-integration test-race-fleet test-hooks lint bench release docs
 

@@ -58,17 +58,31 @@ remote_buildkit_bin() {
   cache_dir="${REMOTE_BUILDKIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/remote-buildkit}/bin/${key}"
   bin="${cache_dir}/remote-buildkit"
   if [[ -f "$bin" && -x "$bin" ]]; then
-    printf '%s\n' "$bin"
-    return 0
+    # Anything that could write the cache (a build's output, another user)
+    # could replace it: run it only as this user built and recorded it.
+    local why
+    if why="$(remote_buildkit_cached_check "$cache_dir" "$bin")"; then
+      printf '%s\n' "$bin"
+      return 0
+    fi
+    if [[ "$why" == refuse:* ]]; then
+      echo "remote-buildkit: refusing the cached binary ${bin}: ${why#refuse:}" >&2
+      return 1
+    fi
+    echo "remote-buildkit: the cached binary ${bin} is not the one this plugin built (${why}): building it again" >&2
+    rm -f -- "$bin" "${bin}.sha256"
   fi
 
   echo "remote-buildkit: building the helper binary from ${plugin_dir} (commit ${key}) with go…" >&2
   # Build next to the final path, then rename: concurrent agents never see a partial binary.
-  if ! mkdir -p -- "$cache_dir" || ! tmp_dir="$(mktemp -d "${cache_dir}/.build.XXXXXX")"; then
+  if ! (umask 077 && mkdir -p -- "$cache_dir") || ! tmp_dir="$(mktemp -d "${cache_dir}/.build.XXXXXX")"; then
     echo "remote-buildkit: cannot create the build cache directory ${cache_dir}: set REMOTE_BUILDKIT_CACHE to a writable directory" >&2
     return 1
   fi
   if ! (cd "$plugin_dir" && go build -o "${tmp_dir}/remote-buildkit" -tags urfave_cli_no_docs -ldflags "-X main.version=${key}" ./cmd/remote-buildkit) >&2 ||
+    ! chmod go-w -- "${tmp_dir}/remote-buildkit" ||
+    ! remote_buildkit_sha256 "${tmp_dir}/remote-buildkit" >"${tmp_dir}/remote-buildkit.sha256" ||
+    ! mv -f -- "${tmp_dir}/remote-buildkit.sha256" "${bin}.sha256" ||
     ! mv -f -- "${tmp_dir}/remote-buildkit" "$bin"; then
     rm -rf -- "$tmp_dir"
     echo "remote-buildkit: failed to build the helper binary from ${plugin_dir} with go (see above): fix the build, or set REMOTE_BUILDKIT_BIN / put remote-buildkit on PATH" >&2
@@ -76,6 +90,30 @@ remote_buildkit_bin() {
   fi
   rm -rf -- "$tmp_dir"
   printf '%s\n' "$bin"
+}
+
+# remote_buildkit_cached_check DIR BIN: succeeds when BIN (in DIR) is the
+# binary this user built: DIR and BIN owned by this user and not writable by
+# group or others, and BIN's SHA-256 the one recorded in BIN.sha256 at build
+# time. Otherwise prints why; "refuse:..." when rebuilding in DIR is unsafe.
+remote_buildkit_cached_check() {
+  local dir="$1" bin="$2" mode want got
+  if [[ ! -O "$dir" ]]; then
+    echo "refuse:${dir} is not owned by this user: remove it, or set REMOTE_BUILDKIT_CACHE to a directory of this user"
+    return 1
+  fi
+  mode="$(stat -c %a -- "$dir" 2>/dev/null || stat -f %Lp -- "$dir")" || mode=777
+  if ((8#$mode & 8#022)); then
+    echo "refuse:${dir} is writable by other users (mode ${mode}): run chmod go-w ${dir}"
+    return 1
+  fi
+  [[ -O "$bin" ]] || { echo "not owned by this user"; return 1; }
+  mode="$(stat -c %a -- "$bin" 2>/dev/null || stat -f %Lp -- "$bin")" || mode=777
+  ((8#$mode & 8#022)) && { echo "writable by other users (mode ${mode})"; return 1; }
+  [[ -f "${bin}.sha256" ]] || { echo "no SHA-256 recorded when it was built"; return 1; }
+  want="$(<"${bin}.sha256")"
+  got="$(remote_buildkit_sha256 "$bin")" || { echo "cannot compute its SHA-256"; return 1; }
+  [[ "$got" == "$want" ]] || { echo "SHA-256 ${got}, recorded ${want}"; return 1; }
 }
 
 # remote_buildkit_release PLUGIN_DIR prints a verified release binary for this

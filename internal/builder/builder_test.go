@@ -249,3 +249,81 @@ func TestConnectionHelpersRegistered(t *testing.T) {
 		}
 	}
 }
+
+// The job's TLS decision is made once: whatever asks for TLS, a dial later
+// finding the files gone fails naming them, never plaintext.
+func TestDecideTLSFailsClosed(t *testing.T) {
+	full := []string{"ca.pem", "cert.pem", "key.pem"}
+	tests := []struct {
+		name     string
+		host     string
+		set      bool
+		prefix   string
+		in       Intent
+		atDecide []string // files when the job decides
+		atDial   []string // files when it dials
+		wantMode config.TLSMode
+		wantErr  string
+	}{
+		{"nothing asks: plaintext", "tcp://h:1", false, "", Intent{}, nil, full, config.TLSOff, ""},
+		{"secrets-bucket, files gone", "tcp://h:1", false, "", Intent{Why: "secrets-bucket is set"}, full, nil, config.TLSMutual, "ca.pem, cert.pem, key.pem; TLS is required (secrets-bucket is set)"},
+		{"secrets-bucket, key missing", "tcp://h:1", false, "", Intent{Why: "secrets-bucket is set"}, nil, []string{"ca.pem", "cert.pem"}, config.TLSMutual, ": key.pem; TLS is required"},
+		{"dns:// with require-tls", "dns://b.internal:1234", false, "", Intent{Why: "require-tls is set"}, nil, nil, config.TLSMutual, "ca.pem, cert.pem, key.pem"},
+		{"installed certs deleted before the dial", "tcp://h:1", false, "", Intent{}, full, nil, config.TLSMutual, "TLS is required (certificates are installed in"},
+		{"earlier hook's decision", "tcp://h:1", false, "", Intent{Why: "env", Mode: config.TLSMutual}, nil, nil, config.TLSMutual, "TLS is required (env)"},
+		{"server-only, CA gone", "tcp://h:1", false, "", Intent{}, []string{"ca.pem"}, nil, config.TLSServer, "ca.pem;"},
+		{"node secrets-prefix", "tcp://h:1", false, "p", Intent{}, nil, nil, config.TLSMutual, "secrets-prefix"},
+		{"explicit tls-dir", "tcp://h:1", true, "", Intent{}, nil, []string{"ca.pem"}, config.TLSMutual, "cert.pem, key.pem"},
+		{"unix socket: not a TLS question", "unix:///run/b.sock", false, "", Intent{Why: "secrets-bucket is set"}, full, full, config.TLSOff, ""},
+		{"mTLS kept", "tcp://h:1", false, "", Intent{Why: "secrets-bucket is set"}, full, full, config.TLSMutual, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			put := func(names []string) {
+				for _, f := range full {
+					os.Remove(filepath.Join(dir, f))
+				}
+				for _, f := range names {
+					if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			put(tt.atDecide)
+			n, err := DecideTLS(config.Node{Host: tt.host, TLSDir: dir, TLSDirSet: tt.set, SecretsPrefix: tt.prefix}, tt.in)
+			if err != nil || n.TLS != tt.wantMode {
+				t.Fatalf("decided %v (%v), want %v", n.TLS, err, tt.wantMode)
+			}
+			put(tt.atDial)
+			got, err := ResolveTLS(n)
+			if tt.wantErr == "" {
+				if err != nil || got.Enabled != (tt.wantMode != config.TLSOff) {
+					t.Fatalf("got %+v, %v", got, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || got.Enabled {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// A tls-dir or a file in it other users can write is refused.
+func TestResolveTLSRefusesWritableByOthers(t *testing.T) {
+	for _, tt := range []struct{ name, chmod string }{{"dir", "."}, {"ca", "ca.pem"}, {"key", "key.pem"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+				os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
+			}
+			p := filepath.Join(dir, tt.chmod)
+			os.Chmod(p, 0o777)
+			_, err := ResolveTLS(config.Node{Host: "tcp://h:1", TLSDir: dir, TLSDirSet: true})
+			if err == nil || !strings.Contains(err.Error(), "writable by other users") || !strings.Contains(err.Error(), "chmod go-w "+filepath.Clean(p)) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -26,70 +24,6 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
-
-// TLS is the outcome of looking at tls-dir.
-type TLS struct {
-	Enabled        bool
-	CA, Cert, Key  string
-	ClientCertUsed bool
-}
-
-// String describes the mode for the log.
-func (t TLS) String() string {
-	switch {
-	case !t.Enabled:
-		return "no TLS"
-	case t.ClientCertUsed:
-		return "mTLS, certs from " + filepath.Dir(t.CA)
-	default:
-		return "TLS (server only), CA from " + filepath.Dir(t.CA)
-	}
-}
-
-// ResolveTLS decides whether to use TLS: an explicit tls-dir must hold
-// ca.pem (and cert.pem with key.pem, or neither); the default
-// $HOME/.buildkit is used when it holds any of them, else the connection is
-// plaintext (the private-VPC set-up of Buildkite's guide).
-func ResolveTLS(c config.Node) (TLS, error) {
-	u, _ := url.Parse(c.Host)
-	if u == nil || (u.Scheme != "tcp" && !c.TLSDirSet) || c.TLSDir == "" {
-		return TLS{}, nil
-	}
-	t := TLS{
-		CA:   filepath.Join(c.TLSDir, config.CAFile),
-		Cert: filepath.Join(c.TLSDir, config.CertFile),
-		Key:  filepath.Join(c.TLSDir, config.KeyFile),
-	}
-	has := func(p string) bool { fi, err := os.Stat(p); return err == nil && !fi.IsDir() }
-	hasCA, hasCert, hasKey := has(t.CA), has(t.Cert), has(t.Key)
-	if !c.TLSDirSet && !hasCA && !hasCert && !hasKey {
-		return TLS{}, nil
-	}
-	var missing []string
-	if !hasCA {
-		missing = append(missing, config.CAFile)
-	}
-	if hasCert != hasKey {
-		if !hasCert {
-			missing = append(missing, config.CertFile)
-		} else {
-			missing = append(missing, config.KeyFile)
-		}
-	}
-	if !c.TLSDirSet && !hasCert && !hasKey && hasCA {
-		// CA only: server-authenticated TLS without a client certificate.
-	} else if c.TLSDirSet && !hasCert && !hasKey {
-		missing = append(missing, config.CertFile, config.KeyFile)
-	}
-	if len(missing) > 0 {
-		return TLS{}, exitcode.With(exitcode.Connect, fmt.Errorf(
-			"TLS files missing in %s (tls-dir): %s; put the daemon's CA as ca.pem and the client certificate and key as cert.pem and key.pem there (or fetch them from the secrets bucket)",
-			c.TLSDir, strings.Join(missing, ", ")))
-	}
-	t.Enabled = true
-	t.ClientCertUsed = hasCert && hasKey
-	return t, nil
-}
 
 // A connection silently cut during a build (a partition, a builder gone
 // without a reset) is noticed by gRPC keepalive pings: KeepaliveTime without

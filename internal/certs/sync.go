@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -35,6 +37,9 @@ type Request struct {
 	Files    [3]string // file names in Dir (ca.pem cert.pem key.pem)
 	Dir      string
 	Now      time.Time
+	// Optional: more prefixes follow in another request, so even the last
+	// prefix here may be absent or unreadable (then ErrSetNotFound).
+	Optional bool
 }
 
 // Result reports what Sync did.
@@ -90,10 +95,11 @@ func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
 	if res.Downloaded == 0 {
 		return res, nil
 	}
-	if err := install(req, fetched, state); err != nil {
+	next, err := install(req, fetched, state)
+	if err != nil {
 		return nil, err
 	}
-	return res, saveState(req.Dir, state)
+	return res, saveState(req.Dir, next)
 }
 
 // fetchSet fetches the CA from the first prefix that has it, and the
@@ -108,16 +114,32 @@ func Sync(ctx context.Context, api S3, req Request) (*Result, error) {
 func fetchSet(ctx context.Context, api S3, req Request, state map[string]objectState, res *Result) ([3]*fetchResult, error) {
 	var fetched [3]*fetchResult
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Every fetch runs on its own copy of what is installed, and every one
+	// (a dropped guess too) has returned before fetchSet does: nothing is
+	// still reading when install replaces the files and their state.
+	installed := [3]objectState{state[req.Files[0]], state[req.Files[1]], state[req.Files[2]]}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // runs before the Wait: dropped fetches stop early
+	start := func(prefix string, i int, last bool) chan fetchOutcome {
+		ch := make(chan fetchOutcome, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := fetch(ctx, api, req, installed[i], prefix, i, last)
+			ch <- fetchOutcome{r, err}
+		}()
+		return ch
+	}
 	guess := installedPrefix(req, state)
 	cas := make([]chan fetchOutcome, len(req.Prefixes))
 	for i, prefix := range req.Prefixes {
-		cas[i] = goFetch(ctx, api, req, state, prefix, 0, i == len(req.Prefixes)-1)
+		cas[i] = start(prefix, 0, i == len(req.Prefixes)-1 && !req.Optional)
 	}
 	var rest [3]chan fetchOutcome
 	if guess != "" {
 		for i := 1; i < 3; i++ {
-			rest[i] = goFetch(ctx, api, req, state, guess, i, true)
+			rest[i] = start(guess, i, true)
 		}
 	}
 	prefix, ca, err := pickCA(req, cas)
@@ -127,7 +149,7 @@ func fetchSet(ctx context.Context, api S3, req Request, state map[string]objectS
 	res.Prefix, fetched[0] = prefix, ca
 	for i := 1; i < 3; i++ {
 		if prefix != guess {
-			rest[i] = goFetch(ctx, api, req, state, prefix, i, true)
+			rest[i] = start(prefix, i, true)
 		}
 	}
 	for i := 1; i < 3; i++ {
@@ -147,16 +169,6 @@ func fetchSet(ctx context.Context, api S3, req Request, state map[string]objectS
 type fetchOutcome struct {
 	res *fetchResult
 	err error
-}
-
-// goFetch runs fetch in its own goroutine; the channel gets its outcome.
-func goFetch(ctx context.Context, api S3, req Request, state map[string]objectState, prefix string, i int, last bool) chan fetchOutcome {
-	ch := make(chan fetchOutcome, 1)
-	go func() {
-		r, err := fetch(ctx, api, req, state, prefix, i, last)
-		ch <- fetchOutcome{r, err}
-	}()
-	return ch
 }
 
 // installedPrefix is the prefix the installed certificate and key came
@@ -185,12 +197,24 @@ func pickCA(req Request, cas []chan fetchOutcome) (string, *fetchResult, error) 
 			return prefix, o.res, nil
 		}
 	}
-	var tried []string
-	for _, p := range req.Prefixes {
-		tried = append(tried, fmt.Sprintf("s3://%s/%s%s", req.Bucket, p, req.Objects[0]))
-	}
-	return "", nil, fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))
+	return "", nil, SetNotFound(req.Bucket, req.Prefixes, req.Objects[0])
 }
+
+// SetNotFound is the error for a CA found at none of prefixes.
+func SetNotFound(bucket string, prefixes []string, caObject string) error {
+	var tried []string
+	for _, p := range prefixes {
+		tried = append(tried, fmt.Sprintf("s3://%s/%s%s", bucket, p, caObject))
+	}
+	return notFound{fmt.Errorf("%s not found: upload the BuildKit client certificates there (see README, \"Certificates in the secrets bucket\"), or set secrets-bucket/secrets-prefix", strings.Join(tried, " and "))}
+}
+
+// ErrSetNotFound: no prefix of the request holds a CA (errors.Is).
+var ErrSetNotFound = errors.New("certificate set not found")
+
+type notFound struct{ error }
+
+func (e notFound) Unwrap() []error { return []error{e.error, ErrSetNotFound} }
 
 // setBodies returns the set's contents: the downloaded bodies, and the
 // installed files for objects answered 304. It counts both in res.
@@ -213,9 +237,10 @@ func setBodies(req Request, fetched [3]*fetchResult, res *Result) ([3][]byte, er
 }
 
 // install writes the downloaded files into req.Dir and records where each
-// came from in state. It writes every file before renaming any, so a
-// failure to write leaves the old set.
-func install(req Request, fetched [3]*fetchResult, state map[string]objectState) error {
+// came from in the state it returns (a new map: state is not changed). It
+// writes every file before renaming any, so a failure to write leaves the
+// old set.
+func install(req Request, fetched [3]*fetchResult, state map[string]objectState) (map[string]objectState, error) {
 	var set atomicfile.Set
 	defer set.Discard()
 	for i, f := range fetched {
@@ -223,19 +248,21 @@ func install(req Request, fetched [3]*fetchResult, state map[string]objectState)
 			continue
 		}
 		if err := set.Add(filepath.Join(req.Dir, req.Files[i]), f.body, 0o600); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := set.Commit(); err != nil {
-		return fmt.Errorf("install: %w", err)
+		return nil, fmt.Errorf("install: %w", err)
 	}
+	next := make(map[string]objectState, len(state)+len(fetched))
+	maps.Copy(next, state)
 	for i, f := range fetched {
 		if f.body != nil {
 			sum := sha256.Sum256(f.body)
-			state[req.Files[i]] = objectState{Bucket: req.Bucket, Key: f.key, ETag: f.etag, SHA256: hex.EncodeToString(sum[:])}
+			next[req.Files[i]] = objectState{Bucket: req.Bucket, Key: f.key, ETag: f.etag, SHA256: hex.EncodeToString(sum[:])}
 		}
 	}
-	return nil
+	return next, nil
 }
 
 type fetchResult struct {
@@ -248,10 +275,10 @@ type fetchResult struct {
 // last fetched from that key. It returns nil, nil when the object is absent
 // (or, for a prefix that is not the last, not readable: S3 answers 403 for
 // absent keys when the role lacks s3:ListBucket).
-func fetch(ctx context.Context, api S3, req Request, state map[string]objectState, prefix string, i int, last bool) (*fetchResult, error) {
+func fetch(ctx context.Context, api S3, req Request, st objectState, prefix string, i int, last bool) (*fetchResult, error) {
 	key := prefix + req.Objects[i]
 	in := &s3.GetObjectInput{Bucket: &req.Bucket, Key: &key}
-	if st, ok := state[req.Files[i]]; ok && st.Bucket == req.Bucket && st.Key == key && st.ETag != "" && fileSHA(filepath.Join(req.Dir, req.Files[i])) == st.SHA256 {
+	if st.Bucket == req.Bucket && st.Key == key && st.ETag != "" && fileSHA(filepath.Join(req.Dir, req.Files[i])) == st.SHA256 {
 		in.IfNoneMatch = &st.ETag
 	}
 	out, err := api.GetObject(ctx, in)

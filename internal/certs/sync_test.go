@@ -238,3 +238,47 @@ func TestSyncWarmIsOneRoundTrip(t *testing.T) {
 		t.Fatalf("warm sync = %+v, want 3 unchanged from buildkit/", res)
 	}
 }
+
+// slowS3 delays the answers for some keys, so speculative fetches are still
+// running when Sync has decided on another prefix and installs.
+type slowS3 struct {
+	*fakeS3
+	slow map[string]time.Duration
+}
+
+func (s slowS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if d := s.slow[*in.Key]; d > 0 {
+		time.Sleep(d)
+	}
+	return s.fakeS3.GetObject(ctx, in, opts...)
+}
+
+// The guessed prefix's certificate and key are fetched speculatively; when
+// the CA then comes from another prefix, Sync installs that one. The
+// speculative fetches must be finished (and never share the installed
+// state) by then: go test -race catches a read of the state map during
+// install.
+func TestSyncSpeculativeFetchesJoinedBeforeInstall(t *testing.T) {
+	api, ca, cert, key, year := bucketWithSet(t)
+	dir := t.TempDir()
+	if _, err := Sync(context.Background(), api, syncRequest(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cert2, key2 := ca.client(year, x509.ExtKeyUsageClientAuth)
+	api.put("pipeline/buildkit/ca.pem", ca.pem)
+	api.put("pipeline/buildkit/cert.pem", cert2)
+	api.put("pipeline/buildkit/key.pem", key2)
+	slow := slowS3{api, map[string]time.Duration{"buildkit/cert.pem": 5 * time.Millisecond, "buildkit/key.pem": 5 * time.Millisecond}}
+	res, err := Sync(context.Background(), slow, syncRequest(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Prefix != "pipeline/buildkit/" {
+		t.Fatalf("prefix %q, want pipeline/buildkit/", res.Prefix)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "cert.pem"))
+	if !bytes.Equal(got, cert2) || bytes.Equal(got, cert) {
+		t.Fatal("the pipeline's certificate was not installed")
+	}
+	_ = key
+}

@@ -9,6 +9,13 @@ import (
 // elasticStack reads the secrets-bucket, ECR and registry credential options.
 func (v *validator) elasticStack(r *raw, c *Config) {
 	c.RequireTLS = r.RequireTLS
+	for i, h := range r.InsecureRegs {
+		if n := NormalizeRegistry(h); n != "" {
+			c.InsecureRegistries = append(c.InsecureRegistries, n)
+		} else {
+			v.addf(fmt.Sprintf("insecure-registries[%d]", i), "%q has no host: give the registry's host, e.g. registry.internal:5000", h)
+		}
+	}
 	c.DockerConfig = r.DockerConfig
 	c.Buildx = string(r.Buildx)
 	if c.Buildx != "" && c.DockerConfig {

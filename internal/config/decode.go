@@ -37,6 +37,7 @@ type raw struct {
 	NoCache        bool          `json:"no-cache"`
 	Outputs        attrEntries   `json:"outputs"`
 	RequireTLS     bool          `json:"require-tls"`
+	InsecureRegs   stringList    `json:"insecure-registries"`
 	SecretsBucket  *string       `json:"secrets-bucket"`
 	SecretsRegion  string        `json:"secrets-region"`
 	SecretsPrefix  *string       `json:"secrets-prefix"`

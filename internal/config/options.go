@@ -27,6 +27,7 @@ var scopes = map[string]Scope{
 	// Elastic CI Stack and registry logins.
 	"secrets-bucket": EnvScope, "secrets-region": EnvScope, "secrets-prefix": EnvScope, "secrets-objects": EnvScope,
 	"ecr": EnvScope, "registry-credentials": EnvScope, "docker-config": EnvScope, "diagnose": EnvScope,
+	"insecure-registries": StepScope,
 	// One image.
 	"dockerfile": ImageScope, "context": ImageScope, "target": ImageScope, "call": ImageScope,
 	"build-args": ImageScope, "labels": ImageScope, "annotations": ImageScope, "build-contexts": ImageScope,

@@ -38,8 +38,9 @@ type Config struct {
 
 	// Elastic CI Stack integration.
 	RequireTLS          bool
-	SecretsBucket       string // "" when certificates are not fetched from S3
-	SecretsRegion       string // "" to look it up
+	InsecureRegistries  []string // normalised hosts the user allows plain HTTP to (insecure-registries)
+	SecretsBucket       string   // "" when certificates are not fetched from S3
+	SecretsRegion       string   // "" to look it up
 	SecretsPrefix       string
 	SecretsObjects      Objects
 	PipelineSlug        string
@@ -207,7 +208,22 @@ type Node struct {
 	TLSDirSet     bool   // tls-dir was configured explicitly: its files are required
 	SecretsPrefix string // "" = the certificates in TLSDir are used as they are
 	TLSServerName string
+	// TLS is the job's TLS decision for this daemon, made once in job set-up
+	// (builder.DecideTLS) and used by every dial; TLSWhy names what asked.
+	TLS    TLSMode
+	TLSWhy string
 }
+
+// TLSMode is a job's TLS decision for a daemon.
+type TLSMode int
+
+// TLS decisions.
+const (
+	TLSUndecided TLSMode = iota // not decided yet (decided at the dial from the node alone)
+	TLSOff                      // plaintext: nothing asked for TLS
+	TLSServer                   // server-authenticated TLS: ca.pem only
+	TLSMutual                   // mTLS: ca.pem, cert.pem and key.pem
+)
 
 // Default is the default node: the only daemon of a single-daemon build, the
 // first of a pool.

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -65,27 +64,15 @@ func clientTLS(n config.Node) (bool, error) {
 
 func checkCertFiles(n config.Node, serverChain []*x509.Certificate, u *url.URL, now time.Time) Check {
 	dir := n.TLSDir
-	var issues []string
-	set := certs.Set{}
-	for _, f := range []struct {
-		name string
-		dst  *[]byte
-	}{{config.CAFile, &set.CA}, {config.CertFile, &set.Cert}, {config.KeyFile, &set.Key}} {
-		p := filepath.Join(dir, f.name)
-		fi, err := os.Stat(p)
-		if err != nil {
-			if f.name == config.CAFile || !os.IsNotExist(err) {
-				return fail(fmt.Sprintf("%s is missing", p), "fetch the set from the secrets bucket (secrets-bucket) or copy it there")
-			}
-			continue
-		}
-		if f.name == config.KeyFile && fi.Mode().Perm()&0o077 != 0 { // certificates are public; the key is not
-			issues = append(issues, fmt.Sprintf("%s has mode %04o", p, fi.Mode().Perm()))
-		}
-		*f.dst, _ = os.ReadFile(p)
+	tlsDir, set, ok, err := certs.ReadDir(context.Background(), dir)
+	if err != nil {
+		return fail(oneLine(err), "chmod go-w "+dir+" and the files in it")
 	}
-	if len(issues) > 0 {
-		return fail(strings.Join(issues, "; ")+": the private key is readable by other users", fmt.Sprintf("chmod 600 %s", filepath.Join(dir, config.KeyFile)))
+	if !ok {
+		return fail(fmt.Sprintf("%s is missing", tlsDir.CA()), "fetch the set from the secrets bucket (secrets-bucket) or copy it there")
+	}
+	if mode, bad := tlsDir.KeyReadableByOthers(); bad { // certificates are public; the key is not
+		return fail(fmt.Sprintf("%s has mode %04o: the private key is readable by other users", tlsDir.Key(), mode), fmt.Sprintf("chmod 600 %s", tlsDir.Key()))
 	}
 	found := []string{}
 	var warnings []string

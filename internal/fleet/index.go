@@ -3,6 +3,10 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/docker/cli/cli/config/types"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -47,13 +51,21 @@ type Part struct {
 
 // PushIndex assembles one OCI image index from the images the nodes pushed
 // by digest to repo, and pushes it under every tag. Nothing is tagged until
-// every part is known.
-func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part, tags []string, annotations map[string]string) (string, []builder.Manifest, error) {
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+// every part is known. Only registries in insecure (normalised hosts, the
+// insecure-registries option) and loopback ones are spoken to over plain
+// HTTP; any other is HTTPS only, so a login never goes out in plaintext.
+func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part, tags []string, annotations map[string]string, insecure []string) (string, []builder.Manifest, error) {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(httpsOnly(remote.DefaultTransport, insecure))}
+	nameOpts := func(host string) []name.Option {
+		if allowHTTP(host, insecure) {
+			return []name.Option{name.Insecure}
+		}
+		return nil
+	}
 	idx := mutate.IndexMediaType(empty.Index, ggcrtypes.OCIImageIndex)
 	var manifests []builder.Manifest
 	for _, p := range parts {
-		ref, err := name.NewDigest(repo+"@"+p.Digest, name.Insecure)
+		ref, err := name.NewDigest(repo+"@"+p.Digest, nameOpts(registryOf(repo))...)
 		if err != nil {
 			return "", nil, err
 		}
@@ -105,7 +117,7 @@ func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part
 		return "", nil, err
 	}
 	for _, t := range tags {
-		tag, err := name.NewTag(t, name.Insecure)
+		tag, err := name.NewTag(t, nameOpts(registryOf(t))...)
 		if err != nil {
 			return "", nil, err
 		}
@@ -126,3 +138,42 @@ func platformString(p *v1.Platform) string {
 	}
 	return s
 }
+
+// registryOf is the normalised registry host of a reference.
+func registryOf(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	return config.NormalizeRegistry(r.Context().RegistryStr())
+}
+
+// allowHTTP reports whether host (host[:port]) may be spoken to over plain
+// HTTP: the user marked it insecure, or it is this machine.
+func allowHTTP(host string, insecure []string) bool {
+	if slices.Contains(insecure, config.NormalizeRegistry(host)) {
+		return true
+	}
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	return builder.LoopbackHost(strings.Trim(h, "[]"))
+}
+
+// httpsOnly refuses plain-HTTP requests to registries allowHTTP does not
+// allow. go-containerregistry falls back to HTTP by itself for some hosts
+// (RFC 1918 addresses, *.local) once HTTPS fails; this transport is what
+// keeps the job's login off the wire there.
+func httpsOnly(next http.RoundTripper, insecure []string) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.URL.Scheme == "http" && !allowHTTP(req.URL.Host, insecure) {
+			return nil, fmt.Errorf("refusing plain HTTP to registry %s (HTTPS failed): fix its TLS, or add it to insecure-registries if it is on a network you trust", req.URL.Host)
+		}
+		return next.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -56,7 +56,7 @@ func setUpBuildx(ctx context.Context, d Deps, cfg *config.Config, b *strings.Bui
 	if err != nil {
 		return err
 	}
-	if err := checkKeyModes(d, cfg); err != nil {
+	if err := checkTLS(d, cfg); err != nil {
 		return err
 	}
 	nodes, err := buildxNodes(ctx, d, cfg)
@@ -333,9 +333,8 @@ func agentCommand(d Deps, command string) ([]string, error) {
 	}
 	eval := true
 	if v, ok := d.Env("BUILDKITE_COMMAND_EVAL"); ok {
-		if b, err := strconv.ParseBool(v); err == nil {
-			eval = b
-		}
+		b, err := strconv.ParseBool(v)
+		eval = err == nil && b // a value that is not a boolean does not allow anything
 	}
 	script := strings.ReplaceAll(command, "\n", "")
 	path, err := filepath.Abs(filepath.Join(d.WorkDir, script))

@@ -82,6 +82,8 @@ func TestAgentCommand(t *testing.T) {
 		{"a script without eval", "ci/build.sh", "", "false", []string{"/bin/bash", "-e", "-c", "./ci/build.sh"}, ""},
 		{"a command without eval", "make", "", "false", nil, "not allowed to evaluate console commands"},
 		{"a script outside the checkout", "../x.sh", "", "false", nil, "not allowed to evaluate"},
+		{"unparseable eval is not allowed", "make", "", "nope", nil, "not allowed to evaluate console commands"},
+		{"empty eval is not allowed", "make", "", " ", nil, "not allowed to evaluate console commands"},
 		{"bad shell", "make", `"/bin/bash -c`, "", nil, "BUILDKITE_SHELL"},
 	}
 	for _, tt := range tests {

@@ -34,6 +34,14 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	if err := installAll(ctx, d, cfg); err != nil {
 		return err
 	}
+	cfg = withPipelineCerts(cfg, d.Env)
+	cfg, err := builder.DecideAll(cfg, builder.JobIntent(cfg, d.Env))
+	if err != nil {
+		return err
+	}
+	if err := checkTLS(d, cfg); err != nil {
+		return err
+	}
 	node := cfg.Default()
 	tlsMode, err := builder.ResolveTLS(node)
 	if err != nil {
@@ -49,6 +57,12 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	if tlsMode.Enabled {
 		exportTLS(&b, node, tlsMode)
 	}
+	if dirs := usedPipelineSets(cfg, d.Env); dirs != "" {
+		b.WriteString(shellquote.Export(pipelineCertsEnv, dirs)) // required by the command hook, removed by pre-exit
+	}
+	if m := jobTLSMode(cfg); m != "" {
+		b.WriteString(shellquote.Export(builder.TLSEnv, m)) // the later hooks can't forget it
+	}
 	if cfg.DockerConfig {
 		if err := writeDockerConfig(ctx, d, cfg, &b); err != nil {
 			return err
@@ -63,6 +77,16 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 	return err
 }
 
+// jobTLSMode is the strongest TLS decision of the job's daemons, as the
+// later hooks get it ("" when every one is plaintext).
+func jobTLSMode(cfg *config.Config) string {
+	m := config.TLSOff
+	for _, n := range cfg.Nodes {
+		m = max(m, n.TLS)
+	}
+	return builder.FormatTLSMode(m)
+}
+
 // installAll installs every certificate set the daemons use: the top-level
 // one, and each node's own secrets-prefix; without a bucket it checks the
 // files already in tls-dir.
@@ -75,13 +99,13 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 		shared = shared || n.SecretsPrefix == ""
 	}
 	if shared {
-		if err := installCerts(ctx, d, cfg, cfg.SecretsPrefix, cfg.TLSDir); err != nil {
+		if err := installSet(ctx, d, cfg, cfg.SecretsPrefix, cfg.TLSDir, jobSetDir(cfg, d.Env, config.Node{TLSDir: cfg.TLSDir})); err != nil {
 			return err
 		}
 	}
 	for _, n := range cfg.Nodes {
 		if n.SecretsPrefix != "" {
-			if err := installCerts(ctx, d, cfg, n.SecretsPrefix, n.TLSDir); err != nil {
+			if err := installSet(ctx, d, cfg, n.SecretsPrefix, n.TLSDir, jobSetDir(cfg, d.Env, n)); err != nil {
 				return exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
 			}
 		}
@@ -91,7 +115,7 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 
 // checkPlaintext refuses (require-tls) or warns about a tcp daemon without TLS.
 func checkPlaintext(d Deps, cfg *config.Config, node config.Node, tlsMode builder.TLS) error {
-	if node.Host == "" || tlsMode.Enabled || !strings.HasPrefix(node.Host, "tcp://") {
+	if node.Host == "" || tlsMode.Enabled || !(strings.HasPrefix(node.Host, "tcp://") || strings.HasPrefix(node.Host, "dns://")) {
 		return nil
 	}
 	if cfg.RequireTLS {
@@ -135,20 +159,37 @@ func writeDockerConfig(ctx context.Context, d Deps, cfg *config.Config, b *strin
 	return nil
 }
 
-// installCerts fetches one certificate set from the secrets bucket.
-func installCerts(ctx context.Context, d Deps, cfg *config.Config, secretsPrefix, tlsDir string) error {
-	start := time.Now()
-	s3c, _, err := certs.BucketS3(ctx, cfg.SecretsBucket, cfg.SecretsRegion, tlsDir)
+// installCerts fetches one certificate set from the secrets bucket, from
+// the first of prefixes that holds one.
+func installCerts(ctx context.Context, d Deps, cfg *config.Config, prefixes []string, tlsDir string) error {
+	s3c, err := bucketS3(ctx, cfg, tlsDir)
 	if err != nil {
-		return exitcode.With(exitcode.Certs, err)
+		return err
 	}
+	return syncCerts(ctx, d, cfg, s3c, prefixes, tlsDir, false)
+}
+
+// bucketS3 is the secrets bucket's client, its region cached in regionDir.
+func bucketS3(ctx context.Context, cfg *config.Config, regionDir string) (certs.S3, error) {
+	s3c, _, err := certs.BucketS3(ctx, cfg.SecretsBucket, cfg.SecretsRegion, regionDir)
+	if err != nil {
+		return nil, exitcode.With(exitcode.Certs, err)
+	}
+	return s3c, nil
+}
+
+// syncCerts installs the set at the first of prefixes into tlsDir
+// (optional: an absent set is certs.ErrSetNotFound).
+func syncCerts(ctx context.Context, d Deps, cfg *config.Config, s3c certs.S3, prefixes []string, tlsDir string, optional bool) error {
+	start := time.Now()
 	res, err := certs.Sync(ctx, s3c, certs.Request{
 		Bucket:   cfg.SecretsBucket,
-		Prefixes: cfg.CertPrefixes(secretsPrefix),
+		Prefixes: prefixes,
 		Objects:  [3]string{cfg.SecretsObjects.CA, cfg.SecretsObjects.Cert, cfg.SecretsObjects.Key},
-		Files:    [3]string{config.CAFile, config.CertFile, config.KeyFile},
+		Files:    certs.FileNames,
 		Dir:      tlsDir,
 		Now:      d.Now(),
+		Optional: optional,
 	})
 	if err != nil {
 		return exitcode.With(exitcode.Certs, err)
@@ -161,12 +202,17 @@ func installCerts(ctx context.Context, d Deps, cfg *config.Config, secretsPrefix
 
 // checkLocalSet checks the certificates already in tls-dir, if any.
 func checkLocalSet(ctx context.Context, d Deps, dir string) error {
-	set, ok := readLocalSet(ctx, dir)
-	if !ok {
+	if dir == "" {
 		return nil
 	}
-	names := [3]string{filepath.Join(dir, config.CAFile), filepath.Join(dir, config.CertFile), filepath.Join(dir, config.KeyFile)}
-	checked, err := certs.Verify(set, names, d.Now())
+	tlsDir, set, ok, err := certs.ReadDir(ctx, dir)
+	if err != nil {
+		return exitcode.With(exitcode.Certs, err)
+	}
+	if !ok || set.Cert == nil || set.Key == nil {
+		return nil // nothing, or an incomplete set: the TLS decision names what is missing
+	}
+	checked, err := certs.Verify(set, tlsDir.Paths, d.Now())
 	if err != nil {
 		return exitcode.With(exitcode.Certs, err)
 	}
@@ -179,28 +225,6 @@ func warnAll(w io.Writer, warnings []string) {
 	for _, s := range warnings {
 		warnf(w, "%s", s)
 	}
-}
-
-// readLocalSet reads the three files of an existing tls-dir.
-func readLocalSet(ctx context.Context, dir string) (certs.Set, bool) {
-	if dir == "" {
-		return certs.Set{}, false
-	}
-	if unlock, err := certs.RLock(ctx, dir); err == nil { // skipped for a read-only dir
-		defer unlock()
-	}
-	var s certs.Set
-	for _, f := range []struct {
-		name string
-		dst  *[]byte
-	}{{config.CAFile, &s.CA}, {config.CertFile, &s.Cert}, {config.KeyFile, &s.Key}} {
-		b, err := os.ReadFile(filepath.Join(dir, f.name))
-		if err != nil {
-			return certs.Set{}, false
-		}
-		*f.dst = b
-	}
-	return s, true
 }
 
 func dedupe(in []string) []string {
@@ -219,7 +243,7 @@ func dedupe(in []string) []string {
 // docker-config: true, the buildx directory of buildx — only directories
 // this tool created and marked. Cached certificates and tokens stay.
 func Cleanup(d Deps) error {
-	return errors.Join(cleanupDockerConfig(d), cleanupBuildx(d))
+	return errors.Join(cleanupDockerConfig(d), cleanupBuildx(d), cleanupPipelineCerts(d))
 }
 
 func cleanupDockerConfig(d Deps) error {

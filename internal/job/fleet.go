@@ -18,8 +18,14 @@ const probeDeadline = time.Second
 
 // resolveFleet expands every dns://NAME:PORT daemon into its members, one
 // per A/AAAA record, resolved once per job (dns-server, else the system
-// resolver). The configuration is not changed: the result is a copy.
+// resolver). Before that, the job's TLS decision is made for every daemon
+// (builder.DecideTLS), so members inherit their name's. The configuration
+// is not changed: the result is a copy.
 func resolveFleet(ctx context.Context, d Deps, cfg *config.Config) (*config.Config, error) {
+	cfg, err := builder.DecideAll(withPipelineCerts(cfg, d.Env), builder.JobIntent(cfg, d.Env))
+	if err != nil {
+		return nil, err
+	}
 	nodes, found, err := fleet.Expand(ctx, cfg.Nodes, cfg.DNSServer, nil)
 	if err != nil {
 		return nil, exitcode.With(exitcode.Connect, fmt.Errorf("%w: check the name's records, or dns-server", err))

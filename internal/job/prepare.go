@@ -54,7 +54,7 @@ func Prepare(ctx context.Context, d Deps, s *Step) (*Job, context.Context, error
 			return nil, ctx, named(im, err)
 		}
 	}
-	if err := checkKeyModes(d, cfg); err != nil {
+	if err := checkTLS(d, cfg); err != nil {
 		return nil, ctx, err
 	}
 	auth, err := registryauth.ForConfig(cfg, d.Env)

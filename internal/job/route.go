@@ -107,14 +107,22 @@ func (j *Job) routeByPlatform(ctx context.Context, req builder.Request, declared
 	return as, nil
 }
 
-// checkKeyModes warns about a client key other users can read (an error
-// with require-tls): whoever reads it can run builds on the daemon.
-func checkKeyModes(d Deps, cfg *config.Config) error {
+// checkTLS applies the job's TLS decision to every daemon before anything
+// is dialled: a missing file fails the step naming it, and a client key
+// other users can read is a warning (an error with require-tls): whoever
+// reads it can run builds on the daemon.
+func checkTLS(d Deps, cfg *config.Config) error {
 	seen := map[string]bool{}
 	for _, n := range cfg.Nodes {
 		t, err := builder.ResolveTLS(n)
-		if err != nil || !t.ClientCertUsed || seen[t.Key] {
-			continue // missing files are reported when connecting
+		if err != nil {
+			if cfg.Several() {
+				err = exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))
+			}
+			return err
+		}
+		if !t.ClientCertUsed || seen[t.Key] {
+			continue
 		}
 		seen[t.Key] = true
 		fi, err := os.Stat(t.Key)

@@ -127,7 +127,7 @@ func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builde
 	for i, r := range parts {
 		ps = append(ps, fleet.Part{Node: targets[i].Node.Name, Host: targets[i].Node.Host, Digest: r.Digest})
 	}
-	digest, manifests, err := fleet.PushIndex(ctx, fleet.Keychain(ctx, s.j.auth.Lookup), repo, ps, tags, s.req.IndexAnnotations())
+	digest, manifests, err := fleet.PushIndex(ctx, fleet.Keychain(ctx, s.j.auth.Lookup), repo, ps, tags, s.req.IndexAnnotations(), s.j.cfg.InsecureRegistries)
 	if err != nil {
 		return nil, exitcode.With(exitcode.BuildFailed, err)
 	}

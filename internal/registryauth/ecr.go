@@ -57,6 +57,7 @@ var ecrHost = sync.OnceValue(func() *regexp.Regexp {
 
 // HostsEnv names the variable that maps extra hosts to ECR registries, for
 // tests against a local registry: "127.0.0.1:5000=123456789012/us-east-1,...".
+// Only a test build (build tag remote_buildkit_test) reads it.
 const HostsEnv = "REMOTE_BUILDKIT_ECR_HOSTS"
 
 // ParseECRHosts reads HostsEnv's value.
@@ -106,6 +107,7 @@ type Tokens struct {
 	Private  func(ctx context.Context, region string) (ECRAPI, error)
 	Public   func(ctx context.Context) (ECRPublicAPI, error)
 	Accounts []string // if set, only these accounts get tokens
+	Identity string   // who fetches (Identity): part of every cache key
 	CacheDir string   // "" = memory only
 	Now      func() time.Time
 	Calls    int // API calls made (for logs and tests)
@@ -138,7 +140,7 @@ func (t *Tokens) Get(ctx context.Context, r ECRRegistry) (Token, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.Now()
-	key := r.cacheKey()
+	key := r.cacheKey() + "/" + t.Identity
 	if tok, ok := t.mem[key]; ok && now.Add(tokenMargin).Before(tok.Expires) {
 		return tok, nil
 	}

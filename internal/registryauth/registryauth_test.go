@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,46 @@ func TestSourcesOrder(t *testing.T) {
 	s.ECR = &Tokens{Private: func(context.Context, string) (ECRAPI, error) { return api, nil }, Now: time.Now}
 	if err := s.Preflight(ctx, []string{"registry.example.com", "111111111111.dkr.ecr.eu-west-1.amazonaws.com"}); err == nil || !strings.Contains(err.Error(), "registry 111111111111.dkr.ecr.eu-west-1.amazonaws.com") {
 		t.Errorf("Preflight = %v, want the ECR host's error", err)
+	}
+}
+
+// A token is cached per identity: a job with another role, profile or
+// access key does not get the token the first one fetched.
+func TestTokensCachedPerIdentity(t *testing.T) {
+	now := time.Now()
+	api := &fakeECR{expires: now.Add(12 * time.Hour)}
+	dir := t.TempDir()
+	get := func(identity string) {
+		tk := &Tokens{Private: func(context.Context, string) (ECRAPI, error) { return api, nil }, CacheDir: dir, Now: time.Now, Identity: identity}
+		if _, err := tk.Get(context.Background(), ECRRegistry{Account: "123456789012", Region: "us-east-1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := func(kv ...string) config.Env {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	base := Identity("", env("AWS_ACCESS_KEY_ID", "AKIA1"))
+	ids := []string{
+		Identity("arn:aws:iam::123456789012:role/deploy", env("AWS_ACCESS_KEY_ID", "AKIA1")),
+		Identity("", env("AWS_ACCESS_KEY_ID", "AKIA2")),
+		Identity("", env("AWS_ACCESS_KEY_ID", "AKIA1", "AWS_PROFILE", "other")),
+	}
+	get(base)
+	for i, id := range ids {
+		if id == base {
+			t.Fatalf("identity %d equals the base identity", i)
+		}
+		get(id)
+		if api.calls != i+2 {
+			t.Fatalf("identity %d reused another identity's token (%d calls)", i, api.calls)
+		}
+	}
+	get(base)
+	if api.calls != len(ids)+1 {
+		t.Errorf("the same identity fetched again (%d calls)", api.calls)
 	}
 }

@@ -12,7 +12,7 @@ load /usr/lib/bats/bats-file/load.bash
 REPO_ROOT="$(cd -P "$BATS_TEST_DIRNAME/../.." && pwd)"
 
 # Tools hooks/lib.bash, bats-mock's binstub and the fake binaries call.
-SANDBOX_TOOLS=(bash env sh dirname mkdir mktemp mv rm cat chmod find sort xargs sha256sum cut tr git sleep)
+SANDBOX_TOOLS=(bash env sh dirname mkdir mktemp mv rm cat chmod find sort xargs sha256sum cut tr git sleep stat)
 
 # common_setup_file builds the tool sandbox and resolves what depends on the
 # real HOME (go caches, bats-mock) before tests point HOME at a temp dir.

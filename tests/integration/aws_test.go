@@ -439,12 +439,13 @@ func startMoto(t *testing.T, env ...string) string {
 // hookScript sources hooks/environment exactly as the agent would run it,
 // saves what it eval'd and the resulting environment, runs an optional
 // snippet with the exports in scope, then optionally the command hook.
-const hookScript = `hooks=$1 out=$2 build=$3 after=${4:-}
+const hookScript = `hooks=$1 out=$2 build=$3 after=${4:-} preexit=${5:-0}
 source "$hooks/environment"
 printf '%s' "$exports" >"$out/exports"
 env -0 >"$out/env"
 if [[ -n "$after" ]]; then eval "$after"; fi
 if [[ "$build" == 1 ]]; then bash "$hooks/command"; fi
+if [[ "$preexit" == 1 ]]; then bash "$hooks/pre-exit"; fi
 `
 
 type hookRun struct {
@@ -454,6 +455,8 @@ type hookRun struct {
 	Env   []string       // extra environment: KEY=value overrides, -KEY removes
 	Build bool           // also run hooks/command
 	After string         // bash run after the environment hook
+	// PreExit also runs hooks/pre-exit (after the command hook).
+	PreExit bool
 }
 
 type hookResult struct {
@@ -520,7 +523,11 @@ func (a *awsStack) hooks(t *testing.T, s *stack, h hookRun) hookResult {
 	if h.Build {
 		build = "1"
 	}
-	cmd := exec.Command("bash", "-c", hookScript, "hook-wrapper", hooksDir, out, build, h.After)
+	preExit := "0"
+	if h.PreExit {
+		preExit = "1"
+	}
+	cmd := exec.Command("bash", "-c", hookScript, "hook-wrapper", hooksDir, out, build, h.After, preExit)
 	cmd.Dir = h.Dir
 	cmd.Env = mergeEnv(append(a.jobEnv(s, h.Home), "BUILDKITE_PLUGIN_CONFIGURATION="+string(js)), h.Env)
 	var stdout, stderr bytes.Buffer

@@ -53,7 +53,9 @@ func TestElasticFirstRunPipelinePrefixWins(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("environment + build failed: %s", r)
 	}
-	tlsDir := filepath.Join(home, ".buildkit")
+	// The pipeline's own set goes into its own directory under tls-dir
+	// (issue 28), never over the default set.
+	tlsDir := filepath.Join(home, ".buildkit", "pipelines", pipelineSlug)
 	got := mustReadSet(t, tlsDir)
 	if !got.equal(pipeline) {
 		if got.equal(root) {
@@ -358,7 +360,16 @@ func TestElasticECR(t *testing.T) {
 		if err := json.Unmarshal(b, &cache); err != nil {
 			t.Fatalf("token cache: %v", err)
 		}
-		tok, ok := cache[ecrAccount+"/us-east-1"]
+		var tok struct {
+			Username, Password string
+			Expires            time.Time
+		}
+		ok := false
+		for k, v := range cache { // keyed account/region/identity
+			if strings.HasPrefix(k, ecrAccount+"/us-east-1/") {
+				tok, ok = v, true
+			}
+		}
 		if !ok || tok.Username != "AWS" || tok.Password != ecrPassword || !tok.Expires.After(time.Now().Add(time.Hour)) {
 			t.Errorf("token cache does not hold moto's token for %s/us-east-1: %v", ecrAccount, cache)
 		}
