@@ -80,7 +80,7 @@ func (r *recordingRegistry) seen() (int, []string) {
 	return r.auth, append([]string(nil), r.reqs...)
 }
 
-func TestSharedBuilderIndexPushHTTPSOnly(t *testing.T) {
+func TestParallelSharedBuilderIndexPushHTTPSOnly(t *testing.T) {
 	s := requireStack(t)
 	ctx := context.Background()
 	// A part as a node would push it: by digest, to the registry itself.
