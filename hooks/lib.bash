@@ -70,7 +70,7 @@ remote_buildkit_bin() {
       return 1
     fi
     echo "remote-buildkit: the cached binary ${bin} is not the one this plugin built (${why}): building it again" >&2
-    rm -f -- "$bin" "${bin}.sha256"
+    rm -f -- "$bin" "${bin}.sha256" "${bin}.stat"
   fi
 
   echo "remote-buildkit: building the helper binary from ${plugin_dir} (commit ${key}) with go…" >&2
@@ -83,7 +83,8 @@ remote_buildkit_bin() {
     ! chmod go-w -- "${tmp_dir}/remote-buildkit" ||
     ! remote_buildkit_sha256 "${tmp_dir}/remote-buildkit" >"${tmp_dir}/remote-buildkit.sha256" ||
     ! mv -f -- "${tmp_dir}/remote-buildkit.sha256" "${bin}.sha256" ||
-    ! mv -f -- "${tmp_dir}/remote-buildkit" "$bin"; then
+    ! mv -f -- "${tmp_dir}/remote-buildkit" "$bin" ||
+    ! remote_buildkit_record_stat "$bin"; then
     rm -rf -- "$tmp_dir"
     echo "remote-buildkit: failed to build the helper binary from ${plugin_dir} with go (see above): fix the build, or set REMOTE_BUILDKIT_BIN / put remote-buildkit on PATH" >&2
     return 1
@@ -111,9 +112,33 @@ remote_buildkit_cached_check() {
   mode="$(stat -c %a -- "$bin" 2>/dev/null || stat -f %Lp -- "$bin")" || mode=777
   ((8#$mode & 8#022)) && { echo "writable by other users (mode ${mode})"; return 1; }
   [[ -f "${bin}.sha256" ]] || { echo "no SHA-256 recorded when it was built"; return 1; }
+  # Fast path: the file is the very one recorded after its SHA-256 was
+  # checked (same device, inode, size, mtime and ctime to the nanosecond; no
+  # write or rename leaves ctime as it was), so it need not be hashed again.
+  local stat_now
+  if stat_now="$(remote_buildkit_stat "$bin")" && [[ -f "${bin}.stat" && "$(<"${bin}.stat")" == "$stat_now" ]]; then
+    return 0
+  fi
   want="$(<"${bin}.sha256")"
   got="$(remote_buildkit_sha256 "$bin")" || { echo "cannot compute its SHA-256"; return 1; }
   [[ "$got" == "$want" ]] || { echo "SHA-256 ${got}, recorded ${want}"; return 1; }
+  remote_buildkit_record_stat "$bin" || true
+}
+
+# remote_buildkit_stat FILE prints FILE's identity and change times
+# (device:inode:size:mtime:ctime, nanoseconds; GNU stat only: elsewhere it
+# fails and the binary is hashed every time).
+remote_buildkit_stat() {
+  stat -c '%d:%i:%s:%.9Y:%.9Z' -- "$1" 2>/dev/null
+}
+
+# remote_buildkit_record_stat BIN records BIN's stat beside it (BIN.stat),
+# written to a temporary file and renamed: a hook reading it never sees half.
+# Best effort: without GNU stat nothing is recorded.
+remote_buildkit_record_stat() {
+  local sig
+  sig="$(remote_buildkit_stat "$1")" || return 0
+  printf '%s\n' "$sig" >"${1}.stat.$$" && mv -f -- "${1}.stat.$$" "${1}.stat"
 }
 
 # remote_buildkit_release PLUGIN_DIR prints a verified release binary for this

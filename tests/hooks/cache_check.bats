@@ -70,6 +70,28 @@ builds() { wc -l <"$BATS_TEST_TMPDIR/builds" | tr -d ' '; }
   assert_regex "$stderr" "writable by other users \(mode 775\)"
 }
 
+@test "the recorded stat lets a warm hook skip hashing; one that no longer matches is hashed" {
+  assert_file_exists "$BIN.stat"
+  # A sum that no longer matches the file would fail a hashing check: the
+  # unchanged binary runs without one (the stat still matches).
+  echo 0000 >"$BIN.sha256"
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_output 'built build'
+  assert_equal "$(builds)" 1
+  # Tampered with its mtime put back: ctime still moved, so it is hashed and refused.
+  cp -p "$BIN" "$BATS_TEST_TMPDIR/orig"
+  sha256sum "$BIN" | cut -d' ' -f1 >"$BIN.sha256"
+  tamper
+  touch -r "$BATS_TEST_TMPDIR/orig" "$BIN"
+  run_hook "$PLUGIN/hooks"
+  assert_success
+  assert_output 'built build'
+  assert_file_not_exists "$BATS_TEST_TMPDIR/TAMPERED-RAN"
+  assert_regex "$stderr" "SHA-256 [0-9a-f]{64}, recorded [0-9a-f]{64}"
+  assert_equal "$(builds)" 2
+}
+
 @test "a missing recorded sum: built again" {
   tamper
   rm "$BIN.sha256"
