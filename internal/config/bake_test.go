@@ -85,3 +85,36 @@ func TestForkPR(t *testing.T) {
 		}
 	}
 }
+
+// A bake target's context that is a committed link out of the checkout was
+// judged by buildx's entitlement check against the step's allow (in
+// internal/bake, before the target is read): the target's configuration
+// takes it as that check left it. A single-image step's is refused here.
+func TestBakeTargetLinkOutJudgedByBake(t *testing.T) {
+	wd, outside := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(wd, "app")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wd, "docker-bake.hcl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"HOME": "/home/agent", "BUILDKIT_HOST": "tcp://b:1"})
+	cfg, err := config.Parse([]byte(`{"bake": "docker-bake.hcl", "allow": ["fs.read=`+outside+`"]}`), env, wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := cfg.Target(map[string]any{"context": "app", "dockerfile": "app/Dockerfile"})
+	if err != nil {
+		t.Fatalf("target with a granted link out: %v", err)
+	}
+	if tc.ContextDir != filepath.Join(wd, "app") {
+		t.Errorf("context %s", tc.ContextDir)
+	}
+	_, err = config.Parse([]byte(`{"context": "app", "dockerfile": "app/Dockerfile"}`), env, wd)
+	if err == nil || !strings.Contains(err.Error(), "app is a link to "+outside+", outside the checkout") {
+		t.Errorf("single image through the link: %v", err)
+	}
+}
