@@ -14,7 +14,7 @@ import (
 	"github.com/moby/buildkit/util/urlutil"
 	"github.com/moby/patternmatcher/ignorefile"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 // Build arguments the plugin sets itself unless build-args does.
@@ -97,7 +97,7 @@ func (v *validator) cacheMountNS(mode string, args map[string]string) string {
 
 // checkout is the job's git checkout and the commit being built.
 type checkout struct {
-	gitrepo.Repo
+	gitcontext.Repo
 	commit string // full id
 }
 
@@ -124,7 +124,7 @@ func (v *validator) checkout(gitContext bool) *checkout {
 	if gitContext {
 		fix = "git-context reads the Dockerfile's path and .dockerignore from the job's checkout: run the step after the checkout"
 	}
-	repo, err := gitrepo.Open(v.workDir)
+	repo, err := gitcontext.Open(v.workDir)
 	if err != nil {
 		v.addf(key, "%v: %s", err, fix)
 		return nil

@@ -8,7 +8,7 @@ import (
 	"github.com/moby/patternmatcher"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 // noteGitContext says what the daemon fetches for a git-context build, and
@@ -17,7 +17,7 @@ import (
 // them. Paths the .dockerignore excludes are left out, as the upload would.
 func noteGitContext(out, errOut io.Writer, g *config.GitContext) {
 	fmt.Fprintf(out, "git-context: the daemon fetches %s; nothing of the context or Dockerfile is uploaded\n", g.Source())
-	diffs, err := gitrepo.Repo{Root: g.Root}.Differences(g.Commit, g.Subdir)
+	diffs, err := gitcontext.Repo{Root: g.Root}.Differences(g.Commit, g.Subdir)
 	if err != nil {
 		warnf(errOut, "git-context: cannot compare the checkout with commit %s: %v", g.Commit, err)
 		return

@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo/gitrepotest"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext/gitcontexttest"
 )
 
 // The note names what the daemon fetches; the warning names the context's
 // paths that differ from the commit, leaving out what .dockerignore
 // excludes and what is outside the context.
 func TestNoteGitContext(t *testing.T) {
-	dir, commit := gitrepotest.New(t, 1700000000, map[string]string{"app/a.txt": "a\n", "app/b.txt": "b\n", "other/c.txt": "c\n"})
+	dir, commit := gitcontexttest.New(t, 1700000000, map[string]string{"app/a.txt": "a\n", "app/b.txt": "b\n", "other/c.txt": "c\n"})
 	g := &config.GitContext{Remote: "https://ci:s3cret@git.example/app.git", Commit: commit, Subdir: "app", Excludes: []string{"node_modules", "*.log"}, Root: dir}
 	var out, errOut bytes.Buffer
 	noteGitContext(&out, &errOut, g)
@@ -25,7 +25,7 @@ func TestNoteGitContext(t *testing.T) {
 	if errOut.Len() != 0 {
 		t.Errorf("a clean checkout warned: %s", errOut.String())
 	}
-	gitrepotest.WriteFiles(t, dir, map[string]string{"app/a.txt": "changed\n", "app/gen/out.js": "x", "app/node_modules/m/i.js": "x",
+	gitcontexttest.WriteFiles(t, dir, map[string]string{"app/a.txt": "changed\n", "app/gen/out.js": "x", "app/node_modules/m/i.js": "x",
 		"app/debug.log": "x", "other/d.txt": "x"})
 	if err := os.Remove(filepath.Join(dir, "app", "b.txt")); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,9 @@
-// Package gitrepo reads the job's checkout with the git CLI: which commit
-// a revision names, when it was made, which files it holds, and what in the
-// work tree differs from it. git-context and reproducible use it; nothing
-// here writes to the repository.
-package gitrepo
+// Package gitcontext is the git side of a build: it reads the job's checkout
+// with the git CLI (which commit a revision names, when it was made, which
+// files it holds, what in the work tree differs from it) for git-context and
+// reproducible, and says what a git-context build leaves out. Nothing here
+// writes to the repository.
+package gitcontext
 
 import (
 	"bytes"
