@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moby/patternmatcher"
 )
 
 // timeout bounds each git command (they read local files only).
@@ -133,4 +135,34 @@ func run(dir string, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("git %s: %s: %w", args[0], msg, err)
 	}
 	return out, nil
+}
+
+// Unseen is what a git-context build of commit does not see: the paths of
+// the checkout at root that differ from the commit or are not in it
+// (changed or generated earlier in the job), inside the context directory
+// subdir, less what the .dockerignore patterns excludes exclude, as the
+// upload would.
+func Unseen(root, commit, subdir string, excludes []string) ([]string, error) {
+	diffs, err := Repo{Root: root}.Differences(commit, subdir)
+	if err != nil {
+		return nil, err
+	}
+	pm, err := patternmatcher.New(excludes)
+	if err != nil {
+		pm = nil // the frontend would have refused the patterns already: compare without them
+	}
+	var missing []string
+	for _, p := range diffs {
+		rel := strings.TrimSuffix(p, "/")
+		if subdir != "" {
+			rel = strings.TrimPrefix(rel, subdir+"/")
+		}
+		if pm != nil {
+			if ignored, _ := pm.MatchesOrParentMatches(rel); ignored {
+				continue
+			}
+		}
+		missing = append(missing, p)
+	}
+	return missing, nil
 }

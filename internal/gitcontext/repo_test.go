@@ -72,3 +72,26 @@ func TestDifferencesAreWhatTheCommitLacks(t *testing.T) {
 		t.Errorf("Differences(root) = %q, %v; want other/d.txt among them", all, err)
 	}
 }
+
+// What a git-context build does not see leaves out what the .dockerignore
+// patterns exclude (a directory by its parent too) and what is outside the
+// context directory.
+func TestUnseenLeavesOutTheIgnored(t *testing.T) {
+	dir, commit := gitcontexttest.New(t, 1700000000, map[string]string{"app/a.txt": "a\n", "app/b.txt": "b\n", "other/c.txt": "c\n"})
+	if got, err := gitcontext.Unseen(dir, commit, "app", []string{"node_modules", "*.log"}); err != nil || len(got) != 0 {
+		t.Fatalf("a clean checkout: Unseen = %q, %v; want none", got, err)
+	}
+	gitcontexttest.WriteFiles(t, dir, map[string]string{"app/a.txt": "changed\n", "app/gen/out.js": "x", "app/node_modules/m/i.js": "x",
+		"app/debug.log": "x", "other/d.txt": "x"})
+	got, err := gitcontext.Unseen(dir, commit, "app", []string{"node_modules", "*.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"app/a.txt", "app/gen/"}; !slices.Equal(got, want) {
+		t.Errorf("Unseen(app) = %q, want %q", got, want)
+	}
+	if _, err := gitcontext.Unseen(t.TempDir(), commit, "", nil); err == nil {
+		t.Error("Unseen outside a repository: no error")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
@@ -211,4 +212,27 @@ func (j *Job) logResult(res *solve.Result) {
 	for _, ref := range res.Pushed {
 		fmt.Fprintf(j.d.Out, "pushed: %s\n", ref)
 	}
+}
+
+// noteGitContext says what the daemon fetches for a git-context build, and
+// warns about the context's files that differ from the commit or are not
+// in it (changed or generated earlier in the job): the build does not see
+// them. Paths the .dockerignore excludes are left out, as the upload would.
+func noteGitContext(out, errOut io.Writer, g *config.GitContext) {
+	fmt.Fprintf(out, "git-context: the daemon fetches %s; nothing of the context or Dockerfile is uploaded\n", g.Source())
+	missing, err := gitcontext.Unseen(g.Root, g.Commit, g.Subdir, g.Excludes)
+	if err != nil {
+		warnf(errOut, "git-context: cannot compare the checkout with commit %s: %v", g.Commit, err)
+		return
+	}
+	if len(missing) == 0 {
+		return
+	}
+	shown := missing[:min(len(missing), 3)]
+	more := ""
+	if len(missing) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+	}
+	warnf(errOut, "git-context: the build does not see %d path(s) of the checkout that differ from commit %s or are not in it (%s%s): files changed or generated earlier in this job stay on the agent, the daemon builds the commit (drop git-context to upload the checkout)",
+		len(missing), g.Commit, strings.Join(shown, ", "), more)
 }
