@@ -27,16 +27,6 @@ const (
 // token from for host (source/git: GIT_AUTH_TOKEN.<host>, then GIT_AUTH_TOKEN).
 func GitTokenSecret(host string) string { return "GIT_AUTH_TOKEN." + host }
 
-// Source names what a git context builds: URL#commit[:subdir], the form
-// docker build takes, without credentials.
-func (g *GitContext) Source() string {
-	s := urlutil.RedactCredentials(g.Remote) + "#" + g.Commit
-	if g.Subdir != "" {
-		s += ":" + g.Subdir
-	}
-	return s
-}
-
 // daemonSide reads git-context, reproducible and cache-mounts: what the
 // daemon fetches, stamps and keeps apart. It runs after sources (build-args,
 // context, dockerfile) and ssh, which git-context may add to.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 // Defaults.
@@ -134,17 +136,9 @@ type Image struct {
 	CacheMountNS string
 }
 
-// GitContext is where the daemon fetches the build's sources from.
-type GitContext struct {
-	Remote     string   // the repository URL (BUILDKITE_REPO): ssh, https, http or git
-	Commit     string   // the full commit id
-	Subdir     string   // the context directory inside the repository, slash-separated; "" for its root
-	Dockerfile string   // the Dockerfile's path inside the repository, slash-separated
-	Excludes   []string // the .dockerignore patterns (read from the commit), applied on the daemon
-	SSH        bool     // an ssh URL: fetched through the session's ssh-agent "default"
-	TokenEnv   string   // the job's variable holding an https token; "" for none
-	Root       string   // the checkout's top level (where Subdir and Dockerfile start)
-}
+// GitContext is where the daemon fetches the build's sources from
+// (gitcontext.Context), as check_git.go reads it from git-context.
+type GitContext = gitcontext.Context
 
 // Clone is a deep copy: nothing of it is shared with i.
 func (i Image) Clone() Image { return deepCopy(i) }
