@@ -4,6 +4,7 @@ package gitcontext
 // repository at its commit instead of receiving the checkout.
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -173,4 +174,24 @@ func gitAuthFix(g *Context) string {
 		return "the git server does not serve that repository: check BUILDKITE_REPO"
 	}
 	return "the repository is missing or refused the key: check BUILDKITE_REPO, and that the job's ssh-agent (SSH_AUTH_SOCK) holds a key that may read it"
+}
+
+// TokenSecret is the session secret BuildKit's git source reads an https
+// token from for host (source/git: GIT_AUTH_TOKEN.<host>, then GIT_AUTH_TOKEN).
+func TokenSecret(host string) string { return "GIT_AUTH_TOKEN." + host }
+
+// Fetchable says which protocol the daemon fetches remote with, or why it
+// cannot fetch it.
+func Fetchable(remote string) (string, error) {
+	if remote == "" {
+		return "", errors.New("BUILDKITE_REPO is not set: the daemon fetches the job's repository from it (git-context works in a Buildkite job; elsewhere set BUILDKITE_REPO and BUILDKITE_COMMIT)")
+	}
+	u, err := gitutil.ParseURL(remote)
+	if errors.Is(err, gitutil.ErrUnknownProtocol) || errors.Is(err, gitutil.ErrInvalidProtocol) {
+		return "", fmt.Errorf("BUILDKITE_REPO %s is not a URL the daemon can fetch (a local path or file:// is on the agent's disk, not the daemon's): use the repository's ssh or https URL, or drop git-context to upload the checkout", urlutil.RedactCredentials(remote))
+	}
+	if err != nil {
+		return "", fmt.Errorf("BUILDKITE_REPO %s is not a git URL: %v", urlutil.RedactCredentials(remote), err)
+	}
+	return u.Scheme, nil
 }

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // timeout bounds each git command (they read local files only).
@@ -165,4 +167,25 @@ func Unseen(root, commit, subdir string, excludes []string) ([]string, error) {
 		missing = append(missing, p)
 	}
 	return missing, nil
+}
+
+// DockerIgnore reads the ignore file the dockerfile frontend would read
+// for a local context — <dockerfile>.dockerignore beside the Dockerfile,
+// else .dockerignore at the context directory subdir — from commit.
+func (r Repo) DockerIgnore(commit, dockerfile, subdir string) ([]string, error) {
+	for _, p := range []string{dockerfile + ".dockerignore", path.Join(subdir, ".dockerignore")} {
+		b, ok, err := r.Read(commit, p)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s in commit %s: %w", p, commit, err)
+		}
+		return patterns, nil
+	}
+	return nil, nil
 }
