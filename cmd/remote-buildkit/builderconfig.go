@@ -18,8 +18,8 @@ func builderConfigCommand() *cli.Command {
 			&cli.StringFlag{Name: "write", Usage: "write `DIR`/buildkitd.service and DIR/buildkitd.toml instead of printing"},
 		},
 		Action: func(c *cli.Context) error {
-			o := pki.BuilderOptions{TLSDir: c.String("tls-dir"), Root: c.String("root"), CacheSize: c.String("cache-size"), Addrs: c.StringSlice("addr")}
-			return pki.WriteBuilderConfig(o, c.String("write"), c.App.Writer)
+			o := pki.DaemonOptions{TLSDir: c.String("tls-dir"), Root: c.String("root"), CacheSize: c.String("cache-size"), Addrs: c.StringSlice("addr")}
+			return pki.WriteDaemonConfig(o, c.String("write"), c.App.Writer)
 		},
 	}
 }

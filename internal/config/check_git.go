@@ -1,20 +1,16 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/util/gitutil"
 	"github.com/moby/buildkit/util/urlutil"
-	"github.com/moby/patternmatcher/ignorefile"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 // Build arguments the plugin sets itself unless build-args does.
@@ -22,20 +18,6 @@ const (
 	sourceDateEpochArg = "SOURCE_DATE_EPOCH"       // buildx and buildctl pass it on from the environment
 	cacheMountNSArg    = "BUILDKIT_CACHE_MOUNT_NS" // the dockerfile frontend prefixes cache mount ids with it
 )
-
-// GitTokenSecret is the session secret BuildKit's git source reads an https
-// token from for host (source/git: GIT_AUTH_TOKEN.<host>, then GIT_AUTH_TOKEN).
-func GitTokenSecret(host string) string { return "GIT_AUTH_TOKEN." + host }
-
-// Source names what a git context builds: URL#commit[:subdir], the form
-// docker build takes, without credentials.
-func (g *GitContext) Source() string {
-	s := urlutil.RedactCredentials(g.Remote) + "#" + g.Commit
-	if g.Subdir != "" {
-		s += ":" + g.Subdir
-	}
-	return s
-}
 
 // daemonSide reads git-context, reproducible and cache-mounts: what the
 // daemon fetches, stamps and keeps apart. It runs after sources (build-args,
@@ -97,7 +79,7 @@ func (v *validator) cacheMountNS(mode string, args map[string]string) string {
 
 // checkout is the job's git checkout and the commit being built.
 type checkout struct {
-	gitrepo.Repo
+	gitcontext.Repo
 	commit string // full id
 }
 
@@ -124,7 +106,7 @@ func (v *validator) checkout(gitContext bool) *checkout {
 	if gitContext {
 		fix = "git-context reads the Dockerfile's path and .dockerignore from the job's checkout: run the step after the checkout"
 	}
-	repo, err := gitrepo.Open(v.workDir)
+	repo, err := gitcontext.Open(v.workDir)
 	if err != nil {
 		v.addf(key, "%v: %s", err, fix)
 		return nil
@@ -141,7 +123,7 @@ func (v *validator) checkout(gitContext bool) *checkout {
 // job's repository, and finds them in the commit.
 func (v *validator) gitContext(opt gitContextOption, c *Config, repo *checkout) *GitContext {
 	remote := v.env.Get("BUILDKITE_REPO")
-	scheme, err := fetchable(remote)
+	scheme, err := gitcontext.Fetchable(remote)
 	if err != nil {
 		v.addf("git-context", "%v", err)
 		return nil
@@ -154,7 +136,7 @@ func (v *validator) gitContext(opt gitContextOption, c *Config, repo *checkout) 
 	if g.Dockerfile, ok = v.inCommit("dockerfile", repo, c.Dockerfile, "blob"); !ok {
 		return nil
 	}
-	if g.Excludes, err = dockerignore(repo, g); err != nil {
+	if g.Excludes, err = repo.DockerIgnore(g.Commit, g.Dockerfile, g.Subdir); err != nil {
 		v.addf("git-context", "%v", err)
 		return nil
 	}
@@ -195,27 +177,11 @@ func (v *validator) gitToken(tokenEnv string, g *GitContext, c *Config) bool {
 		return false
 	}
 	g.TokenEnv = tokenEnv
-	id := GitTokenSecret(u.Host)
+	id := gitcontext.TokenSecret(u.Host)
 	if !slices.ContainsFunc(c.Secrets, func(s Secret) bool { return s.ID == id }) {
 		c.Secrets = append(c.Secrets, Secret{ID: id, Env: tokenEnv})
 	}
 	return true
-}
-
-// fetchable says which protocol the daemon fetches remote with, or why it
-// cannot fetch it.
-func fetchable(remote string) (string, error) {
-	if remote == "" {
-		return "", errors.New("BUILDKITE_REPO is not set: the daemon fetches the job's repository from it (git-context works in a Buildkite job; elsewhere set BUILDKITE_REPO and BUILDKITE_COMMIT)")
-	}
-	u, err := gitutil.ParseURL(remote)
-	if errors.Is(err, gitutil.ErrUnknownProtocol) || errors.Is(err, gitutil.ErrInvalidProtocol) {
-		return "", fmt.Errorf("BUILDKITE_REPO %s is not a URL the daemon can fetch (a local path or file:// is on the agent's disk, not the daemon's): use the repository's ssh or https URL, or drop git-context to upload the checkout", urlutil.RedactCredentials(remote))
-	}
-	if err != nil {
-		return "", fmt.Errorf("BUILDKITE_REPO %s is not a git URL: %v", urlutil.RedactCredentials(remote), err)
-	}
-	return u.Scheme, nil
 }
 
 // inCommit is p's path inside the checkout (slash-separated, "" for its
@@ -252,25 +218,4 @@ func realPath(p string) string {
 		return p
 	}
 	return filepath.Join(dir, filepath.Base(p))
-}
-
-// dockerignore reads the ignore file the dockerfile frontend would read
-// for a local context — <Dockerfile>.dockerignore beside the Dockerfile,
-// else .dockerignore at the context's root — from the commit.
-func dockerignore(repo *checkout, g *GitContext) ([]string, error) {
-	for _, p := range []string{g.Dockerfile + ".dockerignore", path.Join(g.Subdir, ".dockerignore")} {
-		b, ok, err := repo.Read(g.Commit, p)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
-		patterns, err := ignorefile.ReadAll(bytes.NewReader(b))
-		if err != nil {
-			return nil, fmt.Errorf("%s in commit %s: %w", p, g.Commit, err)
-		}
-		return patterns, nil
-	}
-	return nil, nil
 }

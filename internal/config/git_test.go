@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo/gitrepotest"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext/gitcontexttest"
 )
 
 // gitWorkDir is a job checkout: files (path → content) committed at
 // committer time 1700000000; it returns the directory and the commit.
 func gitWorkDir(t *testing.T, files map[string]string) (string, string) {
-	return gitrepotest.New(t, 1700000000, files)
+	return gitcontexttest.New(t, 1700000000, files)
 }
 
 // jobEnv is base with over applied: a value "" unsets the variable.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sort"
 	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 // Defaults.
@@ -34,7 +36,7 @@ type Config struct {
 	MaxLoadFactor  float64 // a pool member's bound: ceil(factor × (running + 1) / members)
 	DNSServer      string  // "host:port" resolving dns:// daemon addresses; "" = the system's resolver
 
-	Image // the image's build options: what builder.Request carries
+	Image // the image's build options: what solve.Request carries
 
 	// Elastic CI Stack integration.
 	RequireTLS          bool
@@ -76,10 +78,10 @@ type Config struct {
 }
 
 // Image is one image's build options, as the build request carries them
-// (builder.NewRequest takes a deep copy): the context and Dockerfile, what
+// (solve.NewRequest takes a deep copy): the context and Dockerfile, what
 // the frontend gets, the exporters and the session's secrets. A new build
 // option is a field here, its decode/check in this package, and its SolveOpt
-// mapping in internal/builder.
+// mapping in internal/solve.
 type Image struct {
 	ContextDir    string       // absolute
 	ContextScope  ContextScope // whose context state it is: the session key's inputs (internal/contextkey)
@@ -134,17 +136,9 @@ type Image struct {
 	CacheMountNS string
 }
 
-// GitContext is where the daemon fetches the build's sources from.
-type GitContext struct {
-	Remote     string   // the repository URL (BUILDKITE_REPO): ssh, https, http or git
-	Commit     string   // the full commit id
-	Subdir     string   // the context directory inside the repository, slash-separated; "" for its root
-	Dockerfile string   // the Dockerfile's path inside the repository, slash-separated
-	Excludes   []string // the .dockerignore patterns (read from the commit), applied on the daemon
-	SSH        bool     // an ssh URL: fetched through the session's ssh-agent "default"
-	TokenEnv   string   // the job's variable holding an https token; "" for none
-	Root       string   // the checkout's top level (where Subdir and Dockerfile start)
-}
+// GitContext is where the daemon fetches the build's sources from
+// (gitcontext.Context), as check_git.go reads it from git-context.
+type GitContext = gitcontext.Context
 
 // Clone is a deep copy: nothing of it is shared with i.
 func (i Image) Clone() Image { return deepCopy(i) }
@@ -199,7 +193,7 @@ type Secret struct {
 }
 
 // Node is one BuildKit daemon: its address and how to authenticate to it.
-// It is the only description of a daemon; builder.Connect dials one.
+// It is the only description of a daemon; solve.Connect dials one.
 type Node struct {
 	Name          string
 	Host          string
@@ -209,7 +203,7 @@ type Node struct {
 	SecretsPrefix string // "" = the certificates in TLSDir are used as they are
 	TLSServerName string
 	// TLS is the job's TLS decision for this daemon, made once in job set-up
-	// (builder.DecideTLS) and used by every dial; TLSWhy names what asked.
+	// (solve.DecideTLS) and used by every dial; TLSWhy names what asked.
 	TLS    TLSMode
 	TLSWhy string
 }

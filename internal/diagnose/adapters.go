@@ -15,18 +15,18 @@ import (
 	"github.com/moby/buildkit/client"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/awsx"
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // daemonAPI asks the daemon through the BuildKit client.
 type daemonAPI struct{}
 
 func (daemonAPI) connect(ctx context.Context, node config.Node, timeout time.Duration) (*client.Client, string, error) {
-	cl, info, _, err := builder.Connect(ctx, node, timeout+2*time.Second)
+	cl, info, _, err := solve.Connect(ctx, node, timeout+2*time.Second)
 	if err != nil {
 		return nil, "", err
 	}
@@ -165,7 +165,7 @@ func (r *registryAPI) Ping(ctx context.Context, host string) (int, error) {
 		DialContext:     (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
 	}}
 	schemes := []string{"https"}
-	if h, _, err := net.SplitHostPort(host); err == nil && builder.LoopbackHost(h) {
+	if h, _, err := net.SplitHostPort(host); err == nil && solve.LoopbackHost(h) {
 		schemes = []string{"http", "https"} // BuildKit also uses plain HTTP for loopback registries
 	}
 	var lastErr error

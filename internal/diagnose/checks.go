@@ -14,11 +14,11 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
@@ -58,7 +58,7 @@ type BuildkiteAPI interface {
 
 // clientTLS reports whether this client will use TLS.
 func clientTLS(n config.Node) (bool, error) {
-	t, err := builder.ResolveTLS(n)
+	t, err := solve.ResolveTLS(n)
 	return t.Enabled, err
 }
 

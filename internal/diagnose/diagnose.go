@@ -17,10 +17,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/buildxcfg"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
@@ -337,7 +337,7 @@ func (r *Runner) checkTLSMode(ctx context.Context, s *state) Check {
 	case daemonTLS:
 		return pass("TLS (the daemon does not ask for a client certificate)")
 	}
-	if builder.LoopbackHost(s.u.Hostname()) {
+	if solve.LoopbackHost(s.u.Hostname()) {
 		return pass("plaintext on a loopback address")
 	}
 	if s.cfg.RequireTLS {

@@ -19,8 +19,8 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Key is the routing key of a build: the same pipeline and Dockerfile land
@@ -70,7 +70,7 @@ type Connected struct {
 	Node      config.Node
 	Client    *client.Client
 	Info      *client.Info
-	TLS       builder.TLS
+	TLS       solve.TLS
 	Platforms []string // the platforms it builds natively
 	Rank      int      // position in rendezvous order, 1-based
 	Shared    bool     // the client belongs to a shared dialer: Close leaves it open
@@ -88,9 +88,9 @@ func (c *Connected) Close() {
 // pass their own.
 type Dial func(ctx context.Context, n config.Node, timeout time.Duration) (*Connected, error)
 
-// Connect dials a node with the BuildKit client (builder.Connect).
+// Connect dials a node with the BuildKit client (solve.Connect).
 func Connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connected, error) {
-	cl, info, t, err := builder.Connect(ctx, n, timeout)
+	cl, info, t, err := solve.Connect(ctx, n, timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func Connect(ctx context.Context, n config.Node, timeout time.Duration) (*Connec
 
 // Choose connects to the first node in rendezvous order that answers within
 // timeout; each node skipped is reported through warn. When none answers
-// the error is a *builder.ConnectError, transient when every node's was.
+// the error is a *solve.ConnectError, transient when every node's was.
 func Choose(ctx context.Context, dial Dial, key string, nodes []config.Node, timeout time.Duration, warn func(string)) (*Connected, error) {
 	var errs []string
 	transient := true
@@ -112,12 +112,12 @@ func Choose(ctx context.Context, dial Dial, key string, nodes []config.Node, tim
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		var ce *builder.ConnectError
+		var ce *solve.ConnectError
 		transient = transient && errors.As(err, &ce) && ce.Transient
 		warn(fmt.Sprintf("skipping BuildKit node %s: %v", n.Name, err))
 		errs = append(errs, n.Name)
 	}
-	return nil, &builder.ConnectError{Host: "the pool", Cause: "no member answered", Transient: transient,
+	return nil, &solve.ConnectError{Host: "the pool", Cause: "no member answered", Transient: transient,
 		Err: fmt.Errorf("no BuildKit node answered (tried %s): see the warnings above", strings.Join(errs, ", "))}
 }
 

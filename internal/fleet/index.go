@@ -17,8 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Lookup answers registry logins (registryauth.Sources.Lookup).
@@ -54,7 +54,7 @@ type Part struct {
 // every part is known. Only registries in insecure (normalised hosts, the
 // insecure-registries option) and loopback ones are spoken to over plain
 // HTTP; any other is HTTPS only, so a login never goes out in plaintext.
-func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part, tags []string, annotations map[string]string, insecure []string) (string, []builder.Manifest, error) {
+func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part, tags []string, annotations map[string]string, insecure []string) (string, []solve.Manifest, error) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(httpsOnly(remote.DefaultTransport, insecure))}
 	nameOpts := func(host string) []name.Option {
 		if allowHTTP(host, insecure) {
@@ -63,7 +63,7 @@ func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part
 		return nil
 	}
 	idx := mutate.IndexMediaType(empty.Index, ggcrtypes.OCIImageIndex)
-	var manifests []builder.Manifest
+	var manifests []solve.Manifest
 	for _, p := range parts {
 		ref, err := name.NewDigest(repo+"@"+p.Digest, nameOpts(registryOf(repo))...)
 		if err != nil {
@@ -91,7 +91,7 @@ func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part
 					return "", nil, err
 				}
 				idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: m})
-				manifests = append(manifests, builder.Manifest{Platform: platformString(m.Platform), Digest: m.Digest.String(), Node: p.Node, Host: p.Host})
+				manifests = append(manifests, solve.Manifest{Platform: platformString(m.Platform), Digest: m.Digest.String(), Node: p.Node, Host: p.Host})
 			}
 			continue
 		}
@@ -107,7 +107,7 @@ func PushIndex(ctx context.Context, kc authn.Keychain, repo string, parts []Part
 		d := desc.Descriptor
 		d.Platform = plat
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: d})
-		manifests = append(manifests, builder.Manifest{Platform: platformString(plat), Digest: desc.Digest.String(), Node: p.Node, Host: p.Host})
+		manifests = append(manifests, solve.Manifest{Platform: platformString(plat), Digest: desc.Digest.String(), Node: p.Node, Host: p.Host})
 	}
 	if len(annotations) > 0 { // the annotations option's index: entries
 		idx = mutate.Annotations(idx, annotations).(v1.ImageIndex)
@@ -158,7 +158,7 @@ func allowHTTP(host string, insecure []string) bool {
 	if hh, _, err := net.SplitHostPort(host); err == nil {
 		h = hh
 	}
-	return builder.LoopbackHost(strings.Trim(h, "[]"))
+	return solve.LoopbackHost(strings.Trim(h, "[]"))
 }
 
 // httpsOnly refuses plain-HTTP requests to registries allowHTTP does not

@@ -11,10 +11,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Build is the build command: read the step → prepare the job → build each
@@ -120,8 +121,8 @@ func (im *image) withContexts(ctx context.Context, byName map[string]*image) (co
 
 // buildImage builds one image — again after an infrastructure failure
 // (retries) — and logs its result; log gets its progress and warnings.
-func (j *Job) buildImage(ctx context.Context, im *image, opts config.Image, log io.Writer) (*builder.Result, error) {
-	req := builder.NewRequest(opts).WithContextKey(j.ctxKey)
+func (j *Job) buildImage(ctx context.Context, im *image, opts config.Image, log io.Writer) (*solve.Result, error) {
+	req := solve.NewRequest(opts).WithContextKey(j.ctxKey)
 	fmt.Fprintf(j.d.Out, "--- :buildkite: remote-buildkit: building %s\n", im.what(j.d.WorkDir))
 	if opts.GitContext != nil {
 		noteGitContext(j.d.Out, j.d.Err, opts.GitContext)
@@ -130,8 +131,8 @@ func (j *Job) buildImage(ctx context.Context, im *image, opts config.Image, log 
 		return nil, exitcode.With(exitcode.RegistryAuth, err)
 	}
 	s := &solver{j: j, req: req, ins: im.ins, log: log}
-	res, failed, err := withRetries(ctx, j.cfg.Retries, func() (*builder.Result, error) { return s.attempt(ctx) },
-		func(n int, last *builder.InfraError) error {
+	res, failed, err := withRetries(ctx, j.cfg.Retries, func() (*solve.Result, error) { return s.attempt(ctx) },
+		func(n int, last *solve.InfraError) error {
 			fmt.Fprintf(j.d.Out, "--- :repeat: remote-buildkit: attempt %d of %d (after: %s)\n", n, j.cfg.Retries+1, last.Cause)
 			fmt.Fprintf(log, "remote-buildkit: %s: running the build again (retries: %d)\n", last.Cause, j.cfg.Retries)
 			j.lost(last.Host)
@@ -147,7 +148,7 @@ func (j *Job) buildImage(ctx context.Context, im *image, opts config.Image, log 
 }
 
 // attempt is one try: route, greet, solve.
-func (s *solver) attempt(ctx context.Context) (*builder.Result, error) {
+func (s *solver) attempt(ctx context.Context) (*solve.Result, error) {
 	s.ins.retry()
 	targets, err := s.j.route(ctx, s.req)
 	if err != nil {
@@ -167,16 +168,16 @@ func (s *solver) attempt(ctx context.Context) (*builder.Result, error) {
 // as an infrastructure failure (a retry may find it back, or another pool
 // member); TLS and configuration errors stay as they are.
 func unreachable(err error) error {
-	var ce *builder.ConnectError
+	var ce *solve.ConnectError
 	if !errors.As(err, &ce) || !ce.Transient {
 		return err
 	}
-	return exitcode.With(exitcode.Connect, &builder.InfraError{Cause: ce.Err.Error(), Host: ce.Host, Err: err})
+	return exitcode.With(exitcode.Connect, &solve.InfraError{Cause: ce.Err.Error(), Host: ce.Host, Err: err})
 }
 
 // greet logs each daemon an image goes to and applies version-check (once
 // per daemon and job).
-func (j *Job) greet(ctx context.Context, req builder.Request, targets []fleet.Assignment) error {
+func (j *Job) greet(ctx context.Context, req solve.Request, targets []fleet.Assignment) error {
 	for _, t := range targets {
 		where := t.Node.Host
 		if j.cfg.Several() {
@@ -197,7 +198,7 @@ func (j *Job) greet(ctx context.Context, req builder.Request, targets []fleet.As
 }
 
 // logResult prints what an image's build produced.
-func (j *Job) logResult(res *builder.Result) {
+func (j *Job) logResult(res *solve.Result) {
 	fmt.Fprintf(j.d.Out, "--- :white_check_mark: remote-buildkit: built in %.1fs, %d/%d steps cached\n", res.Seconds, res.CachedSteps, res.Steps)
 	if res.Context != nil {
 		fmt.Fprintf(j.d.Out, "context: %s\n", res.Context)
@@ -211,4 +212,27 @@ func (j *Job) logResult(res *builder.Result) {
 	for _, ref := range res.Pushed {
 		fmt.Fprintf(j.d.Out, "pushed: %s\n", ref)
 	}
+}
+
+// noteGitContext says what the daemon fetches for a git-context build, and
+// warns about the context's files that differ from the commit or are not
+// in it (changed or generated earlier in the job): the build does not see
+// them. Paths the .dockerignore excludes are left out, as the upload would.
+func noteGitContext(out, errOut io.Writer, g *config.GitContext) {
+	fmt.Fprintf(out, "git-context: the daemon fetches %s; nothing of the context or Dockerfile is uploaded\n", g.Source())
+	missing, err := gitcontext.Unseen(g.Root, g.Commit, g.Subdir, g.Excludes)
+	if err != nil {
+		warnf(errOut, "git-context: cannot compare the checkout with commit %s: %v", g.Commit, err)
+		return
+	}
+	if len(missing) == 0 {
+		return
+	}
+	shown := missing[:min(len(missing), 3)]
+	more := ""
+	if len(missing) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+	}
+	warnf(errOut, "git-context: the build does not see %d path(s) of the checkout that differ from commit %s or are not in it (%s%s): files changed or generated earlier in this job stay on the agent, the daemon builds the commit (drop git-context to upload the checkout)",
+		len(missing), g.Commit, strings.Join(shown, ", "), more)
 }

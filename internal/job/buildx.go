@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/buildxcfg"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/credhelper"
@@ -26,6 +25,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 	"github.com/remote-buildkit/remote-buildkit/internal/shellquote"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // EnvironmentBuildx is `environment --buildx`, the agent-wide mode an
@@ -142,7 +142,7 @@ func routeBuildx(ctx context.Context, d Deps, cfg *config.Config) ([]fleet.Assig
 	j := newJob(d, cfg, key)
 	if !cfg.Several() || len(declared) == 0 {
 		// The step's command picks the platforms; without platforms route never splits an image.
-		as, err := j.route(ctx, builder.NewRequest(config.Image{}))
+		as, err := j.route(ctx, solve.NewRequest(config.Image{}))
 		return as, j.dial.Close, err
 	}
 	as, err := fleet.Assign(ctx, j.dial.Dial, key, cfg.Nodes, declared, cfg.ConnectTimeout, func(s string) { warnf(d.Err, "%s", s) })

@@ -11,12 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/certs"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
 	"github.com/remote-buildkit/remote-buildkit/internal/shellquote"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Environment is the environment hook's work: install the client
@@ -35,7 +35,7 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 		return err
 	}
 	cfg = withPipelineCerts(cfg, d.Env)
-	cfg, err := builder.DecideAll(cfg, builder.JobIntent(cfg, d.Env))
+	cfg, err := solve.DecideAll(cfg, solve.JobIntent(cfg, d.Env))
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 		return err
 	}
 	node := cfg.Default()
-	tlsMode, err := builder.ResolveTLS(node)
+	tlsMode, err := solve.ResolveTLS(node)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func environment(ctx context.Context, d Deps, cfg *config.Config) error {
 		b.WriteString(shellquote.Export(pipelineCertsEnv, dirs)) // required by the command hook, removed by pre-exit
 	}
 	if m := jobTLSMode(cfg); m != "" {
-		b.WriteString(shellquote.Export(builder.TLSEnv, m)) // the later hooks can't forget it
+		b.WriteString(shellquote.Export(solve.TLSEnv, m)) // the later hooks can't forget it
 	}
 	if cfg.DockerConfig {
 		if err := writeDockerConfig(ctx, d, cfg, &b); err != nil {
@@ -84,7 +84,7 @@ func jobTLSMode(cfg *config.Config) string {
 	for _, n := range cfg.Nodes {
 		m = max(m, n.TLS)
 	}
-	return builder.FormatTLSMode(m)
+	return solve.FormatTLSMode(m)
 }
 
 // installAll installs every certificate set the daemons use: the top-level
@@ -114,20 +114,20 @@ func installAll(ctx context.Context, d Deps, cfg *config.Config) error {
 }
 
 // checkPlaintext refuses (require-tls) or warns about a tcp daemon without TLS.
-func checkPlaintext(d Deps, cfg *config.Config, node config.Node, tlsMode builder.TLS) error {
+func checkPlaintext(d Deps, cfg *config.Config, node config.Node, tlsMode solve.TLS) error {
 	if node.Host == "" || tlsMode.Enabled || !(strings.HasPrefix(node.Host, "tcp://") || strings.HasPrefix(node.Host, "dns://")) {
 		return nil
 	}
 	if cfg.RequireTLS {
 		return exitcode.With(exitcode.Connect, fmt.Errorf("require-tls is set but there are no client certificates for %s: configure secrets-bucket (or BUILDKITE_PLUGIN_S3_SECRETS_BUCKET), or put ca.pem, cert.pem and key.pem in %s", node.Host, cfg.TLSDir))
 	}
-	if u, err := url.Parse(node.Host); err != nil || !builder.LoopbackHost(u.Hostname()) {
+	if u, err := url.Parse(node.Host); err != nil || !solve.LoopbackHost(u.Hostname()) {
 		warnf(d.Err, "%s will be used without TLS: anyone who can reach that port can run builds and read their secrets. Keep it inside a private VPC with security groups, or set up mTLS (secrets-bucket) and require-tls: true", node.Host)
 	}
 	return nil
 }
 
-func exportTLS(b *strings.Builder, node config.Node, t builder.TLS) {
+func exportTLS(b *strings.Builder, node config.Node, t solve.TLS) {
 	b.WriteString(shellquote.Export("BUILDKIT_TLS_DIR", filepath.Dir(t.CA)))
 	b.WriteString(shellquote.Export("BUILDKIT_TLS_CA_CERT", t.CA))
 	if t.ClientCertUsed {

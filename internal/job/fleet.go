@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // probeDeadline bounds the load probe of a pool's members: one that does
@@ -19,10 +19,10 @@ const probeDeadline = time.Second
 // resolveFleet expands every dns://NAME:PORT daemon into its members, one
 // per A/AAAA record, resolved once per job (dns-server, else the system
 // resolver). Before that, the job's TLS decision is made for every daemon
-// (builder.DecideTLS), so members inherit their name's. The configuration
+// (solve.DecideTLS), so members inherit their name's. The configuration
 // is not changed: the result is a copy.
 func resolveFleet(ctx context.Context, d Deps, cfg *config.Config) (*config.Config, error) {
-	cfg, err := builder.DecideAll(withPipelineCerts(cfg, d.Env), builder.JobIntent(cfg, d.Env))
+	cfg, err := solve.DecideAll(withPipelineCerts(cfg, d.Env), solve.JobIntent(cfg, d.Env))
 	if err != nil {
 		return nil, err
 	}
@@ -48,11 +48,11 @@ func resolveFleet(ctx context.Context, d Deps, cfg *config.Config) (*config.Conf
 func chooseMember(ctx context.Context, d Deps, cfg *config.Config, dial fleet.Dial, key string) (*fleet.Connected, error) {
 	warn := func(s string) { warnf(d.Err, "%s", s) }
 	var c *fleet.Connected
-	err := builder.WaitFor(ctx, "every pool member", cfg.ConnectTimeout, d.Err, func(left time.Duration) error {
+	err := solve.WaitFor(ctx, "every pool member", cfg.ConnectTimeout, d.Err, func(left time.Duration) error {
 		var err error
 		c, _, err = fleet.ChooseLoaded(ctx, dial, key, cfg.Nodes, cfg.MaxLoadFactor, 0, left, probeDeadline, warn)
-		if err != nil && !errors.As(err, new(*builder.ConnectError)) {
-			err = &builder.ConnectError{Host: "the pool", Cause: "no member answered", Transient: true, Err: err}
+		if err != nil && !errors.As(err, new(*solve.ConnectError)) {
+			err = &solve.ConnectError{Host: "the pool", Cause: "no member answered", Transient: true, Err: err}
 		}
 		return err
 	})

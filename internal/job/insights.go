@@ -16,10 +16,10 @@ import (
 	"github.com/moby/buildkit/identity"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/atomicfile"
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
 	"github.com/remote-buildkit/remote-buildkit/internal/redact"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Where the job writes the timeline picture and the build record before
@@ -47,7 +47,7 @@ type tracker struct {
 
 // watch prepares plan for one solve on c: a ref the record is found by, and
 // the status watcher that records its steps in lane.
-func (t *tracker) watch(plan *builder.Plan, c *client.Client, lane string) func(*client.SolveStatus) {
+func (t *tracker) watch(plan *solve.Plan, c *client.Client, lane string) func(*client.SolveStatus) {
 	plan.Opt.Ref = identity.NewID()
 	if t.lane != "" {
 		lane = strings.TrimSpace(t.lane + " " + lane)
@@ -162,7 +162,7 @@ func (t *tracker) timeline(d Deps, title string) (string, error) {
 }
 
 // insightsOf is the metadata file's view of the steps.
-func insightsOf(steps []insights.Step) *builder.Insights {
+func insightsOf(steps []insights.Step) *solve.Insights {
 	s := insights.Summarize(steps)
-	return &builder.Insights{Summary: s, Steps: steps}
+	return &solve.Insights{Summary: s, Steps: steps}
 }

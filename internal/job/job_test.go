@@ -14,11 +14,12 @@ import (
 
 	"github.com/moby/buildkit/client"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext/gitcontexttest"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 func envOf(m map[string]string) config.Env {
@@ -81,7 +82,7 @@ func TestCheckNodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkNodes(&tt.cfg, builder.NewRequest(tt.cfg.Image))
+			err := checkNodes(&tt.cfg, solve.NewRequest(tt.cfg.Image))
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("checkNodes() = %v, want nil", err)
@@ -105,7 +106,7 @@ func TestRoute(t *testing.T) {
 	t.Run("single daemon", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{"tcp://a:1": "v0.34.2"}}
 		cfg := &config.Config{Nodes: nodes("tcp://a:1=tcp://a:1"), Image: config.Image{Platforms: []string{"linux/amd64"}}}
-		as, err := testJob(cfg, f).route(context.Background(), builder.NewRequest(cfg.Image))
+		as, err := testJob(cfg, f).route(context.Background(), solve.NewRequest(cfg.Image))
 		if err != nil || len(as) != 1 || as[0].Rank != 1 || !reflect.DeepEqual(as[0].Platforms, []string{"linux/amd64"}) {
 			t.Fatalf("route() = %+v, %v", as, err)
 		}
@@ -115,7 +116,7 @@ func TestRoute(t *testing.T) {
 	t.Run("nodes split by platform", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{"tcp://a:1": "v", "tcp://b:1": "v"}}
 		cfg := &config.Config{Nodes: nodes("amd=tcp://a:1|linux/amd64", "arm=tcp://b:1|linux/arm64"), Image: config.Image{Platforms: []string{"linux/amd64", "linux/arm64"}, Tags: []string{"r/x:1"}, Push: true}}
-		as, err := testJob(cfg, f).route(context.Background(), builder.NewRequest(cfg.Image))
+		as, err := testJob(cfg, f).route(context.Background(), solve.NewRequest(cfg.Image))
 		if err != nil || len(as) != 2 {
 			t.Fatalf("route() = %+v, %v", as, err)
 		}
@@ -130,7 +131,7 @@ func TestRoute(t *testing.T) {
 	t.Run("no member answers", func(t *testing.T) {
 		f := &fakeDialer{up: map[string]string{}}
 		cfg := &config.Config{Nodes: pool, MaxLoadFactor: config.DefaultMaxLoadFactor}
-		_, err := testJob(cfg, f).route(context.Background(), builder.NewRequest(cfg.Image))
+		_, err := testJob(cfg, f).route(context.Background(), solve.NewRequest(cfg.Image))
 		if exitcode.Of(err) != exitcode.Connect || len(f.dialed) != 3 {
 			t.Errorf("err %v (exit %d), dialed %v; want exit 3 after trying all three", err, exitcode.Of(err), f.dialed)
 		}
@@ -145,24 +146,24 @@ func TestAssemble(t *testing.T) {
 	cfg := &config.Config{
 		Image: config.Image{Tags: []string{"r/x:1", "r/x:latest"}, Push: true, Platforms: []string{"linux/amd64", "linux/arm64"}, Outputs: []config.Attrs{{Type: "image", Attrs: map[string]string{"name": "r/y:1", "push": "true"}}}},
 	}
-	req := builder.NewRequest(cfg.Image)
+	req := solve.NewRequest(cfg.Image)
 
-	one := assemble(req, true, []fleet.Assignment{{Connected: a}}, []*builder.Solved{{Digest: "sha256:1", Seconds: 2, Steps: 3, CachedSteps: 1, Exporter: map[string]any{"k": "v"}}}, nil)
-	want := &builder.Result{Digest: "sha256:1", Tags: cfg.Tags, Platforms: cfg.Platforms, Host: "tcp://a:1", DaemonVersion: "v0.34.2", Node: "amd",
+	one := assemble(req, true, []fleet.Assignment{{Connected: a}}, []*solve.Solved{{Digest: "sha256:1", Seconds: 2, Steps: 3, CachedSteps: 1, Exporter: map[string]any{"k": "v"}}}, nil)
+	want := &solve.Result{Digest: "sha256:1", Tags: cfg.Tags, Platforms: cfg.Platforms, Host: "tcp://a:1", DaemonVersion: "v0.34.2", Node: "amd",
 		Seconds: 2, Steps: 3, CachedSteps: 1, Exporter: map[string]any{"k": "v"}, Pushed: []string{"r/x:1@sha256:1", "r/x:latest@sha256:1", "r/y:1@sha256:1"}}
 	if !reflect.DeepEqual(one, want) {
 		t.Errorf("single:\n got %+v\nwant %+v", one, want)
 	}
 
-	ms := []builder.Manifest{{Platform: "linux/amd64", Digest: "sha256:a", Node: "amd"}, {Platform: "linux/arm64", Digest: "sha256:b", Node: "arm"}}
+	ms := []solve.Manifest{{Platform: "linux/amd64", Digest: "sha256:a", Node: "amd"}, {Platform: "linux/arm64", Digest: "sha256:b", Node: "arm"}}
 	split := assemble(req, false, []fleet.Assignment{{Connected: a}, {Connected: b}},
-		[]*builder.Solved{{Digest: "sha256:a", Seconds: 5, Steps: 2}, {Digest: "sha256:b", Seconds: 7, Steps: 2, CachedSteps: 2}}, &index{digest: "sha256:i", manifests: ms})
+		[]*solve.Solved{{Digest: "sha256:a", Seconds: 5, Steps: 2}, {Digest: "sha256:b", Seconds: 7, Steps: 2, CachedSteps: 2}}, &index{digest: "sha256:i", manifests: ms})
 	if split.Digest != "sha256:i" || split.Seconds != 7 || split.Steps != 4 || split.CachedSteps != 2 || split.Node != "" ||
 		!reflect.DeepEqual(split.Manifests, ms) || split.Exporter["containerimage.digest"] != "sha256:i" || split.Pushed[0] != "r/x:1@sha256:i" {
 		t.Errorf("split: %+v", split)
 	}
 
-	unpushed := assemble(builder.NewRequest(config.Image{Tags: []string{"r/x:1"}}), false, []fleet.Assignment{{Connected: a}}, []*builder.Solved{{Digest: "sha256:1"}}, nil)
+	unpushed := assemble(solve.NewRequest(config.Image{Tags: []string{"r/x:1"}}), false, []fleet.Assignment{{Connected: a}}, []*solve.Solved{{Digest: "sha256:1"}}, nil)
 	if len(unpushed.Pushed) != 0 {
 		t.Errorf("push: false listed pushed refs %v", unpushed.Pushed)
 	}
@@ -253,5 +254,32 @@ func TestContextKey(t *testing.T) {
 				t.Errorf("notice %q, want one: %v", errOut.String(), tt.notice)
 			}
 		})
+	}
+}
+
+// The note names what the daemon fetches; the warning names the context's
+// paths that differ from the commit, leaving out what .dockerignore
+// excludes and what is outside the context.
+func TestNoteGitContext(t *testing.T) {
+	dir, commit := gitcontexttest.New(t, 1700000000, map[string]string{"app/a.txt": "a\n", "app/b.txt": "b\n", "other/c.txt": "c\n"})
+	g := &config.GitContext{Remote: "https://ci:s3cret@git.example/app.git", Commit: commit, Subdir: "app", Excludes: []string{"node_modules", "*.log"}, Root: dir}
+	var out, errOut bytes.Buffer
+	noteGitContext(&out, &errOut, g)
+	if want := "git-context: the daemon fetches https://xxxxx:xxxxx@git.example/app.git#" + commit + ":app; nothing of the context or Dockerfile is uploaded\n"; out.String() != want {
+		t.Errorf("note %q, want %q", out.String(), want)
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("a clean checkout warned: %s", errOut.String())
+	}
+	gitcontexttest.WriteFiles(t, dir, map[string]string{"app/a.txt": "changed\n", "app/gen/out.js": "x", "app/node_modules/m/i.js": "x",
+		"app/debug.log": "x", "other/d.txt": "x"})
+	if err := os.Remove(filepath.Join(dir, "app", "b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	noteGitContext(&out, &errOut, g)
+	warning := errOut.String()
+	if !strings.Contains(warning, "the build does not see 3 path(s) of the checkout that differ from commit "+commit+" or are not in it (app/a.txt, app/b.txt, app/gen/)") {
+		t.Errorf("warning %q: want app/a.txt, app/b.txt and app/gen/ only", warning)
 	}
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 	"github.com/remote-buildkit/remote-buildkit/internal/versions"
 )
 
@@ -39,16 +39,16 @@ func explainBuildError(ctx context.Context, cfg *config.Config, auth *registryau
 	for host, aerr := range auth.Errors() {
 		return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s: %w", host, aerr))
 	}
-	if host := builder.RegistryInError(err.Error()); exitcode.Of(err) == exitcode.RegistryAuth && host != "" {
+	if host := solve.RegistryInError(err.Error()); exitcode.Of(err) == exitcode.RegistryAuth && host != "" {
 		if src, serr := auth.Source(ctx, host); serr == nil && src == "" {
 			return exitcode.With(exitcode.RegistryAuth, fmt.Errorf("registry %s requires a login and none is configured for it (ECR logins: %s): add registry-credentials for it, a docker config entry (DOCKER_CONFIG), or enable ecr for ECR hosts",
 				host, map[bool]string{true: "on", false: "off"}[cfg.ECR.Enabled]))
 		}
 	}
-	if eerr := builder.ExplainEntitlement(err); eerr != err {
+	if eerr := solve.ExplainEntitlement(err); eerr != err {
 		return eerr
 	}
-	if ie := builder.ClassifyInfra(t.Node.Host, err); ie != nil && ctx.Err() == nil {
+	if ie := solve.ClassifyInfra(t.Node.Host, err); ie != nil && ctx.Err() == nil {
 		if t.Node.Name != t.Node.Host {
 			ie.Node = t.Node.Name
 		}

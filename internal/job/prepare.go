@@ -9,13 +9,13 @@ import (
 
 	dockerclient "github.com/moby/moby/client"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/contextkey"
 	"github.com/remote-buildkit/remote-buildkit/internal/dockerload"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Job is the set-up every image of a step shares, made once by Prepare
@@ -50,7 +50,7 @@ func Prepare(ctx context.Context, d Deps, s *Step) (*Job, context.Context, error
 		return nil, ctx, err
 	}
 	for _, im := range s.Images {
-		if err := checkNodes(cfg, builder.NewRequest(im.opts)); err != nil {
+		if err := checkNodes(cfg, solve.NewRequest(im.opts)); err != nil {
 			return nil, ctx, named(im, err)
 		}
 	}
@@ -111,7 +111,7 @@ func newJob(d Deps, cfg *config.Config, key string) *Job {
 // connectEngine connects the agent's Docker engine when an image loads into it.
 func (j *Job) connectEngine(ctx context.Context, images []*image) error {
 	for _, im := range images {
-		if builder.NewRequest(im.opts).Load() {
+		if solve.NewRequest(im.opts).Load() {
 			eng, err := dockerload.Connect(ctx, j.d.Env.Get("DOCKER_HOST"))
 			if err != nil {
 				return exitcode.With(exitcode.Connect, err)

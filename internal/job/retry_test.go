@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 func TestWithRetries(t *testing.T) {
 	infra := func(host string) error {
-		return exitcode.With(exitcode.Connect, &builder.InfraError{Cause: "lost " + host, Host: host, Err: errors.New("eof")})
+		return exitcode.With(exitcode.Connect, &solve.InfraError{Cause: "lost " + host, Host: host, Err: errors.New("eof")})
 	}
 	own := exitcode.With(exitcode.BuildFailed, errors.New("RUN false"))
 	tests := []struct {
@@ -39,7 +39,7 @@ func TestWithRetries(t *testing.T) {
 				e := tt.results[n]
 				n++
 				return n, e
-			}, func(next int, last *builder.InfraError) error {
+			}, func(next int, last *solve.InfraError) error {
 				agains = append(agains, next)
 				return nil
 			})
@@ -60,7 +60,7 @@ func TestWithRetries(t *testing.T) {
 	t.Run("a cancelled context stops retrying", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, _, err := withRetries(ctx, 5, func() (int, error) { return 0, infra("a") }, func(int, *builder.InfraError) error { t.Fatal("retried"); return nil })
+		_, _, err := withRetries(ctx, 5, func() (int, error) { return 0, infra("a") }, func(int, *solve.InfraError) error { t.Fatal("retried"); return nil })
 		if err == nil {
 			t.Fatal("no error")
 		}

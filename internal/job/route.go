@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // errSplitNeedsPush: a split build's index is assembled in the registry.
@@ -21,7 +21,7 @@ var errSplitNeedsPush = errors.New("nodes: this build is split across nodes and 
 // checkNodes rejects, before anything is dialled, a nodes set that cannot
 // build this request: a platform no declared node builds, or a build that
 // must be split but does not push tags.
-func checkNodes(cfg *config.Config, req builder.Request) error {
+func checkNodes(cfg *config.Config, req solve.Request) error {
 	if !cfg.Several() || !declaresPlatforms(cfg.Nodes) {
 		return nil
 	}
@@ -34,7 +34,7 @@ func checkNodes(cfg *config.Config, req builder.Request) error {
 	return nil
 }
 
-func splittable(req builder.Request) bool {
+func splittable(req solve.Request) bool {
 	return req.Push() && len(req.Tags()) > 0 && len(req.Outputs()) == 0
 }
 
@@ -50,7 +50,7 @@ func declaresPlatforms(nodes []config.Node) bool {
 // route picks the daemons for one image: the only one; the step's pool
 // member; or, when platforms must go to particular nodes, one node per
 // group of platforms. Connections are the job's, shared by its images.
-func (j *Job) route(ctx context.Context, req builder.Request) ([]fleet.Assignment, error) {
+func (j *Job) route(ctx context.Context, req solve.Request) ([]fleet.Assignment, error) {
 	cfg, platforms := j.cfg, req.Platforms()
 	if !cfg.Several() {
 		c, err := dialWaiting(ctx, j.d.Err, j.dial.Dial, cfg.Default(), cfg.ConnectTimeout)
@@ -75,7 +75,7 @@ func (j *Job) route(ctx context.Context, req builder.Request) ([]fleet.Assignmen
 // refuses or drops connections (starting, restarting).
 func dialWaiting(ctx context.Context, log io.Writer, dial fleet.Dial, n config.Node, timeout time.Duration) (*fleet.Connected, error) {
 	var c *fleet.Connected
-	err := builder.WaitFor(ctx, n.Host, timeout, log, func(left time.Duration) error {
+	err := solve.WaitFor(ctx, n.Host, timeout, log, func(left time.Duration) error {
 		var err error
 		c, err = dial(ctx, n, left)
 		return err
@@ -84,7 +84,7 @@ func dialWaiting(ctx context.Context, log io.Writer, dial fleet.Dial, n config.N
 }
 
 // routeByPlatform gives each platform to a node that builds it natively.
-func (j *Job) routeByPlatform(ctx context.Context, req builder.Request, declared bool) ([]fleet.Assignment, error) {
+func (j *Job) routeByPlatform(ctx context.Context, req solve.Request, declared bool) ([]fleet.Assignment, error) {
 	platforms := req.Platforms()
 	warn := func(s string) { warnf(j.d.Err, "%s", s) }
 	as, err := fleet.Assign(ctx, j.dial.Dial, j.key, j.cfg.Nodes, platforms, j.cfg.ConnectTimeout, warn)
@@ -114,7 +114,7 @@ func (j *Job) routeByPlatform(ctx context.Context, req builder.Request, declared
 func checkTLS(d Deps, cfg *config.Config) error {
 	seen := map[string]bool{}
 	for _, n := range cfg.Nodes {
-		t, err := builder.ResolveTLS(n)
+		t, err := solve.ResolveTLS(n)
 		if err != nil {
 			if cfg.Several() {
 				err = exitcode.With(exitcode.Of(err), fmt.Errorf("node %s: %w", n.Name, err))

@@ -12,22 +12,22 @@ import (
 	"github.com/distribution/reference"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/dockerload"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // solver runs one image's request on the daemons route chose.
 type solver struct {
 	j   *Job
-	req builder.Request
+	req solve.Request
 	ins *tracker
 	log io.Writer // progress and warnings (prefixed with the image's name in a bake)
 }
 
 // one builds on a single daemon.
-func (s *solver) one(ctx context.Context, t fleet.Assignment) (*builder.Result, error) {
+func (s *solver) one(ctx context.Context, t fleet.Assignment) (*solve.Result, error) {
 	req, j := s.req, s.j
 	if j.cfg.Several() && len(t.Platforms) > 0 {
 		req = req.ForPlatforms(t.Platforms)
@@ -44,7 +44,7 @@ func (s *solver) one(ctx context.Context, t fleet.Assignment) (*builder.Result, 
 	if req.Call() != "build" {
 		return s.call(ctx, t, plan)
 	}
-	solved, err := builder.Solve(ctx, t.Client, plan, j.cfg.Progress, s.log, s.ins.watch(plan, t.Client, ""))
+	solved, err := solve.Solve(ctx, t.Client, plan, j.cfg.Progress, s.log, s.ins.watch(plan, t.Client, ""))
 	if err != nil {
 		return nil, explainBuildError(ctx, j.cfg, j.auth, t, err)
 	}
@@ -54,13 +54,13 @@ func (s *solver) one(ctx context.Context, t fleet.Assignment) (*builder.Result, 
 		}
 		fmt.Fprintf(j.d.Out, "loaded: %s into the Docker engine\n", strings.Join(req.Tags(), ", "))
 	}
-	return assemble(s.req, j.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{solved}, nil), nil
+	return assemble(s.req, j.cfg.Several(), []fleet.Assignment{t}, []*solve.Solved{solved}, nil), nil
 }
 
 // call asks the frontend for check, outline or targets instead of a build;
 // check fails the step when it finds anything, naming each warning.
-func (s *solver) call(ctx context.Context, t fleet.Assignment, plan *builder.Plan) (*builder.Result, error) {
-	res, err := builder.Call(ctx, t.Client, plan, s.j.cfg.Progress, s.log)
+func (s *solver) call(ctx context.Context, t fleet.Assignment, plan *solve.Plan) (*solve.Result, error) {
+	res, err := solve.Call(ctx, t.Client, plan, s.j.cfg.Progress, s.log)
 	if err != nil {
 		return nil, explainBuildError(ctx, s.j.cfg, s.j.auth, t, err)
 	}
@@ -70,7 +70,7 @@ func (s *solver) call(ctx context.Context, t fleet.Assignment, plan *builder.Pla
 	if res.Failed() {
 		return nil, exitcode.With(exitcode.BuildFailed, callFailure(res))
 	}
-	out := assemble(s.req, s.j.cfg.Several(), []fleet.Assignment{t}, []*builder.Solved{{}}, nil)
+	out := assemble(s.req, s.j.cfg.Several(), []fleet.Assignment{t}, []*solve.Solved{{}}, nil)
 	out.Pushed, out.Call = nil, res.Call
 	return out, nil
 }
@@ -86,7 +86,7 @@ func planError(err error) error {
 }
 
 // callFailure names every warning check found, one per line.
-func callFailure(res *builder.CallResult) error {
+func callFailure(res *solve.CallResult) error {
 	var lines []string
 	for _, w := range res.Warnings {
 		line := w.Rule + ": " + w.Detail
@@ -107,7 +107,7 @@ func callFailure(res *builder.CallResult) error {
 // split builds each node's platforms on that node, all at once, each
 // pushing its image by digest (untagged); then it assembles one index and
 // pushes it under every tag. A failing node cancels the others.
-func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builder.Result, error) {
+func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*solve.Result, error) {
 	tags := s.req.Tags()
 	named, err := reference.ParseNormalizedNamed(tags[0])
 	if err != nil {
@@ -142,9 +142,9 @@ func (s *solver) split(ctx context.Context, targets []fleet.Assignment) (*builde
 // parts runs every node's share in parallel, log lines prefixed with the
 // node's name; a node's share that fails for an infrastructure reason is
 // run again on that node (retries), the others' results kept.
-func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo string) ([]*builder.Solved, []builder.Attempt, error) {
-	results := make([]*builder.Solved, len(targets))
-	failed := make([][]builder.Attempt, len(targets))
+func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo string) ([]*solve.Solved, []solve.Attempt, error) {
+	results := make([]*solve.Solved, len(targets))
+	failed := make([][]solve.Attempt, len(targets))
 	var logMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range targets {
@@ -157,7 +157,7 @@ func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo str
 		})
 	}
 	err := g.Wait()
-	var all []builder.Attempt
+	var all []solve.Attempt
 	for _, f := range failed {
 		all = append(all, f...)
 	}
@@ -166,23 +166,23 @@ func (s *solver) parts(ctx context.Context, targets []fleet.Assignment, repo str
 
 // part builds one node's platforms, pushing by digest; after an
 // infrastructure failure it builds them again on that node (retries).
-func (s *solver) part(ctx, gctx context.Context, t *fleet.Assignment, repo string, w *prefixWriter) (*builder.Solved, []builder.Attempt, error) {
+func (s *solver) part(ctx, gctx context.Context, t *fleet.Assignment, repo string, w *prefixWriter) (*solve.Solved, []solve.Attempt, error) {
 	j := s.j
 	where := fmt.Sprintf("node %s (%s, %s)", t.Node.Name, t.Node.Host, strings.Join(t.Platforms, ","))
-	res, failed, err := withRetries(gctx, j.cfg.Retries, func() (*builder.Solved, error) {
+	res, failed, err := withRetries(gctx, j.cfg.Retries, func() (*solve.Solved, error) {
 		plan, err := s.req.ForPlatforms(t.Platforms).PushByDigest(repo).Plan(j.auth.Attachable())
 		if err != nil {
 			return nil, planError(err)
 		}
-		res, err := builder.Solve(gctx, t.Client, plan, "plain", w, s.ins.watch(plan, t.Client, strings.Join(t.Platforms, ",")))
+		res, err := solve.Solve(gctx, t.Client, plan, "plain", w, s.ins.watch(plan, t.Client, strings.Join(t.Platforms, ",")))
 		if err != nil {
 			err = explainBuildError(ctx, j.cfg, j.auth, *t, err)
-			if ie := (*builder.InfraError)(nil); errors.As(err, &ie) {
+			if ie := (*solve.InfraError)(nil); errors.As(err, &ie) {
 				ie.Host, ie.Node = t.Node.Host, t.Node.Name
 			}
 		}
 		return res, err
-	}, func(n int, last *builder.InfraError) error {
+	}, func(n int, last *solve.InfraError) error {
 		fmt.Fprintf(w, "--- :repeat: remote-buildkit: attempt %d of %d on this node (after: %s)\n", n, j.cfg.Retries+1, last.Cause)
 		s.ins.drop(t.Client) // its record went with the lost connection
 		if err := s.reconnect(gctx, t); err != nil {
@@ -212,14 +212,14 @@ func (s *solver) reconnect(ctx context.Context, t *fleet.Assignment) error {
 // index is the image index a split build pushed.
 type index struct {
 	digest    string
-	manifests []builder.Manifest
+	manifests []solve.Manifest
 }
 
 // assemble is the one place a Result is made: from the request, the
 // daemons that built it and what each produced (plus the index of a split).
-func assemble(req builder.Request, named bool, targets []fleet.Assignment, parts []*builder.Solved, idx *index) *builder.Result {
+func assemble(req solve.Request, named bool, targets []fleet.Assignment, parts []*solve.Solved, idx *index) *solve.Result {
 	first := targets[0]
-	res := &builder.Result{
+	res := &solve.Result{
 		Host:          first.Node.Host,
 		DaemonVersion: first.Info.BuildkitVersion.Version,
 		Platforms:     req.Platforms(),
@@ -234,7 +234,7 @@ func assemble(req builder.Request, named bool, targets []fleet.Assignment, parts
 		res.Seconds = max(res.Seconds, p.Seconds)
 		res.Digest, res.Exporter = p.Digest, p.Exporter
 	}
-	res.Context = builder.SumContext(parts)
+	res.Context = solve.SumContext(parts)
 	if idx != nil {
 		res.Digest, res.Manifests = idx.digest, idx.manifests
 		res.Exporter = map[string]any{"containerimage.digest": idx.digest}

@@ -7,11 +7,11 @@ import (
 	"strings"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/bake"
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
 	"github.com/remote-buildkit/remote-buildkit/internal/redact"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Kind is what a step asks for.
@@ -54,7 +54,7 @@ type image struct {
 	opts  config.Image      // never changed after ReadStep (the build request takes a copy)
 	needs map[string]string // bake: named context → the target whose pushed image it is
 	ins   *tracker
-	res   *builder.Result
+	res   *solve.Result
 	done  chan struct{} // closed once res is set
 }
 

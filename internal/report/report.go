@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/builder"
 	"github.com/remote-buildkit/remote-buildkit/internal/markdown"
 	"github.com/remote-buildkit/remote-buildkit/internal/redact"
+	"github.com/remote-buildkit/remote-buildkit/internal/solve"
 )
 
 // Success is the annotation body of a finished build.
-func Success(title string, r *builder.Result, red *redact.Redactor) string {
+func Success(title string, r *solve.Result, red *redact.Redactor) string {
 	ref := func(s string) string { return markdown.Cell(red.String(s)) } // validated references and digests
 	text := func(s string) string { return markdown.Inline(red.String(s)) }
 	var b strings.Builder
@@ -54,7 +54,7 @@ func Success(title string, r *builder.Result, red *redact.Redactor) string {
 func Failure(title string, err error, red *redact.Redactor) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#### :x: %s\n\n", markdown.Text(red.String(title)))
-	var se *builder.StepError
+	var se *solve.StepError
 	if errors.As(err, &se) {
 		b.WriteString("Failed step:\n" + markdown.Block([]string{red.String(se.Step)}) + "\n")
 		if len(se.Log) > 0 {

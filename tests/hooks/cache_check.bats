@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # shellcheck disable=SC2016,SC2030,SC2031,SC2154 # bats: @test subshells, run sets $stderr, bash -c scripts
 # The binary cached under bin/<commit>/ is run only as this user built and
-# recorded it (issue 28): owner, mode, and the SHA-256 recorded at build time.
+# recorded it: owner, mode, and the SHA-256 recorded at build time.
 
 load helper
 

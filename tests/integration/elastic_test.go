@@ -53,8 +53,8 @@ func TestElasticFirstRunPipelinePrefixWins(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("environment + build failed: %s", r)
 	}
-	// The pipeline's own set goes into its own directory under tls-dir
-	// (issue 28), never over the default set.
+	// The pipeline's own set goes into its own directory under tls-dir,
+	// never over the default set.
 	tlsDir := filepath.Join(home, ".buildkit", "pipelines", pipelineSlug)
 	got := mustReadSet(t, tlsDir)
 	if !got.equal(pipeline) {

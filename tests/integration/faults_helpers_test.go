@@ -1,7 +1,7 @@
 package integration
 
-// Helpers of the fault-injection and load tests (faults_test.go,
-// load_test.go): buildkitd, toxiproxy and faultproxy processes of their own
+// Helpers of the fault-injection and concurrency tests (faults_test.go,
+// concurrency_test.go): buildkitd, toxiproxy and faultproxy processes of their own
 // (tests/faultkit), on 127.0.0.1 ports 1240-1259 (daemons) and 5040-5059
 // (proxies), killed by their ids when the test ends.
 

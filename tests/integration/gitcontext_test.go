@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo/gitrepotest"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext/gitcontexttest"
 )
 
 // gitJob is a job's checkout of a repository on the test's git servers.
@@ -25,7 +25,7 @@ func newGitJob(t *testing.T, g *gitServers, files map[string]string) gitJob {
 	for k, v := range files {
 		all[k] = v
 	}
-	dir, commit := gitrepotest.New(t, 1700000000, all)
+	dir, commit := gitcontexttest.New(t, 1700000000, all)
 	return gitJob{dir: dir, commit: commit, name: g.publish(t, dir)}
 }
 
@@ -175,9 +175,9 @@ func TestGitContextErrors(t *testing.T) {
 	s := requireStack(t)
 	g := requireGitServers(t)
 	job := newGitJob(t, g, smallRepo(s.BaseImage))
-	unpushed := gitrepotest.Commit(t, job.dir, 1700000001, map[string]string{"msg.txt": "not pushed\n"})
+	unpushed := gitcontexttest.Commit(t, job.dir, 1700000001, map[string]string{"msg.txt": "not pushed\n"})
 	outside := t.TempDir()
-	gitrepotest.WriteFiles(t, outside, map[string]string{"Dockerfile": "FROM scratch\n"})
+	gitcontexttest.WriteFiles(t, outside, map[string]string{"Dockerfile": "FROM scratch\n"})
 	remote := g.URL + "/" + job.name + ".git"
 	tests := []struct {
 		name string

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo/gitrepotest"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext/gitcontexttest"
 	"github.com/remote-buildkit/remote-buildkit/tests/dockerkit"
 	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
@@ -102,9 +102,9 @@ func (g *gitServers) publish(t *testing.T, checkout string) string {
 	t.Helper()
 	name := fmt.Sprintf("it-%s-%d", strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())), rand.IntN(1_000_000))
 	bare := filepath.Join(g.Dir, name+".git")
-	gitrepotest.Git(t, g.Dir, nil, "init", "-q", "--bare", bare)
+	gitcontexttest.Git(t, g.Dir, nil, "init", "-q", "--bare", bare)
 	t.Cleanup(func() { os.RemoveAll(bare) })
-	gitrepotest.Git(t, checkout, nil, "push", "-q", bare, "HEAD:refs/heads/main")
+	gitcontexttest.Git(t, checkout, nil, "push", "-q", bare, "HEAD:refs/heads/main")
 	return name
 }
 

@@ -13,8 +13,8 @@ import (
 )
 
 // A checkout is untrusted: the links it commits must not take a path the
-// step gives relative to it out of it (issue 27, "Paths resolve inside the
-// checkout"). Each job below commits one attack and runs the step through
+// step gives relative to it out of it: paths resolve inside the checkout.
+// Each job below commits one attack and runs the step through
 // the real agent and the hooks; what the attack would reach is a directory
 // outside the checkout holding a secret, a sentinel and a stand-in for the
 // agent's binary cache (~/.cache/remote-buildkit/bin/<commit>).

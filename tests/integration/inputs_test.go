@@ -106,7 +106,7 @@ func TestInputsAllowRefusedByDaemon(t *testing.T) {
 	if r.Code != 1 || !strings.Contains(r.Stderr, "--allow-insecure-entitlement security.insecure") {
 		t.Errorf("allow security.insecure on a daemon without it: want exit 1 naming --allow-insecure-entitlement security.insecure; %s", r)
 	}
-	// The daemon's own words, which builder.ExplainEntitlement is tested on.
+	// The daemon's own words, which solve.ExplainEntitlement is tested on.
 	if !strings.Contains(r.Stderr, "granting entitlement security.insecure is not allowed by build daemon configuration") {
 		t.Errorf("the daemon's refusal changed its words: %s", r)
 	}

@@ -144,7 +144,7 @@ func insightsBuild(t *testing.T, ctx context.Context, c *client.Client, s *stack
 	return steps, ref
 }
 
-// solveRecorded runs one solve as builder.Solve does: the status channel
+// solveRecorded runs one solve as solve.Solve does: the status channel
 // drained by a goroutine that feeds the Recorder.
 func solveRecorded(t *testing.T, ctx context.Context, c *client.Client, s *stack, dir string) ([]insights.Step, string, error) {
 	fs, err := fsutil.NewFS(dir)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo/gitrepotest"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext/gitcontexttest"
 )
 
 // SOURCE_DATE_EPOCH from the job's environment reaches the build as a
@@ -35,7 +35,7 @@ func TestSourceDateEpochReachesRun(t *testing.T) {
 // not.
 func TestReproducibleImagesFromTwoClones(t *testing.T) {
 	s := requireStack(t)
-	src, commit := gitrepotest.New(t, 1700000000, map[string]string{
+	src, commit := gitcontexttest.New(t, 1700000000, map[string]string{
 		".dockerignore": ".git\n",
 		"Dockerfile":    "FROM " + s.BaseImage + "\nCOPY . /src\nRUN echo built > /built && mkdir -p /var/made && touch /var/made/x\n",
 		"app/main.txt":  "the source\n",
@@ -43,7 +43,7 @@ func TestReproducibleImagesFromTwoClones(t *testing.T) {
 	repo := s.repo(t)
 	build := func(tag string, reproducible bool) string {
 		clone := filepath.Join(t.TempDir(), "checkout")
-		gitrepotest.Git(t, filepath.Dir(clone), nil, "clone", "-q", src, clone)
+		gitcontexttest.Git(t, filepath.Dir(clone), nil, "clone", "-q", src, clone)
 		time.Sleep(10 * time.Millisecond) // the clones' files get other mtimes
 		cfg := s.baseConfig(map[string]any{"tags": repo + ":" + tag, "push": true, "no-cache": true, "reproducible": reproducible})
 		r := s.run(t, clone, cfg, "BUILDKITE_COMMIT="+commit, "BUILDKITE_PIPELINE_SLUG=repro-it")

@@ -1,8 +1,8 @@
 package integration
 
-// Issue 28, "credentials kept to their owner": an ECR token an assumed
-// role fetched never reaches a job without that role; per-pipeline
-// certificate sets stay with their pipeline's job.
+// Credentials kept to their owner, on a builder shared by pipelines: an
+// ECR token an assumed role fetched never reaches a job without that role;
+// per-pipeline certificate sets stay with their pipeline's job.
 
 import (
 	"bytes"

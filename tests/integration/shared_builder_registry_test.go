@@ -1,8 +1,8 @@
 package integration
 
-// Issue 28, "registry logins over HTTP": the multi-node index push speaks
-// plain HTTP only to registries the user marked insecure (or loopback
-// ones). Against an address where HTTPS fails — a plain-HTTP listener in
+// Registry logins over HTTP, on a builder shared by pipelines: the
+// multi-node index push speaks plain HTTP only to registries the user
+// marked insecure (or loopback ones). Against an address where HTTPS fails — a plain-HTTP listener in
 // front of the stack's registry that records every request — the push
 // fails with a TLS error and no request carrying the login reaches it;
 // marked insecure, the same push works.

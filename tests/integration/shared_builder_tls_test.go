@@ -1,6 +1,6 @@
 package integration
 
-// Issue 28, "TLS fails closed": once anything asks for TLS, a job whose
+// TLS fails closed: once anything asks for TLS, a job whose
 // certificates are missing fails naming the file, and nothing reaches the
 // daemon's address in plaintext — for a single host, a pool and a dns://
 // fleet. The daemon's address is a plaintext listener that counts the

@@ -21,8 +21,8 @@ const (
 	Buildkitd  = "/usr/local/bin/buildkitd"
 )
 
-// BuilderOptions are the inputs of BuilderConfig.
-type BuilderOptions struct {
+// DaemonOptions are the inputs of DaemonConfig.
+type DaemonOptions struct {
 	TLSDir    string   // where DIR/daemon's files are on the builder
 	Root      string   // buildkitd's state and cache
 	CacheSize string   // build cache cap: "100GB" or "80%" of the disk holding Root
@@ -153,9 +153,9 @@ root = {{q .Root}}
   enabled = false
 `))
 
-// BuilderConfig returns a systemd unit and a buildkitd.toml for a builder
+// DaemonConfig returns a systemd unit and a buildkitd.toml for a builder
 // host that serves mTLS with the daemon set of certs init.
-func BuilderConfig(o BuilderOptions) (unit, toml string, err error) {
+func DaemonConfig(o DaemonOptions) (unit, toml string, err error) {
 	for flag, p := range map[string]string{"--tls-dir": o.TLSDir, "--root": o.Root} {
 		if !filepath.IsAbs(p) {
 			return "", "", usageError("%s %q must be an absolute path (buildkitd runs from /), e.g. %s /etc/buildkit/certs", flag, p, flag)
@@ -194,10 +194,10 @@ func tomlString(s string) string {
 	return string(b)
 }
 
-// WriteBuilderConfig prints the unit and the config, or with dir writes
+// WriteDaemonConfig prints the unit and the config, or with dir writes
 // them to dir/buildkitd.service and dir/buildkitd.toml.
-func WriteBuilderConfig(o BuilderOptions, dir string, out io.Writer) error {
-	unit, toml, err := BuilderConfig(o)
+func WriteDaemonConfig(o DaemonOptions, dir string, out io.Writer) error {
+	unit, toml, err := DaemonConfig(o)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
-package builder
+package gitcontext
+
+// A git context: the daemon fetches the build's sources from the job's
+// repository at its commit instead of receiving the checkout.
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,31 +16,49 @@ import (
 	"github.com/moby/buildkit/util/sshutil"
 	"github.com/moby/buildkit/util/urlutil"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
 
 // keyscanTimeout bounds reading an ssh repository's host key.
 const keyscanTimeout = 15 * time.Second
 
-// gitInputs are git-context's frontend inputs (nil without it): the
+// Context is where the daemon fetches the build's sources from.
+type Context struct {
+	Remote     string   // the repository URL (BUILDKITE_REPO): ssh, https, http or git
+	Commit     string   // the full commit id
+	Subdir     string   // the context directory inside the repository, slash-separated; "" for its root
+	Dockerfile string   // the Dockerfile's path inside the repository, slash-separated
+	Excludes   []string // the .dockerignore patterns (read from the commit), applied on the daemon
+	SSH        bool     // an ssh URL: fetched through the session's ssh-agent "default"
+	TokenEnv   string   // the job's variable holding an https token; "" for none
+	Root       string   // the checkout's top level (where Subdir and Dockerfile start)
+}
+
+// Source names what a git context builds: URL#commit[:subdir], the form
+// docker build takes, without credentials.
+func (g *Context) Source() string {
+	s := urlutil.RedactCredentials(g.Remote) + "#" + g.Commit
+	if g.Subdir != "" {
+		s += ":" + g.Subdir
+	}
+	return s
+}
+
+// Inputs are a git context's frontend inputs: the
 // repository at the commit, fetched by the daemon's git source, is the
 // Dockerfile's source ("dockerfile", attr filename the path in it) and —
 // scoped to the context directory, with the .dockerignore patterns applied
 // as the upload would apply them — the context ("context"). The frontend
 // takes inputs in place of local mounts (dockerui initContext), as buildx
-// sends a git context with a query string.
-func (r Request) gitInputs() (map[string]llb.State, error) {
-	g := r.img.GitContext
-	if g == nil {
-		return nil, nil
-	}
+// sends a git context with a query string. keepGitDir keeps the .git
+// directory (BUILDKIT_CONTEXT_KEEP_GIT_DIR); mtimeCommit sets the files'
+// times to the commit's (SOURCE_DATE_EPOCH).
+func Inputs(g *Context, keepGitDir, mtimeCommit bool) (map[string]llb.State, error) {
 	opts := []llb.GitOption{llb.GitRef(g.Commit), llb.WithCustomName("[internal] load git source " + g.Source())}
-	// As the frontend does for a git context (dockerui initContext).
-	if keep, _ := strconv.ParseBool(r.img.BuildArgs["BUILDKIT_CONTEXT_KEEP_GIT_DIR"]); keep {
+	if keepGitDir {
 		opts = append(opts, llb.KeepGitDir())
 	}
-	if r.img.SourceDateEpoch != "" || r.img.BuildArgs["SOURCE_DATE_EPOCH"] != "" {
+	if mtimeCommit {
 		opts = append(opts, llb.GitMTimeCommit())
 	}
 	u, err := gitutil.ParseURL(g.Remote)
@@ -117,13 +138,13 @@ var (
 	})
 )
 
-// explainGit rewrites a failed fetch of the git context into what went
+// Explain rewrites a failed fetch of the git context into what went
 // wrong and what to do (nil when err is not one).
-func explainGit(g *config.GitContext, err error) error {
+func Explain(g *Context, err error) error {
 	if g == nil {
 		return nil
 	}
-	m := gitFailure().FindStringSubmatch(oneLine(err.Error()))
+	m := gitFailure().FindStringSubmatch(strings.Join(strings.Fields(err.Error()), " "))
 	if m == nil {
 		return nil
 	}
@@ -143,7 +164,7 @@ func explainGit(g *config.GitContext, err error) error {
 }
 
 // gitAuthFix says how the daemon authenticates to the repository.
-func gitAuthFix(g *config.GitContext) string {
+func gitAuthFix(g *Context) string {
 	switch {
 	case g.TokenEnv != "":
 		return "the repository is missing or refused the token in $" + g.TokenEnv + ": check BUILDKITE_REPO and that the token may read it"
@@ -153,4 +174,24 @@ func gitAuthFix(g *config.GitContext) string {
 		return "the git server does not serve that repository: check BUILDKITE_REPO"
 	}
 	return "the repository is missing or refused the key: check BUILDKITE_REPO, and that the job's ssh-agent (SSH_AUTH_SOCK) holds a key that may read it"
+}
+
+// TokenSecret is the session secret BuildKit's git source reads an https
+// token from for host (source/git: GIT_AUTH_TOKEN.<host>, then GIT_AUTH_TOKEN).
+func TokenSecret(host string) string { return "GIT_AUTH_TOKEN." + host }
+
+// Fetchable says which protocol the daemon fetches remote with, or why it
+// cannot fetch it.
+func Fetchable(remote string) (string, error) {
+	if remote == "" {
+		return "", errors.New("BUILDKITE_REPO is not set: the daemon fetches the job's repository from it (git-context works in a Buildkite job; elsewhere set BUILDKITE_REPO and BUILDKITE_COMMIT)")
+	}
+	u, err := gitutil.ParseURL(remote)
+	if errors.Is(err, gitutil.ErrUnknownProtocol) || errors.Is(err, gitutil.ErrInvalidProtocol) {
+		return "", fmt.Errorf("BUILDKITE_REPO %s is not a URL the daemon can fetch (a local path or file:// is on the agent's disk, not the daemon's): use the repository's ssh or https URL, or drop git-context to upload the checkout", urlutil.RedactCredentials(remote))
+	}
+	if err != nil {
+		return "", fmt.Errorf("BUILDKITE_REPO %s is not a git URL: %v", urlutil.RedactCredentials(remote), err)
+	}
+	return u.Scheme, nil
 }

@@ -1,6 +1,6 @@
-// Package builder connects to a BuildKit daemon and runs a dockerfile.v0
+// Package solve connects to a BuildKit daemon and runs a dockerfile.v0
 // build on it: Config → SolveOpt → Solve beside the progress display → Result.
-package builder
+package solve
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package builder
+package solve
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 	"github.com/remote-buildkit/remote-buildkit/internal/insights"
 )
 
@@ -248,7 +249,7 @@ func (t *stepTrail) failed() (string, []string) {
 
 // classify is classifySolveError, with git-context's failed fetches explained.
 func (p *Plan) classify(ctx context.Context, err error) error {
-	if gerr := explainGit(p.git, err); gerr != nil && ctx.Err() == nil {
+	if gerr := gitcontext.Explain(p.git, err); gerr != nil && ctx.Err() == nil {
 		return gerr
 	}
 	return classifySolveError(ctx, err)

@@ -1,6 +1,6 @@
 package integration
 
-// Load: many concurrent jobs, each with its own content, on one daemon,
+// Concurrency: many concurrent jobs, each with its own content, on one daemon,
 // across a pool of three, and on a daemon restarted under them (daemons of
 // the test's own, see faults_helpers_test.go): every job succeeds and every
 // digest its metadata file records is the one the registry answers for its
@@ -16,12 +16,12 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
-// loadJobs runs n builds at once on hosts (one host, or a pool), job i with
+// concurrentJobs runs n builds at once on hosts (one host, or a pool), job i with
 // pipeline slug load-<i> and a file of its own (copied, then read by `RUN
 // cat /unique > /copy` + then), pushing <repo>:job-<i>; during (if not nil)
 // runs while they build. It checks each job and returns how many each
 // daemon built and the results.
-func loadJobs(t *testing.T, s *stack, n int, hosts []string, then string, during func([]*faultkit.Job)) (map[string]int, []result) {
+func concurrentJobs(t *testing.T, s *stack, n int, hosts []string, then string, during func([]*faultkit.Job)) (map[string]int, []result) {
 	t.Helper()
 	repo := s.repo(t)
 	jobs, metas := make([]*faultkit.Job, n), make([]string, n)
@@ -67,11 +67,11 @@ func loadJobs(t *testing.T, s *stack, n int, hosts []string, then string, during
 }
 
 // 16 concurrent jobs on one daemon.
-func TestLoadJobsOneDaemon(t *testing.T) {
+func TestConcurrentJobsOneDaemon(t *testing.T) {
 	s := requireStack(t)
 	d := startDaemon(t)
 	start := time.Now()
-	built, _ := loadJobs(t, s, 16, []string{d.Host}, "", nil)
+	built, _ := concurrentJobs(t, s, 16, []string{d.Host}, "", nil)
 	if built[d.Host] != 16 {
 		t.Errorf("built %v, want 16 on %s", built, d.Host)
 	}
@@ -81,14 +81,14 @@ func TestLoadJobsOneDaemon(t *testing.T) {
 }
 
 // 24 concurrent jobs across a pool of three: spread by rendezvous rank.
-func TestParallelLoadJobsPool(t *testing.T) {
+func TestParallelConcurrentJobsPool(t *testing.T) {
 	s := requireStack(t)
 	var hosts []string
 	for range 3 {
 		hosts = append(hosts, startDaemon(t).Host)
 	}
 	start := time.Now()
-	built, _ := loadJobs(t, s, 24, hosts, "", nil)
+	built, _ := concurrentJobs(t, s, 24, hosts, "", nil)
 	if len(built) < 2 {
 		t.Errorf("every job went to one member: %v", built)
 	}
@@ -104,11 +104,11 @@ func TestParallelLoadJobsPool(t *testing.T) {
 
 // 8 concurrent jobs on one daemon, killed (-9) while all of them run their
 // RUN step and restarted 1 s later: every job runs again and succeeds.
-func TestLoadJobsDaemonRestart(t *testing.T) {
+func TestConcurrentJobsDaemonRestart(t *testing.T) {
 	s := requireStack(t)
 	d := startDaemon(t)
 	start := time.Now()
-	_, rs := loadJobs(t, s, 8, []string{d.Host}, " && sleep 6", func(jobs []*faultkit.Job) {
+	_, rs := concurrentJobs(t, s, 8, []string{d.Host}, " && sleep 6", func(jobs []*faultkit.Job) {
 		for _, j := range jobs {
 			waitLine(t, j, stepRe("RUN cat /unique > /copy && sleep 6"), 0, 60*time.Second)
 		}

@@ -1,8 +1,9 @@
-// Package gitrepo reads the job's checkout with the git CLI: which commit
-// a revision names, when it was made, which files it holds, and what in the
-// work tree differs from it. git-context and reproducible use it; nothing
-// here writes to the repository.
-package gitrepo
+// Package gitcontext is the git side of a build: it reads the job's checkout
+// with the git CLI (which commit a revision names, when it was made, which
+// files it holds, what in the work tree differs from it) for git-context and
+// reproducible, and says what a git-context build leaves out. Nothing here
+// writes to the repository.
+package gitcontext
 
 import (
 	"bytes"
@@ -10,9 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // timeout bounds each git command (they read local files only).
@@ -132,4 +137,55 @@ func run(dir string, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("git %s: %s: %w", args[0], msg, err)
 	}
 	return out, nil
+}
+
+// Unseen is what a git-context build of commit does not see: the paths of
+// the checkout at root that differ from the commit or are not in it
+// (changed or generated earlier in the job), inside the context directory
+// subdir, less what the .dockerignore patterns excludes exclude, as the
+// upload would.
+func Unseen(root, commit, subdir string, excludes []string) ([]string, error) {
+	diffs, err := Repo{Root: root}.Differences(commit, subdir)
+	if err != nil {
+		return nil, err
+	}
+	pm, err := patternmatcher.New(excludes)
+	if err != nil {
+		pm = nil // the frontend would have refused the patterns already: compare without them
+	}
+	var missing []string
+	for _, p := range diffs {
+		rel := strings.TrimSuffix(p, "/")
+		if subdir != "" {
+			rel = strings.TrimPrefix(rel, subdir+"/")
+		}
+		if pm != nil {
+			if ignored, _ := pm.MatchesOrParentMatches(rel); ignored {
+				continue
+			}
+		}
+		missing = append(missing, p)
+	}
+	return missing, nil
+}
+
+// DockerIgnore reads the ignore file the dockerfile frontend would read
+// for a local context — <dockerfile>.dockerignore beside the Dockerfile,
+// else .dockerignore at the context directory subdir — from commit.
+func (r Repo) DockerIgnore(commit, dockerfile, subdir string) ([]string, error) {
+	for _, p := range []string{dockerfile + ".dockerignore", path.Join(subdir, ".dockerignore")} {
+		b, ok, err := r.Read(commit, p)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		patterns, err := ignorefile.ReadAll(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s in commit %s: %w", p, commit, err)
+		}
+		return patterns, nil
+	}
+	return nil, nil
 }

@@ -11,7 +11,7 @@ import (
 
 // The toml parses with BuildKit v0.34's own config package, with the TLS
 // paths, address, root and a GC cap of --cache-size.
-func TestBuilderConfigParses(t *testing.T) {
+func TestDaemonConfigParses(t *testing.T) {
 	for _, tc := range []struct {
 		size         string
 		want, source config.DiskSpace // the cap; the rule for contexts, cache mounts and git checkouts
@@ -25,9 +25,9 @@ func TestBuilderConfigParses(t *testing.T) {
 		{"123456789", config.DiskSpace{Bytes: 123456789}, config.DiskSpace{Bytes: 123456789}},
 	} {
 		t.Run(tc.size, func(t *testing.T) {
-			o := builderOptions(tc.size)
+			o := daemonOptions(tc.size)
 			o.Addrs = append(o.Addrs, "unix:///run/buildkit/buildkitd.sock")
-			unit, toml, err := BuilderConfig(o)
+			unit, toml, err := DaemonConfig(o)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package builder
+package solve
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 const commit = "0123456789abcdef0123456789abcdef01234567"
@@ -170,19 +171,19 @@ func TestExplainGit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		g := &config.GitContext{Remote: tt.remote, Commit: commit, TokenEnv: tt.tokenEnv}
-		err := explainGit(g, errors.New(tt.err))
-		var ge *GitError
+		err := gitcontext.Explain(g, errors.New(tt.err))
+		var ge *gitcontext.GitError
 		if exitcode.Of(err) != tt.code || !errors.As(err, &ge) || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "s3cret") {
-			t.Errorf("explainGit(%q)\n = exit %d %v\nwant exit %d containing %q", tt.err, exitcode.Of(err), err, tt.code, tt.want)
+			t.Errorf("Explain(%q)\n = exit %d %v\nwant exit %d containing %q", tt.err, exitcode.Of(err), err, tt.code, tt.want)
 		}
 		if ClassifyInfra("tcp://b:1234", err) != nil {
 			t.Errorf("%q: a git failure is not the daemon's: no retry", tt.err)
 		}
 	}
-	if err := explainGit(&config.GitContext{Remote: "git://g/r.git"}, errors.New(`process "/bin/sh -c exit 1" did not complete successfully: exit code: 1`)); err != nil {
+	if err := gitcontext.Explain(&config.GitContext{Remote: "git://g/r.git"}, errors.New(`process "/bin/sh -c exit 1" did not complete successfully: exit code: 1`)); err != nil {
 		t.Errorf("a failed RUN explained as a git failure: %v", err)
 	}
-	if err := explainGit(nil, errors.New("failed to fetch remote git://g/r.git: x")); err != nil {
+	if err := gitcontext.Explain(nil, errors.New("failed to fetch remote git://g/r.git: x")); err != nil {
 		t.Errorf("no git-context: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package gitrepo_test
+package gitcontext_test
 
 import (
 	"os"
@@ -6,15 +6,15 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo"
-	"github.com/remote-buildkit/remote-buildkit/internal/gitrepo/gitrepotest"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext/gitcontexttest"
 )
 
 func TestRepoReadsTheCommit(t *testing.T) {
-	dir, commit := gitrepotest.New(t, 1700000000, map[string]string{
+	dir, commit := gitcontexttest.New(t, 1700000000, map[string]string{
 		"Dockerfile": "FROM scratch\n", "app/a.txt": "a\n", "app/.dockerignore": "secret\n",
 	})
-	repo, err := gitrepo.Open(filepath.Join(dir, "app"))
+	repo, err := gitcontext.Open(filepath.Join(dir, "app"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestRepoReadsTheCommit(t *testing.T) {
 }
 
 func TestDifferencesAreWhatTheCommitLacks(t *testing.T) {
-	dir, commit := gitrepotest.New(t, 1700000000, map[string]string{
+	dir, commit := gitcontexttest.New(t, 1700000000, map[string]string{
 		"app/a.txt": "a\n", "app/b.txt": "b\n", "other/c.txt": "c\n", ".gitignore": "gen/\n",
 	})
 	if err := os.WriteFile(filepath.Join(dir, "app", "a.txt"), []byte("changed\n"), 0o644); err != nil {
@@ -55,8 +55,8 @@ func TestDifferencesAreWhatTheCommitLacks(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "app", "b.txt")); err != nil {
 		t.Fatal(err)
 	}
-	gitrepotest.WriteFiles(t, dir, map[string]string{"app/new.txt": "x", "app/gen/out.bin": "x", "other/d.txt": "x"})
-	got, err := gitrepo.Repo{Root: dir}.Differences(commit, "app")
+	gitcontexttest.WriteFiles(t, dir, map[string]string{"app/new.txt": "x", "app/gen/out.bin": "x", "other/d.txt": "x"})
+	got, err := gitcontext.Repo{Root: dir}.Differences(commit, "app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +67,31 @@ func TestDifferencesAreWhatTheCommitLacks(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Differences(app) = %q, want %q", got, want)
 	}
-	all, err := gitrepo.Repo{Root: dir}.Differences(commit, "")
+	all, err := gitcontext.Repo{Root: dir}.Differences(commit, "")
 	if err != nil || !slices.Contains(all, "other/d.txt") {
 		t.Errorf("Differences(root) = %q, %v; want other/d.txt among them", all, err)
+	}
+}
+
+// What a git-context build does not see leaves out what the .dockerignore
+// patterns exclude (a directory by its parent too) and what is outside the
+// context directory.
+func TestUnseenLeavesOutTheIgnored(t *testing.T) {
+	dir, commit := gitcontexttest.New(t, 1700000000, map[string]string{"app/a.txt": "a\n", "app/b.txt": "b\n", "other/c.txt": "c\n"})
+	if got, err := gitcontext.Unseen(dir, commit, "app", []string{"node_modules", "*.log"}); err != nil || len(got) != 0 {
+		t.Fatalf("a clean checkout: Unseen = %q, %v; want none", got, err)
+	}
+	gitcontexttest.WriteFiles(t, dir, map[string]string{"app/a.txt": "changed\n", "app/gen/out.js": "x", "app/node_modules/m/i.js": "x",
+		"app/debug.log": "x", "other/d.txt": "x"})
+	got, err := gitcontext.Unseen(dir, commit, "app", []string{"node_modules", "*.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"app/a.txt", "app/gen/"}; !slices.Equal(got, want) {
+		t.Errorf("Unseen(app) = %q, want %q", got, want)
+	}
+	if _, err := gitcontext.Unseen(t.TempDir(), commit, "", nil); err == nil {
+		t.Error("Unseen outside a repository: no error")
 	}
 }

@@ -1,4 +1,4 @@
-package builder
+package solve
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func (r *CallResult) Failed() bool {
 // read from the result's metadata.
 func Call(ctx context.Context, cl *client.Client, p *Plan, mode string, progressOut io.Writer) (*CallResult, error) {
 	if p.call == "" || p.call == "build" {
-		return nil, errors.New("builder.Call: the plan is a build: run it with Solve")
+		return nil, errors.New("solve.Call: the plan is a build: run it with Solve")
 	}
 	display, err := newDisplay(progressOut, mode)
 	if err != nil {

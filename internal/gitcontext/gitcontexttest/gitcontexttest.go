@@ -1,6 +1,6 @@
-// Package gitrepotest makes real git repositories for tests: a job's
+// Package gitcontexttest makes real git repositories for tests: a job's
 // checkout with files committed at a known time.
-package gitrepotest
+package gitcontexttest
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package builder
+package solve
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 // ConnectError is a failed connection to a daemon, explained for the user;
@@ -138,7 +139,7 @@ func ClassifyInfra(daemonHost string, err error) *InfraError {
 	case exitcode.RegistryAuth, exitcode.Cancelled, exitcode.Timeout, exitcode.BadConfig:
 		return nil
 	}
-	if ge := (*GitError)(nil); stepExit().MatchString(msg) || errors.As(err, &ge) {
+	if ge := (*gitcontext.GitError)(nil); stepExit().MatchString(msg) || errors.As(err, &ge) {
 		return nil // the build's own failure; git-context's fetch is not the daemon's
 	}
 	if m := registryStatus().FindStringSubmatch(msg); m != nil {

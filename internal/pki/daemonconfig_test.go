@@ -10,30 +10,30 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
 )
 
-func builderOptions(size string) BuilderOptions {
-	return BuilderOptions{TLSDir: "/etc/buildkit/certs", Root: "/var/lib/buildkit", CacheSize: size, Addrs: []string{"tcp://0.0.0.0:1234"}}
+func daemonOptions(size string) DaemonOptions {
+	return DaemonOptions{TLSDir: "/etc/buildkit/certs", Root: "/var/lib/buildkit", CacheSize: size, Addrs: []string{"tcp://0.0.0.0:1234"}}
 }
 
-func TestBuilderConfigErrors(t *testing.T) {
+func TestDaemonConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(o *BuilderOptions)
+		edit func(o *DaemonOptions)
 		want string
 	}{
-		{"no unit", func(o *BuilderOptions) { o.CacheSize = "100 parsecs" }, `--cache-size "100 parsecs" is not a size`},
-		{"zero", func(o *BuilderOptions) { o.CacheSize = "0GB" }, "--cache-size"},
-		{"over 100%", func(o *BuilderOptions) { o.CacheSize = "120%" }, "--cache-size"},
-		{"0%", func(o *BuilderOptions) { o.CacheSize = "0%" }, "--cache-size"},
-		{"empty", func(o *BuilderOptions) { o.CacheSize = "" }, "--cache-size"},
-		{"relative tls-dir", func(o *BuilderOptions) { o.TLSDir = "certs" }, `--tls-dir "certs" must be an absolute path`},
-		{"relative root", func(o *BuilderOptions) { o.Root = "state" }, `--root "state" must be an absolute path`},
-		{"http addr", func(o *BuilderOptions) { o.Addrs = []string{"0.0.0.0:1234"} }, `--addr "0.0.0.0:1234" is not a tcp:// or unix:// address`},
-		{"no addr", func(o *BuilderOptions) { o.Addrs = nil }, "--addr is required"},
+		{"no unit", func(o *DaemonOptions) { o.CacheSize = "100 parsecs" }, `--cache-size "100 parsecs" is not a size`},
+		{"zero", func(o *DaemonOptions) { o.CacheSize = "0GB" }, "--cache-size"},
+		{"over 100%", func(o *DaemonOptions) { o.CacheSize = "120%" }, "--cache-size"},
+		{"0%", func(o *DaemonOptions) { o.CacheSize = "0%" }, "--cache-size"},
+		{"empty", func(o *DaemonOptions) { o.CacheSize = "" }, "--cache-size"},
+		{"relative tls-dir", func(o *DaemonOptions) { o.TLSDir = "certs" }, `--tls-dir "certs" must be an absolute path`},
+		{"relative root", func(o *DaemonOptions) { o.Root = "state" }, `--root "state" must be an absolute path`},
+		{"http addr", func(o *DaemonOptions) { o.Addrs = []string{"0.0.0.0:1234"} }, `--addr "0.0.0.0:1234" is not a tcp:// or unix:// address`},
+		{"no addr", func(o *DaemonOptions) { o.Addrs = nil }, "--addr is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := builderOptions("80%")
+			o := daemonOptions("80%")
 			tc.edit(&o)
-			_, _, err := BuilderConfig(o)
+			_, _, err := DaemonConfig(o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || exitcode.Of(err) != exitcode.BadConfig {
 				t.Fatalf("err = %v (exit %d), want %q, exit 2", err, exitcode.Of(err), tc.want)
 			}
@@ -41,17 +41,17 @@ func TestBuilderConfigErrors(t *testing.T) {
 	}
 }
 
-func TestWriteBuilderConfig(t *testing.T) {
+func TestWriteDaemonConfig(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	var log bytes.Buffer
-	if err := WriteBuilderConfig(builderOptions("80%"), dir, &log); err != nil {
+	if err := WriteDaemonConfig(daemonOptions("80%"), dir, &log); err != nil {
 		t.Fatal(err)
 	}
-	unit, toml, _ := BuilderConfig(builderOptions("80%"))
+	unit, toml, _ := DaemonConfig(daemonOptions("80%"))
 	for name, want := range map[string]string{"buildkitd.service": unit, "buildkitd.toml": toml} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || string(b) != want {
-			t.Errorf("%s: %v, content differs from BuilderConfig", name, err)
+			t.Errorf("%s: %v, content differs from DaemonConfig", name, err)
 		}
 		if m := mode(t, filepath.Join(dir, name)); m != 0o644 {
 			t.Errorf("%s mode %o, want 644", name, m)
@@ -61,7 +61,7 @@ func TestWriteBuilderConfig(t *testing.T) {
 		t.Errorf("no install steps printed:\n%s", log.String())
 	}
 	var printed bytes.Buffer
-	if err := WriteBuilderConfig(builderOptions("80%"), "", &printed); err != nil || printed.String() != unit+"\n"+toml {
+	if err := WriteDaemonConfig(daemonOptions("80%"), "", &printed); err != nil || printed.String() != unit+"\n"+toml {
 		t.Errorf("printed output is not the unit and the toml: %v", err)
 	}
 }
@@ -78,17 +78,17 @@ func TestSourceCacheSizeScales(t *testing.T) {
 			t.Errorf("SourceCacheSize(%q) = %q, want %q", size, got, want)
 		}
 	}
-	_, toml, err := BuilderConfig(builderOptions("100GB"))
+	_, toml, err := DaemonConfig(daemonOptions("100GB"))
 	if err != nil || !strings.Contains(toml, "filters = [\"type==source.local\", \"type==exec.cachemount\", \"type==source.git.checkout\"]\n  keepDuration = \"48h\"\n  maxUsedSpace = \"20GB\"\n") {
 		t.Errorf("the first policy is not capped at 20GB (%v):\n%s", err, toml)
 	}
 }
 
 // The toml as text (the buildkitconfig-tagged tests decode it with BuildKit).
-func TestBuilderConfigText(t *testing.T) {
-	o := builderOptions("100GB")
+func TestDaemonConfigText(t *testing.T) {
+	o := daemonOptions("100GB")
 	o.Addrs = append(o.Addrs, "unix:///run/buildkit/buildkitd.sock")
-	_, toml, err := BuilderConfig(o)
+	_, toml, err := DaemonConfig(o)
 	if err != nil {
 		t.Fatal(err)
 	}

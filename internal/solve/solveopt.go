@@ -1,4 +1,4 @@
-package builder
+package solve
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
@@ -28,6 +29,7 @@ import (
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/contextsync"
 	"github.com/remote-buildkit/remote-buildkit/internal/exitcode"
+	"github.com/remote-buildkit/remote-buildkit/internal/gitcontext"
 )
 
 // Plan is everything one Solve (or Call) needs, made from a Request before
@@ -413,3 +415,15 @@ func (p *Plan) Commit() error { return p.files.commit() }
 
 // Discard removes output files of a build that did not finish.
 func (p *Plan) Discard() { p.files.discard() }
+
+// gitInputs are git-context's frontend inputs (nil without it), fetched by
+// the daemon (gitcontext.Inputs); the .git directory is kept and the files'
+// times set to the commit's as the frontend does for a git context
+// (dockerui initContext).
+func (r Request) gitInputs() (map[string]llb.State, error) {
+	if r.img.GitContext == nil {
+		return nil, nil
+	}
+	keep, _ := strconv.ParseBool(r.img.BuildArgs["BUILDKIT_CONTEXT_KEEP_GIT_DIR"])
+	return gitcontext.Inputs(r.img.GitContext, keep, r.img.SourceDateEpoch != "" || r.img.BuildArgs["SOURCE_DATE_EPOCH"] != "")
+}
