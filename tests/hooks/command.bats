@@ -175,7 +175,7 @@ assert_go_built_into() {
   assert_go_built_into "$bin" "$PLUGIN_COMMIT"
   assert_file_executable "$bin"
   # Only the binary is left: the temp build dir is gone.
-  assert_equal "$(ls -A "$(dirname "$bin")")" $'remote-buildkit\nremote-buildkit.sha256'
+  assert_equal "$(ls -A "$(dirname "$bin")")" $'remote-buildkit\nremote-buildkit.sha256\nremote-buildkit.stat'
 
   # Second run: the cached binary, and go is not called at all.
   stub go
@@ -286,7 +286,7 @@ EOF
   # The second hook did not run the first one's half-written binary: it built its own.
   assert_regex "$(cat "$BATS_TEST_TMPDIR/err1")" "^remote-buildkit: building the helper binary from .* with go…\$"
   assert_regex "$(cat "$BATS_TEST_TMPDIR/err2")" "^remote-buildkit: building the helper binary from .* with go…\$"
-  assert_equal "$(ls -A "$(dirname "$bin")")" $'remote-buildkit\nremote-buildkit.sha256'
+  assert_equal "$(ls -A "$(dirname "$bin")")" $'remote-buildkit\nremote-buildkit.sha256\nremote-buildkit.stat'
 }
 
 @test "no binary and no go: one-line 'helper binary not found' error, exit 1" {

@@ -29,7 +29,7 @@ setup() {
   assert_output "$bin"
   assert_equal "$stderr" "remote-buildkit: building the helper binary from $REPO_ROOT (commit $commit) with go…"
   assert_file_executable "$bin"
-  assert_equal "$(ls -A "$(dirname "$bin")")" $'remote-buildkit\nremote-buildkit.sha256'
+  assert_equal "$(ls -A "$(dirname "$bin")")" $'remote-buildkit\nremote-buildkit.sha256\nremote-buildkit.stat'
 
   run --separate-stderr "$bin" version
   assert_success
