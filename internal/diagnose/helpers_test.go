@@ -21,6 +21,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/registryauth"
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 // testEnv is a config.Env over a map; HOME is a temp dir unless given.
@@ -171,18 +172,7 @@ func listen(t *testing.T, handle func(net.Conn)) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
+	faultkit.Serve(l, handle)
 	return l.Addr().String()
 }
 

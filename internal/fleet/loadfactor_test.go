@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 func event(typ controlapi.BuildHistoryEventType, ref string, completed bool) *controlapi.BuildHistoryEvent {
@@ -102,25 +103,8 @@ func silentDaemon(t *testing.T) config.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
+	faultkit.Hold(l)
+	t.Cleanup(func() { l.Close() })
 	return config.Node{Name: l.Addr().String(), Host: "tcp://" + l.Addr().String()}
 }
 

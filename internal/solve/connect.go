@@ -74,7 +74,7 @@ func Connect(ctx context.Context, c config.Node, timeout time.Duration) (*client
 	cl, err := client.New(cctx, c.Host, opts...)
 	unlock()
 	if err != nil {
-		return nil, nil, t, connectError(err, c, timeout, t)
+		return nil, nil, t, connectError(certVerdict(ctx, err, c, t), c, timeout, t)
 	}
 	info, err := cl.Info(cctx)
 	if err != nil {
@@ -85,7 +85,7 @@ func Connect(ctx context.Context, c config.Node, timeout time.Duration) (*client
 		if cctx.Err() != nil && !strings.Contains(err.Error(), "connection refused") {
 			err = context.DeadlineExceeded
 		}
-		return nil, nil, t, connectError(err, c, timeout, t)
+		return nil, nil, t, connectError(certVerdict(ctx, err, c, t), c, timeout, t)
 	}
 	return cl, info, t, nil
 }

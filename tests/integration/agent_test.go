@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 // agentJob runs jobs with the real `buildkite-agent bootstrap`, the plugin
@@ -362,16 +364,7 @@ func TestAgentJobInvalidConfig(t *testing.T) {
 	}
 	defer ln.Close()
 	var conns atomic.Int32
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			c.Close()
-		}
-	}()
+	faultkit.Serve(ln, func(net.Conn) { conns.Add(1) })
 	env := j.env(src, commit, map[string]any{"tags": "app:1", "pushh": true, "platforms": 5},
 		"AWS_ENDPOINT_URL=http://"+ln.Addr().String())
 	cmd, out := j.bootstrap(env)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 type diagReport struct {
@@ -146,16 +148,7 @@ func TestDiagFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hole.Close()
-	var held []net.Conn
-	go func() {
-		for {
-			c, err := hole.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c) // never answers
-		}
-	}()
+	faultkit.Hold(hole)
 
 	ca := stackCA(t)
 	tlsDir := func(set certSet, keyMode os.FileMode) string {

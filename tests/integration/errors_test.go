@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 // Bad input: one line naming the option, exit 2, and nothing pushed.
@@ -76,15 +78,7 @@ func TestRuntimeFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	faultkit.Hold(silent)
 	// A port nobody listens on.
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedAddr := closed.Addr().String()

@@ -35,6 +35,7 @@ import (
 
 	"github.com/remote-buildkit/remote-buildkit/internal/config"
 	"github.com/remote-buildkit/remote-buildkit/internal/fleet"
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 const (
@@ -425,27 +426,8 @@ func silentMember(t *testing.T, ip string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
+	faultkit.Hold(l)
+	t.Cleanup(func() { l.Close() })
 }
 
 // A member that accepts TCP but never answers is marked down by Probe

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 // plainListener accepts connections on addr and counts them.
@@ -31,16 +33,7 @@ func listenPlain(t *testing.T, addr string) *plainListener {
 		t.Fatalf("listen %s: %v", addr, err)
 	}
 	p := &plainListener{l: l, Addr: l.Addr().String()}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			p.conns.Add(1)
-			c.Close()
-		}
-	}()
+	faultkit.Serve(l, func(net.Conn) { p.conns.Add(1) })
 	t.Cleanup(func() { l.Close() })
 	return p
 }

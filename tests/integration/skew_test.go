@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/remote-buildkit/remote-buildkit/tests/faultkit"
 )
 
 // The stack's default daemon runs the client library's version (v0.34.2):
@@ -61,16 +63,7 @@ func TestParallelNodesMisconfiguredNoDial(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				conns.Add(1)
-				c.Close()
-			}
-		}()
+		faultkit.Serve(l, func(net.Conn) { conns.Add(1) })
 		return "tcp://" + l.Addr().String()
 	}
 	amd, arm := listen(), listen()
