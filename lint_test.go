@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -252,5 +253,32 @@ func TestRacePassSelectsEveryParallelPathTest(t *testing.T) {
 	}
 	if prefixed == 0 {
 		t.Error("no TestParallel… integration tests: make test-race-fleet would run nothing")
+	}
+}
+
+// Only our own code in the tree: a build output committed by mistake (a
+// binary built inside cmd/remote-buildkit once reached main, 59 MB) fails.
+func TestNoBuildOutputsInTheTree(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed: the tracked files can't be listed")
+	}
+	out, err := exec.Command("git", "ls-files", "-z").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	magics := map[string]string{"\x7fELF": "an ELF executable", "\xcf\xfa\xed\xfe": "a Mach-O executable", "MZ": "a Windows executable"}
+	for _, path := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		f, err := os.Open(path)
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		head := make([]byte, 4)
+		n, _ := f.Read(head)
+		f.Close()
+		for magic, what := range magics {
+			if strings.HasPrefix(string(head[:n]), magic) {
+				t.Errorf("%s is %s: build outputs don't belong in the tree (git rm --cached %s; .gitignore has bin/ and dist/)", path, what, path)
+			}
+		}
 	}
 }
