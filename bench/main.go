@@ -52,9 +52,21 @@ type sample struct {
 // run executes a command and returns its wall time and CPU time (its peak
 // RSS needs runPeak, bench/peakrss.go).
 func run(env []string, dir string, name string, args ...string) sample {
+	cmd := command(env, dir, name, args...)
+	return sample{wall: timed(cmd, name, args), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+}
+
+// command is name with args, in dir, with env added to the bench's.
+func command(env []string, dir string, name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Dir = dir
+	return cmd
+}
+
+// timed runs cmd and returns its wall time; a failure ends the bench with
+// the command (name and args) and the tail of its output.
+func timed(cmd *exec.Cmd, name string, args []string) time.Duration {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -63,7 +75,7 @@ func run(env []string, dir string, name string, args ...string) sample {
 	if err != nil {
 		fail("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(out.String(), 30))
 	}
-	return sample{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	return wall
 }
 
 func tail(s string, n int) string {

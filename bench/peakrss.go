@@ -7,12 +7,12 @@ package main
 // high-water RSS into the child's ru_maxrss at exec (`true` started by a Go
 // program holding 200 MB reports 207 MB). Every command the bench ran
 // reported at least the bench's own peak: 109 MB for remote-buildkit and
-// buildctl alike in 2026-12-06's first full run. So the command is started by a small copy of the bench
-// (`bench peak-rss CMD ARGS…`), whose own few MB are all it passes on; that
-// floor is measured with `true` and reported beside the numbers.
+// buildctl alike in 2026-12-06's first full run. So the command is started
+// by a small copy of the bench (`bench peak-rss CMD ARGS…`), whose own few MB
+// are all it passes on; that floor is measured with `true` and reported
+// beside the numbers.
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // peakRSSArg as the first argument makes the bench the small helper.
@@ -53,19 +52,10 @@ func runPeak(env []string, dir string, name string, args ...string) sample {
 	r, w, err := os.Pipe()
 	must(err)
 	defer r.Close()
-	cmd := exec.Command(self, append([]string{peakRSSArg, name}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = dir
+	cmd := command(env, dir, self, append([]string{peakRSSArg, name}, args...)...)
 	cmd.ExtraFiles = []*os.File{w}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err = cmd.Run()
-	wall := time.Since(start)
+	wall := timed(cmd, name, args)
 	w.Close()
-	if err != nil {
-		fail("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(out.String(), 30))
-	}
 	b, err := io.ReadAll(r)
 	must(err)
 	kb, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
